@@ -1,0 +1,1 @@
+"""The wire layer: routing, validation against botocore's models, AWS-shaped responses."""

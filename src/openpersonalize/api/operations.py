@@ -1,0 +1,131 @@
+"""The one operations table: AWS operation name → handler (STYLE habit 1).
+
+Every operation of the three botocore models is here. Operations whose behaviour is not built yet are routed
+and validated like the rest and answer a clear InvalidInputException, never a fake success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..control import (
+    dataset_groups,
+    schemas,
+    datasets,
+    import_jobs,
+    export_jobs,
+    deletion_jobs,
+    event_trackers,
+    events,
+    catalogue,
+    tags,
+)
+from ..control.context import RequestContext
+from .errors import not_available
+
+Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+
+
+def _unavailable(operation: str) -> Handler:
+    def handler(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise not_available(operation)
+
+    handler.__name__ = f"unavailable_{operation}"
+    return handler
+
+
+OPERATIONS: dict[str, Handler] = {
+    # dataset_groups
+    "CreateDatasetGroup": dataset_groups.create_dataset_group,
+    "DescribeDatasetGroup": dataset_groups.describe_dataset_group,
+    "ListDatasetGroups": dataset_groups.list_dataset_groups,
+    "DeleteDatasetGroup": dataset_groups.delete_dataset_group,
+    # schemas
+    "CreateSchema": schemas.create_schema,
+    "DescribeSchema": schemas.describe_schema,
+    "ListSchemas": schemas.list_schemas,
+    "DeleteSchema": schemas.delete_schema,
+    # datasets
+    "CreateDataset": datasets.create_dataset,
+    "DescribeDataset": datasets.describe_dataset,
+    "ListDatasets": datasets.list_datasets,
+    "DeleteDataset": datasets.delete_dataset,
+    "UpdateDataset": datasets.update_dataset,
+    # import_jobs
+    "CreateDatasetImportJob": import_jobs.create_dataset_import_job,
+    "DescribeDatasetImportJob": import_jobs.describe_dataset_import_job,
+    "ListDatasetImportJobs": import_jobs.list_dataset_import_jobs,
+    # export_jobs
+    "CreateDatasetExportJob": export_jobs.create_dataset_export_job,
+    "DescribeDatasetExportJob": export_jobs.describe_dataset_export_job,
+    "ListDatasetExportJobs": export_jobs.list_dataset_export_jobs,
+    # deletion_jobs
+    "CreateDataDeletionJob": deletion_jobs.create_data_deletion_job,
+    "DescribeDataDeletionJob": deletion_jobs.describe_data_deletion_job,
+    "ListDataDeletionJobs": deletion_jobs.list_data_deletion_jobs,
+    # event_trackers
+    "CreateEventTracker": event_trackers.create_event_tracker,
+    "DescribeEventTracker": event_trackers.describe_event_tracker,
+    "ListEventTrackers": event_trackers.list_event_trackers,
+    "DeleteEventTracker": event_trackers.delete_event_tracker,
+    # events
+    "PutEvents": events.put_events,
+    "PutItems": events.put_items,
+    "PutUsers": events.put_users,
+    "PutActions": events.put_actions,
+    "PutActionInteractions": events.put_action_interactions,
+    # catalogue
+    "ListRecipes": catalogue.list_recipes,
+    "DescribeRecipe": catalogue.describe_recipe,
+    "DescribeAlgorithm": catalogue.describe_algorithm,
+    "DescribeFeatureTransformation": catalogue.describe_feature_transformation,
+    # tags
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsForResource": tags.list_tags_for_resource,
+    # training (solutions): later issues
+    "CreateSolution": _unavailable("CreateSolution"),
+    "DescribeSolution": _unavailable("DescribeSolution"),
+    "ListSolutions": _unavailable("ListSolutions"),
+    "DeleteSolution": _unavailable("DeleteSolution"),
+    "UpdateSolution": _unavailable("UpdateSolution"),
+    "CreateSolutionVersion": _unavailable("CreateSolutionVersion"),
+    "DescribeSolutionVersion": _unavailable("DescribeSolutionVersion"),
+    "ListSolutionVersions": _unavailable("ListSolutionVersions"),
+    "StopSolutionVersionCreation": _unavailable("StopSolutionVersionCreation"),
+    "GetSolutionMetrics": _unavailable("GetSolutionMetrics"),
+    # serving: later issues
+    "CreateCampaign": _unavailable("CreateCampaign"),
+    "DescribeCampaign": _unavailable("DescribeCampaign"),
+    "ListCampaigns": _unavailable("ListCampaigns"),
+    "UpdateCampaign": _unavailable("UpdateCampaign"),
+    "DeleteCampaign": _unavailable("DeleteCampaign"),
+    "CreateFilter": _unavailable("CreateFilter"),
+    "DescribeFilter": _unavailable("DescribeFilter"),
+    "ListFilters": _unavailable("ListFilters"),
+    "DeleteFilter": _unavailable("DeleteFilter"),
+    "GetRecommendations": _unavailable("GetRecommendations"),
+    "GetPersonalizedRanking": _unavailable("GetPersonalizedRanking"),
+    "GetActionRecommendations": _unavailable("GetActionRecommendations"),
+    # batch and domain: later issues
+    "CreateBatchInferenceJob": _unavailable("CreateBatchInferenceJob"),
+    "DescribeBatchInferenceJob": _unavailable("DescribeBatchInferenceJob"),
+    "ListBatchInferenceJobs": _unavailable("ListBatchInferenceJobs"),
+    "CreateBatchSegmentJob": _unavailable("CreateBatchSegmentJob"),
+    "DescribeBatchSegmentJob": _unavailable("DescribeBatchSegmentJob"),
+    "ListBatchSegmentJobs": _unavailable("ListBatchSegmentJobs"),
+    "CreateRecommender": _unavailable("CreateRecommender"),
+    "DescribeRecommender": _unavailable("DescribeRecommender"),
+    "ListRecommenders": _unavailable("ListRecommenders"),
+    "UpdateRecommender": _unavailable("UpdateRecommender"),
+    "DeleteRecommender": _unavailable("DeleteRecommender"),
+    "StartRecommender": _unavailable("StartRecommender"),
+    "StopRecommender": _unavailable("StopRecommender"),
+    "CreateMetricAttribution": _unavailable("CreateMetricAttribution"),
+    "DescribeMetricAttribution": _unavailable("DescribeMetricAttribution"),
+    "ListMetricAttributions": _unavailable("ListMetricAttributions"),
+    "UpdateMetricAttribution": _unavailable("UpdateMetricAttribution"),
+    "DeleteMetricAttribution": _unavailable("DeleteMetricAttribution"),
+    "ListMetricAttributionMetrics": _unavailable("ListMetricAttributionMetrics"),
+}

@@ -1,0 +1,73 @@
+"""The ``openpersonalize`` command: serve, worker."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from .config import Settings
+
+
+def _settings(data_dir: str | None, metadata_url: str | None) -> Settings:
+    settings = Settings()
+    if data_dir:
+        settings.data_dir = Path(data_dir)
+    if metadata_url:
+        settings.metadata_url = metadata_url
+    return settings
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@click.group()
+def main() -> None:
+    """OpenPersonalize: the Amazon Personalize API on your own machine."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--data-dir", default=None, help="Where metadata, datasets and models live (default ./var).")
+@click.option("--metadata-url", default=None, help="SQLAlchemy URL of the metadata store (e.g. PostgreSQL).")
+@click.option("--no-worker", is_flag=True, help="Do not run jobs in this process (use `openpersonalize worker`).")
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, no_worker: bool, log_level: str) -> None:
+    """Serve the control plane, runtime and events APIs on one port."""
+    import uvicorn
+
+    from .server import build_app
+
+    _logging(log_level)
+    app = build_app(_settings(data_dir, metadata_url), run_worker=not no_worker)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@main.command()
+@click.option("--data-dir", default=None)
+@click.option("--metadata-url", default=None)
+@click.option("--threads", default=1, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def worker(data_dir: str | None, metadata_url: str | None, threads: int, log_level: str) -> None:
+    """Run background jobs (imports, training, batch) claimed from the shared metadata store."""
+    from .jobs.worker import Worker
+    from .server import build_services
+
+    _logging(log_level)
+    services = build_services(_settings(data_dir, metadata_url))
+    runner = Worker(services, threads=threads)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    runner.start()
+    stopped.wait()
+    runner.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Helpers every resource module shares: status strings, pagination, quotas, tags on create."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from ..api.errors import InvalidNextTokenException, LimitExceededException, TooManyTagsException
+from .context import RequestContext
+from .store import Record
+
+# Status strings, exactly as spec §3.2 (a space, then IN_PROGRESS with an underscore).
+CREATE_PENDING = "CREATE PENDING"
+CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
+ACTIVE = "ACTIVE"
+CREATE_FAILED = "CREATE FAILED"
+DELETE_PENDING = "DELETE PENDING"
+DELETE_IN_PROGRESS = "DELETE IN_PROGRESS"
+CREATE_STOPPING = "CREATE STOPPING"
+CREATE_STOPPED = "CREATE STOPPED"
+IN_FLIGHT = (CREATE_PENDING, CREATE_IN_PROGRESS)
+
+MAX_TAGS_PER_RESOURCE = 50  # spec §2.13: AWS-wide default
+
+# spec §11 defaults; each can be raised with OPENPERSONALIZE_QUOTA_<NAME>.
+QUOTAS = {
+    "active_schemas": 500,
+    "active_dataset_groups": 5,
+    "pending_import_jobs": 5,
+    "pending_export_jobs": 5,
+    "pending_batch_inference_jobs": 5,
+    "pending_batch_segment_jobs": 5,
+    "pending_solution_versions": 20,
+    "active_solutions_per_group": 10,
+    "active_campaigns_per_group": 5,
+    "recommenders_per_group": 5,
+    "filters_per_group": 30,
+    "pending_deletion_jobs_per_group": 5,
+}
+
+
+def now() -> float:
+    return time.time()
+
+
+def quota(ctx: RequestContext, name: str) -> int:
+    return ctx.services.settings.quota_overrides.get(name, QUOTAS[name])
+
+
+def check_quota(ctx: RequestContext, name: str, current: int, message: str) -> None:
+    limit = quota(ctx, name)
+    if current >= limit:
+        raise LimitExceededException(message.format(limit=limit))
+
+
+def tags_from(params: dict[str, Any]) -> dict[str, str]:
+    tags = {t["tagKey"]: t["tagValue"] for t in params.get("tags", [])}
+    if len(tags) > MAX_TAGS_PER_RESOURCE:
+        raise TooManyTagsException(f"A resource can have at most {MAX_TAGS_PER_RESOURCE} tags; {len(tags)} were given.")
+    return tags
+
+
+def new_record(kind: str, arn: str, name: str, parent: str | None, body: dict[str, Any], tags: dict[str, str]) -> Record:
+    stamp = now()
+    body = {**body, "creationDateTime": stamp, "lastUpdatedDateTime": stamp}
+    return Record(arn=arn, kind=kind, name=name, parent=parent, status=body.get("status"), created=stamp, body=body, tags=tags)
+
+
+def pick(body: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """A summary: the listed keys of a Describe body."""
+    return {k: body[k] for k in keys if k in body}
+
+
+def _encode_token(kind: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"k": kind, "o": offset})).decode()
+
+
+def _decode_token(kind: str, token: str) -> int:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        if data["k"] != kind or not isinstance(data["o"], int) or data["o"] < 0:
+            raise ValueError
+        return int(data["o"])
+    except Exception:  # any malformed or foreign token is the client's mistake
+        raise InvalidNextTokenException(f"The nextToken {token!r} is not valid for this list.") from None
+
+
+def paginate(
+    ctx: RequestContext,
+    params: dict[str, Any],
+    kind: str,
+    records: list[Record],
+    key: str,
+    summarise: Callable[[Record], dict[str, Any]],
+) -> dict[str, Any]:
+    """One page of ``records`` under ``key`` with an opaque nextToken (spec §1.8)."""
+    offset = _decode_token(kind, params["nextToken"]) if "nextToken" in params else 0
+    size = params.get("maxResults") or 100
+    page = records[offset : offset + size]
+    out: dict[str, Any] = {key: [summarise(r) for r in page]}
+    if offset + size < len(records):
+        out["nextToken"] = _encode_token(kind, offset + size)
+    return out

@@ -1,0 +1,128 @@
+"""Shared fixtures: a live server process on loopback and boto3 clients pointed at it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+import pytest
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """An ``openpersonalize serve`` subprocess; restartable, killable (for crash tests)."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start in 30 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or clean up."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return make_client(service, self.url, **kwargs)
+
+
+def make_client(service: str, url: str, **kwargs: Any) -> Any:
+    config = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=120)
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=kwargs.pop("region_name", REGION),
+        aws_access_key_id=kwargs.pop("aws_access_key_id", "AKIDEXAMPLE"),
+        aws_secret_access_key=kwargs.pop("aws_secret_access_key", "secret"),
+        config=config,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path_factory.mktemp("server"))
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def personalize(server: LiveServer) -> Any:
+    return server.client("personalize")
+
+
+@pytest.fixture(scope="session")
+def events(server: LiveServer) -> Any:
+    return server.client("personalize-events")
+
+
+@pytest.fixture(scope="session")
+def runtime(server: LiveServer) -> Any:
+    return server.client("personalize-runtime")
+
+
+def wait_for(describe: Callable[[], dict[str, Any]], done: tuple[str, ...] = ("ACTIVE",), timeout: float = 60) -> dict[str, Any]:
+    """Poll a Describe call until its status is final (clients poll: there are no waiters)."""
+    final = done + ("CREATE FAILED", "FAILED", "COMPLETED", "CREATE STOPPED")
+    deadline = time.monotonic() + timeout
+    while True:
+        record = describe()
+        if record.get("status") in final or time.monotonic() > deadline:
+            return record
+        time.sleep(0.05)
+
+
+def unique(prefix: str) -> str:
+    """Resource names are unique per account: tests sharing one server use distinct names."""
+    return f"{prefix}-{time.monotonic_ns() % 10**12}"
