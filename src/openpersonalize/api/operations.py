@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..control import (
+    filters,
     dataset_groups,
     schemas,
     datasets,
@@ -84,6 +85,11 @@ OPERATIONS: dict[str, Handler] = {
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,
+    # filters
+    "CreateFilter": filters.create_filter,
+    "DescribeFilter": filters.describe_filter,
+    "ListFilters": filters.list_filters,
+    "DeleteFilter": filters.delete_filter,
     # training (solutions): later issues
     "CreateSolution": _unavailable("CreateSolution"),
     "DescribeSolution": _unavailable("DescribeSolution"),
@@ -101,10 +107,6 @@ OPERATIONS: dict[str, Handler] = {
     "ListCampaigns": _unavailable("ListCampaigns"),
     "UpdateCampaign": _unavailable("UpdateCampaign"),
     "DeleteCampaign": _unavailable("DeleteCampaign"),
-    "CreateFilter": _unavailable("CreateFilter"),
-    "DescribeFilter": _unavailable("DescribeFilter"),
-    "ListFilters": _unavailable("ListFilters"),
-    "DeleteFilter": _unavailable("DeleteFilter"),
     "GetRecommendations": _unavailable("GetRecommendations"),
     "GetPersonalizedRanking": _unavailable("GetPersonalizedRanking"),
     "GetActionRecommendations": _unavailable("GetActionRecommendations"),
