@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from ..control import datasets
 from . import lifecycle
 from .base import Runner
 
 RUNNERS: dict[str, Runner] = {
     "activate": Runner(lifecycle.activate),
     "delete": Runner(lifecycle.remove),
+    # a failed schema swap must leave the dataset ACTIVE (its old schema still applies)
+    "dataset-update": Runner(datasets.finish_update, failed_status="ACTIVE"),
 }
