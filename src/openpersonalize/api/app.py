@@ -81,7 +81,7 @@ class Dispatcher:
     async def _handle(self, op: WireOperation, request: Request, request_id: str) -> Response:
         body = await request.body()
         caller = auth.parse_authorization(request.headers.get("authorization"))
-        auth.check_caller(caller, self.services.settings.access_keys)
+        auth.check_caller(caller, self.services.settings.access_keys, auth.incoming(request, body))
         params = validate(_parse_body(body), op.model.input_shape)
         ctx = RequestContext(
             services=self.services,
