@@ -156,8 +156,8 @@ def update_dataset(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
     arn, schema_arn = params["datasetArn"], params["schemaArn"]
     with ctx.store.transaction() as conn:
         dataset = require_dataset(ctx, arn)
-        schema = require_schema(ctx, schema_arn)
         _check_updatable(dataset, schema_arn)
+        schema = require_schema(ctx, schema_arn)
         _check_schema_fits(schema, dataset.body["datasetType"], require_group(ctx, dataset.parent or ""))
         check_evolution(parsed(require_schema(ctx, dataset.body["schemaArn"])), parsed(schema))
         stamp = now()
