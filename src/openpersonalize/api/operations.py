@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..control import (
+    solution_versions,
+    solutions,
     filters,
     dataset_groups,
     schemas,
@@ -90,17 +92,17 @@ OPERATIONS: dict[str, Handler] = {
     "DescribeFilter": filters.describe_filter,
     "ListFilters": filters.list_filters,
     "DeleteFilter": filters.delete_filter,
-    # training (solutions): later issues
-    "CreateSolution": _unavailable("CreateSolution"),
-    "DescribeSolution": _unavailable("DescribeSolution"),
-    "ListSolutions": _unavailable("ListSolutions"),
-    "DeleteSolution": _unavailable("DeleteSolution"),
-    "UpdateSolution": _unavailable("UpdateSolution"),
-    "CreateSolutionVersion": _unavailable("CreateSolutionVersion"),
-    "DescribeSolutionVersion": _unavailable("DescribeSolutionVersion"),
-    "ListSolutionVersions": _unavailable("ListSolutionVersions"),
-    "StopSolutionVersionCreation": _unavailable("StopSolutionVersionCreation"),
-    "GetSolutionMetrics": _unavailable("GetSolutionMetrics"),
+    # training
+    "CreateSolution": solutions.create_solution,
+    "DescribeSolution": solutions.describe_solution,
+    "ListSolutions": solutions.list_solutions,
+    "DeleteSolution": solutions.delete_solution,
+    "UpdateSolution": solutions.update_solution,
+    "CreateSolutionVersion": solution_versions.create_solution_version,
+    "DescribeSolutionVersion": solution_versions.describe_solution_version,
+    "ListSolutionVersions": solution_versions.list_solution_versions,
+    "StopSolutionVersionCreation": solution_versions.stop_solution_version_creation,
+    "GetSolutionMetrics": solution_versions.get_solution_metrics,
     # serving: later issues
     "CreateCampaign": _unavailable("CreateCampaign"),
     "DescribeCampaign": _unavailable("DescribeCampaign"),

@@ -12,8 +12,9 @@ from ..api.errors import InvalidInputException, ResourceInUseException
 from ..data.schema import Schema, parse_schema
 from ..filters.parse import check_filter, parse_filter
 from . import arns
-from .common import ACTIVE, CREATE_PENDING, DELETE_PENDING, check_quota, new_record, paginate, pick, tags_from
+from .common import CREATE_PENDING, DELETE_PENDING, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
+from .dataset_groups import require_active_group
 
 KIND = "filter"
 MAX_FIELDS_PER_GROUP = 20  # spec §11: distinct dataset fields across all filters of a group
@@ -30,12 +31,6 @@ def group_schemas(ctx: RequestContext, group_arn: str) -> dict[str, Schema]:
     return schemas
 
 
-def _active_group(ctx: RequestContext, group_arn: str) -> None:
-    group = ctx.store.require(group_arn, "dataset-group", "dataset group")
-    if group.status != ACTIVE:
-        raise ResourceInUseException(f"Dataset group {group_arn} is {group.status}; it must be ACTIVE.")
-
-
 def _check_group_fields(ctx: RequestContext, group_arn: str, fields: set[tuple[str, str]]) -> None:
     used = {tuple(f) for r in ctx.store.list(KIND, parent=group_arn) for f in r.body.get("_fields", [])}
     total = used | fields
@@ -49,7 +44,7 @@ def _check_group_fields(ctx: RequestContext, group_arn: str, fields: set[tuple[s
 def create_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """CreateFilter."""
     group_arn = params["datasetGroupArn"]
-    _active_group(ctx, group_arn)
+    require_active_group(ctx, group_arn)
     expression = parse_filter(params["filterExpression"])
     fields = check_filter(expression, group_schemas(ctx, group_arn))
     _check_group_fields(ctx, group_arn, fields)

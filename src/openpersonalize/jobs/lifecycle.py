@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+
 from ..control.common import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING
 from ..control.context import Services
 from ..control.store import Job
+from ..data.artifacts import model_dir
 from .base import Progress
 
-# kind → cleanup run when a resource of that kind is finally removed (e.g. its files).
-CLEANUPS: dict[str, "list[object]"] = {}
+
+
+def _dataset_files(services: Services, arn: str) -> None:
+    shutil.rmtree(services.data.dataset_dir(arn), ignore_errors=True)
+
+
+def _solution_versions(services: Services, arn: str) -> None:
+    """Deleting a solution deletes all its versions (spec §2.5) and their model files."""
+    for version in services.store.list("solution-version", parent=arn):
+        shutil.rmtree(model_dir(services.data.root, version.arn), ignore_errors=True)
+        services.store.remove(version.arn)
+
+
+# job payload "cleanup" → what must go with the record (files, child records).
+CLEANUPS: dict[str, Callable[[Services, str], None]] = {
+    "dataset": _dataset_files,
+    "solution": _solution_versions,
+}
 
 
 def activate(services: Services, job: Job, progress: Progress) -> None:
@@ -26,8 +46,6 @@ def remove(services: Services, job: Job, progress: Progress) -> None:
         return
     services.store.update(job.arn, {"status": DELETE_IN_PROGRESS})
     cleanup = job.payload.get("cleanup")
-    if cleanup == "dataset":
-        import shutil
-
-        shutil.rmtree(services.data.dataset_dir(job.arn), ignore_errors=True)
+    if cleanup is not None:
+        CLEANUPS[cleanup](services, job.arn)
     services.store.remove(job.arn)
