@@ -92,9 +92,37 @@ def make_client(service: str, url: str, **kwargs: Any) -> Any:
     )
 
 
+def s3_env(url: str) -> dict[str, str]:
+    """Environment for a server process that reads/writes S3 at ``url`` (dummy credentials, as for moto)."""
+    return {
+        "AWS_ENDPOINT_URL_S3": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("server"))
+def s3_server() -> Iterator[str]:
+    """moto's S3 in server mode on loopback (a real S3-compatible endpoint); yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    yield f"http://{host}:{port}"
+    moto.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(s3_server: str) -> Any:
+    """A boto3 S3 client for the test side of ``s3_server`` (upload inputs, read outputs)."""
+    return boto3.client("s3", endpoint_url=s3_server, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, s3_server: str) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path_factory.mktemp("server"), env=s3_env(s3_server))
     live.start()
     yield live
     live.stop()

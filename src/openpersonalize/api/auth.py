@@ -10,6 +10,7 @@ Messages follow AWS's (see "Signature Version 4 signing process" in the IAM user
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -150,8 +151,11 @@ def _checked_date(request: Incoming, signed: Signed, now: dt.datetime) -> str:
         raise InvalidSignatureException("Authorization header requires existence of a 'X-Amz-Date' header.")
     if not _AMZ_DATE.fullmatch(amz_date):
         raise InvalidSignatureException(f"X-Amz-Date {amz_date!r} is not in ISO-8601 basic format (YYYYMMDD'T'HHMMSS'Z').")
-    try:
-        when = dt.datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=dt.timezone.utc)
+    try:  # fixed-width fields: slicing avoids strptime (~50 us) on every signed request
+        when = dt.datetime(
+            int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]),
+            int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=dt.timezone.utc,
+        )
     except ValueError:
         raise InvalidSignatureException(f"X-Amz-Date {amz_date!r} is not a valid date and time.") from None
     if amz_date[:8] != signed.date:
@@ -204,3 +208,20 @@ class _Verifier(SigV4Auth):
         for name, value in request.headers.items():
             header_map[name.lower()] = value
         return header_map
+
+    def payload(self, request: AWSRequest) -> str:
+        # The body is the bytes received; hashing them directly skips AWSRequest.prepare() (a third of the cost).
+        return hashlib.sha256(request.data or b"").hexdigest()
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        key = _signing_key(self.credentials.secret_key, request.context["timestamp"][0:8], self._region_name)
+        return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str) -> bytes:
+    """SigV4's derived key (HMAC chain over date, region, service): the same all day, so it is cached."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, SIGNING_NAME, "aws4_request"):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key

@@ -15,6 +15,10 @@ from botocore.model import Shape
 
 from .errors import InvalidInputException
 
+# Documented extensions of the AWS patterns, by member path. Import and data-deletion inputs may also be
+# local files (the embedded deployment's disk): file:///abs/path or an absolute path (data/readers.py).
+PATTERN_EXTENSIONS = {"dataSource.dataLocation": r"(s3|http|https|file)://.+|/.+"}
+
 _INT_TYPES = ("integer", "long")
 _FLOAT_TYPES = ("float", "double")
 
@@ -99,8 +103,9 @@ def _string(value: Any, shape: Shape, path: str) -> str:
     if "enum" in meta and value not in meta["enum"]:
         raise _fail(path, value, f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]")
     # AWS matches the whole value (Java Matcher.matches), so the models omit a trailing $.
-    if "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
-        raise _fail(path, value, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    pattern = PATTERN_EXTENSIONS.get(path, meta.get("pattern"))
+    if pattern is not None and not _pattern(pattern).fullmatch(value):
+        raise _fail(path, value, f"Member must satisfy regular expression pattern: {pattern}")
     return value
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from ..control import datasets
 from . import lifecycle
+from . import dataset_import
 from .base import Runner
 
 RUNNERS: dict[str, Runner] = {
     "activate": Runner(lifecycle.activate),
+    "dataset_import": Runner(dataset_import.run),
     "delete": Runner(lifecycle.remove),
     # a failed schema swap must leave the dataset ACTIVE (its old schema still applies)
     "dataset-update": Runner(datasets.finish_update, failed_status="ACTIVE"),

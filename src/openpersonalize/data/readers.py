@@ -1,0 +1,347 @@
+"""Import input: where the files come from (S3, HTTP, local paths) and how one CSV becomes typed Parquet.
+
+A ``dataLocation`` (spec §2.4) is one CSV object or a "folder" ending in ``/`` (every CSV under it). Besides
+``s3://`` and ``http(s)://`` we accept ``file:///abs/path`` and plain absolute paths (a documented
+extension: the embedded deployment reads the local disk).
+
+CSV rules are spec §4.4: a header row whose names match schema fields, empty cell = null (only where the
+field is nullable), epoch-second timestamps, ``true``/``false`` booleans. Parsing is done by polars'
+streaming engine in two passes (find the first bad value, then sink typed Parquet), so a 20M-row file never
+becomes Python objects and a bad file writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import polars as pl
+
+from .schema import Field, Schema
+
+# Value limits of spec §4.2 / §11.
+ID_FIELDS = frozenset({"USER_ID", "ITEM_ID", "ACTION_ID"})
+MAX_ID_CHARS = 256
+MAX_STRING_CHARS = 1000  # categorical and non-categorical strings (and IMPRESSION, pipes included)
+MAX_TEXTUAL_CHARS = 20_000  # longer textual values are truncated, not rejected
+INT32 = (-(2**31), 2**31 - 1)  # Avro "int"; "long" is the full Int64 range
+
+DTYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "int": pl.Int64(),
+    "long": pl.Int64(),
+    "float": pl.Float64(),
+    "double": pl.Float64(),
+    "boolean": pl.Boolean(),
+}
+ROW = "__row"  # 1-based data row (header excluded), as a user counts rows in the file
+HTTP_TIMEOUT_SECONDS = 60
+
+
+class BadData(Exception):
+    """The input cannot be imported; the message is shown to the user as the job's failureReason."""
+
+
+# ---- locations ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed ``dataLocation``: ``scheme`` is "s3", "http" or "local"."""
+
+    text: str
+    scheme: str
+    bucket: str = ""
+    key: str = ""  # S3 key or prefix
+    path: str = ""  # local path
+    folder: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """One CSV to import: ``label`` is how the user named it (S3 URI, URL or path), ``path`` the local file."""
+
+    label: str
+    path: Path
+
+
+def parse_location(text: str) -> Location:
+    """Parse a dataLocation; ValueError (with a message for the user) when it is not one we can read."""
+    parsed = urlparse(text)
+    folder = text.endswith("/")
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ValueError(f"The dataLocation {text!r} has no bucket: expected s3://bucket/key or s3://bucket/prefix/.")
+        key = parsed.path.lstrip("/")
+        return Location(text, "s3", bucket=parsed.netloc, key=key, folder=folder or not key)
+    if parsed.scheme in ("http", "https"):
+        if folder:
+            raise ValueError(f"The dataLocation {text!r} is an HTTP folder; only s3:// and local folders can be listed.")
+        return Location(text, "http")
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"The dataLocation {text!r} names host {parsed.netloc!r}; file:// URLs must be local (file:///abs/path).")
+        return Location(text, "local", path=unquote(parsed.path), folder=folder)
+    if parsed.scheme == "" and text.startswith("/"):
+        return Location(text, "local", path=text, folder=folder)
+    raise ValueError(
+        f"The dataLocation {text!r} is not supported: use s3://bucket/key, an http(s) URL, file:///abs/path or an absolute path."
+    )
+
+
+@contextmanager
+def fetch(location: Location, scratch: Path) -> Iterator[list[Source]]:
+    """The CSV files of ``location`` as local files; downloads go to ``scratch``, removed afterwards."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        if location.scheme == "local":
+            yield _local_sources(location)
+        elif location.scheme == "s3":
+            yield _s3_sources(location, scratch)
+        else:
+            yield [_http_source(location.text, scratch)]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _local_sources(location: Location) -> list[Source]:
+    root = Path(location.path)
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+        if not files:
+            raise BadData(f"No CSV files found in the folder {location.text}.")
+        return [Source(str(p), p) for p in files]
+    if location.folder:
+        raise BadData(f"The folder {location.text} does not exist.")
+    if not root.is_file():
+        raise BadData(f"The file {location.text} does not exist.")
+    return [Source(location.text, root)]
+
+
+def _s3_client() -> object:
+    import boto3  # the normal credential chain; AWS_ENDPOINT_URL_S3 points it at any S3-compatible store
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return boto3.session.Session().client("s3", region_name=region)
+
+
+def _s3_error(exc: Exception, uri: str) -> BadData:
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    if isinstance(exc, NoCredentialsError):
+        return BadData(f"No AWS credentials are available to read {uri}.")
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+            return BadData(f"{uri} does not exist ({code}).")
+        return BadData(f"Could not read {uri}: {code} {exc.response.get('Error', {}).get('Message', '')}".strip())
+    return BadData(f"Could not read {uri}: {exc}")
+
+
+def _s3_sources(location: Location, scratch: Path) -> list[Source]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = _s3_client()
+    try:
+        keys = _s3_list(client, location) if location.folder else [location.key]
+        sources = []
+        for index, key in enumerate(keys):
+            target = scratch / f"{index:06d}.csv"
+            client.download_file(location.bucket, key, str(target))  # type: ignore[attr-defined]
+            sources.append(Source(f"s3://{location.bucket}/{key}", target))
+        return sources
+    except (BotoCoreError, ClientError) as exc:
+        raise _s3_error(exc, location.text) from None
+
+
+def _s3_list(client: object, location: Location) -> list[str]:
+    paginator = client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+    keys = [
+        item["Key"]
+        for page in paginator.paginate(Bucket=location.bucket, Prefix=location.key)
+        for item in page.get("Contents", [])
+        if item["Key"].lower().endswith(".csv")
+    ]
+    if not keys:
+        raise BadData(f"No CSV objects found under {location.text}.")
+    return sorted(keys)
+
+
+def _http_source(url: str, scratch: Path) -> Source:
+    target = scratch / "download.csv"
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_SECONDS) as response, open(target, "wb") as out:
+            shutil.copyfileobj(response, out, length=1 << 20)
+    except urllib.error.HTTPError as exc:
+        raise BadData(f"Could not read {url}: HTTP {exc.code} {exc.reason}.") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise BadData(f"Could not read {url}: {exc}.") from None
+    return Source(url, target)
+
+
+# ---- CSV → Parquet --------------------------------------------------------------------------------
+
+
+def read_header(source: Source) -> list[str]:
+    """The header row's column names (a UTF-8 byte-order mark is ignored)."""
+    try:
+        with open(source.path, encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError:
+        raise BadData(f"{source.label}: the file is not UTF-8 encoded.") from None
+    if not header or all(not name.strip() for name in header):
+        raise BadData(f"{source.label}: the file is empty; a header row naming the columns is required.")
+    return [name.strip() for name in header]
+
+
+def check_columns(source: Source, header: list[str], schema: Schema) -> None:
+    """Header names are matched to schema fields by name (spec §4.4, lenient about order)."""
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise BadData(f"{source.label}: the header names these columns more than once: [{', '.join(duplicates)}].")
+    present = set(header)
+    missing = [f.name for f in schema.fields if not f.nullable and f.name not in present]
+    if missing:
+        raise BadData(f"Input CSV is missing the following columns: [{', '.join(missing)}] (file {source.label}).")
+    unknown = [name for name in header if schema.field(name) is None]
+    if unknown:
+        raise BadData(
+            f"Input CSV has columns that are not in the dataset's schema: [{', '.join(unknown)}] (file {source.label})."
+        )
+
+
+def _typed(field: Field) -> pl.Expr:
+    """The raw text column converted to the field's type; unparseable values become null."""
+    raw = pl.col(field.name)
+    if field.type == "string":
+        return raw.str.slice(0, MAX_TEXTUAL_CHARS) if field.textual else raw
+    if field.type == "boolean":
+        lowered = raw.str.strip_chars().str.to_lowercase()
+        return pl.when(lowered == "true").then(True).when(lowered == "false").then(False).otherwise(None)
+    return raw.str.strip_chars().cast(DTYPES[field.type], strict=False)
+
+
+def _string_limit(field: Field) -> int | None:
+    if field.type != "string" or field.textual:
+        return None
+    return MAX_ID_CHARS if field.name in ID_FIELDS else MAX_STRING_CHARS
+
+
+def _is_bad(field: Field) -> pl.Expr:
+    """True on rows where this field's value cannot be imported."""
+    raw = pl.col(field.name)
+    bad = pl.lit(False) if field.nullable else raw.is_null()
+    limit = _string_limit(field)
+    if limit is not None:
+        bad = bad | (raw.str.len_chars() > limit)
+    if field.type != "string":
+        typed = _typed(field)
+        bad = bad | (raw.is_not_null() & typed.is_null())
+        if field.type == "int":
+            bad = bad | typed.is_not_null() & ((typed < INT32[0]) | (typed > INT32[1]))
+    return bad
+
+
+def _describe_problem(field: Field, value: str | None) -> str:
+    """Why one value was rejected, in words (the vectorised check found it; this explains it)."""
+    if value is None:
+        return "the value is empty but the field is not nullable"
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    limit = _string_limit(field)
+    if limit is not None and len(value) > limit:
+        kind = "ids" if limit == MAX_ID_CHARS else "string values"
+        return f"the value {shown!r} is {len(value)} characters long; {kind} are limited to {limit}"
+    if field.type == "boolean":
+        return f"the value {shown!r} is not a boolean (expected true or false)"
+    if field.type == "int" and value.strip().lstrip("+-").isdigit():
+        return f"the value {shown!r} is out of range for type int"
+    return f"the value {shown!r} is not a valid {field.type}"
+
+
+def _scan(source: Source, header: list[str]) -> pl.LazyFrame:
+    return pl.scan_csv(
+        source.path,
+        has_header=True,
+        schema={name: pl.String() for name in header},
+        row_index_name=ROW,
+        row_index_offset=1,
+        encoding="utf8",
+    )
+
+
+def _first_bad_row(source: Source, header: list[str], schema: Schema) -> str | None:
+    """The failure reason for the first row holding a bad value, or None when every value is fine."""
+    fields = [f for f in schema.fields if f.name in header]
+    checks = [pl.when(_is_bad(f)).then(pl.lit(i)) for i, f in enumerate(fields)]
+    if not checks:
+        return None
+    found = (
+        _scan(source, header)
+        .with_columns(pl.coalesce(checks).alias("__bad"))
+        .filter(pl.col("__bad").is_not_null())
+        .head(1)
+        .collect(engine="streaming")
+    )
+    if found.height == 0:
+        return None
+    row = found.row(0, named=True)
+    field = fields[row["__bad"]]
+    problem = _describe_problem(field, row[field.name])
+    return f"{source.label}: row {row[ROW]}, column {field.name}: {problem}."
+
+
+def _ragged_row(source: Source, width: int) -> str | None:
+    """Slow path, only after polars rejected the file: find the row whose field count is wrong."""
+    with open(source.path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for number, row in enumerate(reader, start=1):
+            if len(row) > width:
+                return f"{source.label}: row {number} has {len(row)} fields but the header has {width}."
+    return None
+
+
+def _parse_failure(source: Source, header: list[str], exc: pl.exceptions.PolarsError) -> BadData:
+    if "more fields than defined" in str(exc):
+        reason = _ragged_row(source, len(header))
+        if reason:
+            return BadData(reason)
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BadData(f"{source.label}: the file could not be parsed as CSV: {first_line}")
+
+
+def csv_to_parquet(source: Source, schema: Schema, target: Path) -> int:
+    """Validate ``source`` against ``schema`` and write it as typed Parquet; returns the row count.
+
+    Raises BadData naming the file, the row, the column and the value for the first bad value, before
+    anything is written.
+    """
+    header = read_header(source)
+    check_columns(source, header, schema)
+    columns = [
+        _typed(f).alias(f.name) if f.name in header else pl.lit(None, DTYPES[f.type]).alias(f.name)
+        for f in schema.fields
+    ]
+    try:
+        reason = _first_bad_row(source, header, schema)
+        if reason is not None:
+            raise BadData(reason)
+        _scan(source, header).select(columns).sink_parquet(target, engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        raise _parse_failure(source, header, exc) from None
+    fsync_file(target)
+    return int(pl.scan_parquet(target).select(pl.len()).collect().item())
+
+
+def fsync_file(path: Path) -> None:
+    # The manifest swap is the commit point; the files it names must be on disk before it.
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
