@@ -69,5 +69,22 @@ def worker(data_dir: str | None, metadata_url: str | None, threads: int, log_lev
     runner.stop()
 
 
+@main.command("generate-data")
+@click.option("--domain", type=click.Choice(["vod", "ecommerce"]), default="vod", show_default=True)
+@click.option("--users", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--items", default=2000, show_default=True, type=click.IntRange(min=1))
+@click.option("--interactions", default=50_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for CSVs and schemas.")
+@click.option("--truth", is_flag=True, help="Also write truth.npz (planted tastes and item genres).")
+def generate_data(domain: str, users: int, items: int, interactions: int, seed: int, out_dir: str, truth: bool) -> None:
+    """Write synthetic interactions/items/users CSVs and their Avro schemas (see demo/generator.py)."""
+    from .demo.generator import generate, write_csv
+
+    data = generate(domain, users=users, items=items, interactions=interactions, seed=seed)
+    for name, path in write_csv(data, out_dir, with_truth=truth).items():
+        click.echo(f"{name:<20} {path}")
+
+
 if __name__ == "__main__":
     main()
