@@ -47,7 +47,6 @@ class SegmentSampler:
         self.values = values[order]
         w = weights[order].astype(np.float64)
         totals = np.bincount(self.segment, weights=w, minlength=n_segments)
-        self.totals = totals
         cum = np.cumsum(w)
         starts = np.searchsorted(self.segment, np.arange(n_segments))
         before = np.concatenate(([0.0], cum))[starts]
