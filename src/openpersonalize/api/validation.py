@@ -18,6 +18,8 @@ from .errors import InvalidInputException
 # Documented extensions of the AWS patterns, by member path. Import and data-deletion inputs may also be
 # local files (the embedded deployment's disk): file:///abs/path or an absolute path (data/readers.py).
 PATTERN_EXTENSIONS = {"dataSource.dataLocation": r"(s3|http|https|file)://.+|/.+"}
+# Dataset export output may be local too (control/export_jobs.py refuses http(s), which cannot be written).
+PATTERN_EXTENSIONS["jobOutput.s3DataDestination.path"] = PATTERN_EXTENSIONS["dataSource.dataLocation"]
 
 _INT_TYPES = ("integer", "long")
 _FLOAT_TYPES = ("float", "double")

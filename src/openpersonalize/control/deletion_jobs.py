@@ -1,23 +1,71 @@
-"""Deletion jobs: not built yet (placeholder while the module is written)."""
+"""Data deletion jobs: CreateDataDeletionJob / DescribeDataDeletionJob / ListDataDeletionJobs (spec §2.4).
+
+A job removes the users listed in a one-column ``USER_ID`` CSV (a file, or every CSV under a prefix) from
+every dataset of a dataset group, bulk and individually-imported rows alike. Its statuses differ from the
+other jobs: ``PENDING → IN_PROGRESS → COMPLETED | FAILED`` (spec §3.2).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import not_available
+from ..api.errors import ResourceInUseException
+from . import arns
+from .common import ACTIVE, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
+from .export_jobs import check_location
+
+KIND = "data-deletion-job"
+JOB_KIND = "data-deletion"  # the runner in jobs/runners.py
+PENDING = "PENDING"
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+SUMMARY = (
+    "dataDeletionJobArn", "datasetGroupArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
+    "failureReason",
+)
+
+
+def _active_group(ctx: RequestContext, group_arn: str) -> None:
+    group = ctx.store.require(group_arn, "dataset-group", "dataset group")
+    if group.status != ACTIVE:
+        raise ResourceInUseException(f"Dataset group {group_arn} is {group.status}; it must be ACTIVE.")
 
 
 def create_data_deletion_job(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """CreateDataDeletionJob."""
-    raise not_available("CreateDataDeletionJob")
+    group_arn = params["datasetGroupArn"]
+    _active_group(ctx, group_arn)
+    check_location("dataSource.dataLocation", params["dataSource"]["dataLocation"], writable=False)
+    # spec §11: 5 PENDING data deletion jobs per dataset group
+    check_quota(
+        ctx, "pending_deletion_jobs_per_group", ctx.store.count(KIND, parent=group_arn, statuses=(PENDING,)),
+        "Dataset group " + group_arn + " already has {limit} data deletion jobs with PENDING status.",
+    )
+    arn = arns.arn(ctx, KIND, params["jobName"])
+    body = {
+        "jobName": params["jobName"],
+        "dataDeletionJobArn": arn,
+        "datasetGroupArn": group_arn,
+        "dataSource": params["dataSource"],
+        "roleArn": params["roleArn"],
+        "status": PENDING,
+    }
+    record = new_record(KIND, arn, params["jobName"], group_arn, body, tags_from(params))
+    with ctx.store.transaction() as conn:  # the record and its job land together or not at all
+        ctx.store.create(record, conn)
+        ctx.store.enqueue(JOB_KIND, arn, conn=conn)
+    ctx.services.nudge()
+    return {"dataDeletionJobArn": arn}
 
 
 def describe_data_deletion_job(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """DescribeDataDeletionJob."""
-    raise not_available("DescribeDataDeletionJob")
+    return {"dataDeletionJob": ctx.store.require(params["dataDeletionJobArn"], KIND, "data deletion job").body}
 
 
 def list_data_deletion_jobs(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    """ListDataDeletionJobs."""
-    raise not_available("ListDataDeletionJobs")
+    """ListDataDeletionJobs, newest first (the one list whose order AWS documents)."""
+    records = ctx.store.list(KIND, parent=params.get("datasetGroupArn"))
+    return paginate(ctx, params, KIND, records, "dataDeletionJobs", lambda r: pick(r.body, SUMMARY))
