@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import LiveServer, unique, wait_for
 
-from openpersonalize.api.errors import ResourceInUseException
+from openpersonalize.api.errors import LimitExceededException, ResourceInUseException
 from openpersonalize.config import Settings
 from openpersonalize.control import dataset_groups
 from openpersonalize.control.common import ACTIVE, new_record
@@ -241,3 +242,22 @@ def test_quota_of_active_dataset_groups(small: Any) -> None:
     small.delete_dataset_group(datasetGroupArn=first)
     wait_gone(lambda: small.describe_dataset_group(datasetGroupArn=first))
     assert small.create_dataset_group(name=unique("dg"))["datasetGroupArn"]
+
+
+def test_concurrent_creates_cannot_overshoot_the_quota(tmp_path: Path) -> None:
+    services = Services(
+        settings=Settings(data_dir=tmp_path, quota_overrides={"active_dataset_groups": 3}),
+        store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path),
+    )
+    ctx = RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")
+
+    def create(index: int) -> str:
+        try:
+            return str(dataset_groups.create_dataset_group(ctx, {"name": f"g{index}"})["datasetGroupArn"])
+        except LimitExceededException:
+            return "limit"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(create, range(8)))
+    assert outcomes.count("limit") == 5
+    assert services.store.count("dataset-group") == 3

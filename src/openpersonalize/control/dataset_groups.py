@@ -60,14 +60,14 @@ def create_dataset_group(ctx: RequestContext, params: dict[str, Any]) -> dict[st
         raise InvalidInputException("roleArn is only valid together with kmsKeyArn; kmsKeyArn was not given.")
     tags = tags_from(params)
     arn = arns.arn(ctx, KIND, name)
-    if ctx.store.get(arn) is not None:
-        raise ResourceAlreadyExistsException(f"A dataset group with the name {name!r} already exists: {arn}.")
-    check_quota(
-        ctx, "active_dataset_groups", ctx.store.count(KIND, statuses=(*IN_FLIGHT, ACTIVE)),
-        f"Cannot create dataset group {name}: the account already has {{limit}} active dataset groups.",
-    )
     body = {"name": name, "datasetGroupArn": arn, "status": CREATE_PENDING, **pick(params, ("roleArn", "kmsKeyArn", "domain"))}
-    with ctx.store.transaction() as conn:
+    with ctx.store.transaction() as conn:  # checks and insert under the write lock: concurrent creates cannot both pass
+        if ctx.store.get(arn) is not None:
+            raise ResourceAlreadyExistsException(f"A dataset group with the name {name!r} already exists: {arn}.")
+        check_quota(
+            ctx, "active_dataset_groups", ctx.store.count(KIND, statuses=(*IN_FLIGHT, ACTIVE)),
+            f"Cannot create dataset group {name}: the account already has {{limit}} active dataset groups.",
+        )
         ctx.store.create(new_record(KIND, arn, name, None, body, tags), conn)
         ctx.store.enqueue("activate", arn, conn=conn)
     ctx.services.nudge()

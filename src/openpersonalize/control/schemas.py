@@ -34,14 +34,15 @@ def create_schema(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     name, text, domain = params["name"], params["schema"], params.get("domain")
     validate_schema(parse_schema(text), domain)
     arn = arns.arn(ctx, KIND, name)
-    if ctx.store.get(arn) is not None:
-        raise ResourceAlreadyExistsException(f"A schema with the name {name!r} already exists: {arn}.")
-    check_quota(
-        ctx, "active_schemas", ctx.store.count(KIND),
-        f"Cannot create schema {name}: the account already has {{limit}} schemas.",
-    )
     body = {"name": name, "schemaArn": arn, "schema": text, **pick(params, ("domain",))}
-    ctx.store.create(new_record(KIND, arn, name, None, body, {}))
+    with ctx.store.transaction() as conn:  # checks and insert under the write lock: concurrent creates cannot both pass
+        if ctx.store.get(arn) is not None:
+            raise ResourceAlreadyExistsException(f"A schema with the name {name!r} already exists: {arn}.")
+        check_quota(
+            ctx, "active_schemas", ctx.store.count(KIND),
+            f"Cannot create schema {name}: the account already has {{limit}} schemas.",
+        )
+        ctx.store.create(new_record(KIND, arn, name, None, body, {}), conn)
     return {"schemaArn": arn}
 
 
