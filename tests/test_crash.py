@@ -108,3 +108,65 @@ def test_acknowledged_events_survive_kill_9(tmp_path: Path) -> None:
         assert frame.filter(frame["USER_ID"] == "after").height == 1
     finally:
         live.stop()
+
+
+# ---- an import job interrupted by kill -9 --------------------------------------------------------------------
+
+BIG_ROWS = 500_000  # about 0.4 s of import work here: the kills below land inside it
+SMALL_ROWS = 50
+
+
+def write_csv(path: Path, rows: int, prefix: str) -> Path:
+    lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"]
+    lines += [f"{prefix}u{n % 5000},i{n % 7919},{1_600_000_000 + n},click" for n in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_import(personalize: Any, dataset: str, location: Path) -> str:
+    arn = personalize.create_dataset_import_job(
+        jobName=unique("crash-imp"), datasetArn=dataset, dataSource={"dataLocation": str(location)}, importMode="FULL"
+    )["datasetImportJobArn"]
+    return arn
+
+
+def bulk_frame(live: LiveServer, dataset: str) -> Any:
+    from openpersonalize.data.store import DataStore
+
+    return DataStore(live.data_dir).read_dataset(dataset, parse_schema(INTERACTIONS), origin="BULK")
+
+
+@pytest.mark.parametrize("kill_after", [0.0, 0.2])
+def test_import_interrupted_by_kill_9_ends_whole_or_untouched(tmp_path: Path, kill_after: float) -> None:
+    live = LiveServer(tmp_path / "server")
+    live.start()
+    try:
+        personalize = live.client("personalize")
+        _, dataset = interactions_dataset(personalize)
+        first = start_import(personalize, dataset, write_csv(tmp_path / "small.csv", SMALL_ROWS, "old"))
+        describe = lambda arn: lambda: personalize.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
+        assert wait_for(describe(first))["status"] == "ACTIVE"
+        before = bulk_frame(live, dataset)
+        assert before.height == SMALL_ROWS
+
+        big = start_import(personalize, dataset, write_csv(tmp_path / "big.csv", BIG_ROWS, "new"))
+        status = wait_for(describe(big), done=("CREATE IN_PROGRESS", "ACTIVE"))["status"]
+        time.sleep(kill_after)  # 0: as soon as the worker starts; 0.2 s: in the middle of the conversion
+        live.kill()
+        was_running = status == "CREATE IN_PROGRESS"
+
+        live.start()  # same data directory: the worker finds the job it was running when it died
+        personalize = live.client("personalize")
+        final = wait_for(describe(big), timeout=120)
+        assert final["status"] in ("ACTIVE", "CREATE FAILED"), f"import left {final['status']} after restart"
+        after = bulk_frame(live, dataset)
+        if final["status"] == "ACTIVE":
+            assert after.height == BIG_ROWS
+            assert after["USER_ID"].str.starts_with("new").all()
+            assert after["TIMESTAMP"].sum() == sum(range(1_600_000_000, 1_600_000_000 + BIG_ROWS))
+        else:
+            assert final.get("failureReason")
+            assert after.equals(before)
+        assert was_running or final["status"] == "ACTIVE"
+    finally:
+        live.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -328,3 +329,22 @@ def test_inactive_targets_are_refused(tmp_path_factory: pytest.TempPathFactory) 
         assert (status, code) == (400, "InvalidInputException") and "DELETE PENDING" in message
     finally:
         frozen.stop()
+
+
+def test_a_recreated_dataset_does_not_inherit_put_rows(personalize: Any, events: Any, server: LiveServer) -> None:
+    fresh = make_group(personalize, server, ("Users",), tracker=False)
+    arn = fresh.datasets["Users"]
+    events.put_users(datasetArn=arn, users=[{"userId": "old", "properties": '{"membership": "gold"}'}])
+    assert len(fresh.frame("Users")) == 1
+    personalize.delete_dataset(datasetArn=arn)
+    deadline = time.monotonic() + 30
+    while arn in [d["datasetArn"] for d in personalize.list_datasets(datasetGroupArn=fresh.arn)["datasets"]]:
+        assert time.monotonic() < deadline, "dataset not deleted in 30 s"
+        time.sleep(0.05)
+    schema_arn = personalize.create_schema(name=unique("ev-users2"), schema=SCHEMAS["Users"])["schemaArn"]
+    again = personalize.create_dataset(name=unique("ev-ds"), schemaArn=schema_arn, datasetGroupArn=fresh.arn, datasetType="Users")
+    assert again["datasetArn"] == arn
+    wait_for(lambda: personalize.describe_dataset(datasetArn=arn)["dataset"])
+    assert fresh.frame("Users") == []
+    events.put_users(datasetArn=arn, users=[{"userId": "new", "properties": '{"membership": "silver"}'}])
+    assert fresh.frame("Users") == [{"USER_ID": "new", "MEMBERSHIP": "silver", "AGE": None}]

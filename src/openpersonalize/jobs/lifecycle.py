@@ -15,6 +15,9 @@ from .base import Progress
 
 def _dataset_files(services: Services, arn: str) -> None:
     shutil.rmtree(services.data.dataset_dir(arn), ignore_errors=True)
+    # PUT rows live in the event log, outside the dataset directory: a dataset re-created under the same
+    # ARN (same group and type) must not inherit them.
+    services.data.events.drop(arn)
 
 
 def _solution_versions(services: Services, arn: str) -> None:
