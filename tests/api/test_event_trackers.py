@@ -73,12 +73,14 @@ def test_tracker_lifecycle(personalize: Any, group: str) -> None:
     assert personalize.list_event_trackers(datasetGroupArn=group)["eventTrackers"] == []
     # With the first one gone the group can have a tracker again.
     again = personalize.create_event_tracker(name=unique("trk3"), datasetGroupArn=group)["eventTrackerArn"]
+    wait_for(lambda: personalize.describe_event_tracker(eventTrackerArn=again)["eventTracker"])
     personalize.delete_event_tracker(eventTrackerArn=again)
     wait_gone(personalize.describe_event_tracker, eventTrackerArn=again)
 
 
 def test_second_delete_while_deleting_is_in_use(personalize: Any, group: str) -> None:
     arn = personalize.create_event_tracker(name=unique("trk-del"), datasetGroupArn=group)["eventTrackerArn"]
+    wait_for(lambda: personalize.describe_event_tracker(eventTrackerArn=arn)["eventTracker"])
     personalize.delete_event_tracker(eventTrackerArn=arn)
     try:
         err = error_of(personalize.delete_event_tracker, eventTrackerArn=arn)
@@ -115,6 +117,8 @@ def test_list_pages_with_next_token(personalize: Any) -> None:
     for arn in groups:
         wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"])
     trackers = [personalize.create_event_tracker(name=unique("trk-p"), datasetGroupArn=g)["eventTrackerArn"] for g in groups]
+    for arn in trackers:
+        wait_for(lambda: personalize.describe_event_tracker(eventTrackerArn=arn)["eventTracker"])
     try:
         seen: list[str] = []
         page = personalize.list_event_trackers(maxResults=1)

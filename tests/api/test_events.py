@@ -309,6 +309,7 @@ def test_inactive_targets_are_refused(tmp_path_factory: pytest.TempPathFactory) 
     live.start()
     try:
         group = make_group(live.client("personalize"), live, ("Items", "Action_Interactions", "Interactions"), tracker=True)
+        bare = make_group(live.client("personalize"), live, ("Interactions",), tracker=False)
     finally:
         live.stop()
     frozen = LiveServer(data_dir, env={"OPENPERSONALIZE_WORKER_THREADS": "0"})
@@ -327,6 +328,13 @@ def test_inactive_targets_are_refused(tmp_path_factory: pytest.TempPathFactory) 
         assert (status, code) == (409, "ResourceInUseException")
         status, code, message = error_of(client.put_events, trackingId=group.tracking_id, sessionId="s", eventList=[click("i")])
         assert (status, code) == (400, "InvalidInputException") and "DELETE PENDING" in message
+
+        # A tracker that never became ACTIVE takes no events and cannot be deleted yet.
+        pending = personalize.create_event_tracker(name=unique("ev-trk"), datasetGroupArn=bare.arn)
+        status, code, message = error_of(client.put_events, trackingId=pending["trackingId"], sessionId="s", eventList=[click("i")])
+        assert (status, code) == (400, "InvalidInputException") and "CREATE PENDING" in message
+        _, code, message = error_of(personalize.delete_event_tracker, eventTrackerArn=pending["eventTrackerArn"])
+        assert code == "ResourceInUseException" and "CREATE PENDING" in message
     finally:
         frozen.stop()
 

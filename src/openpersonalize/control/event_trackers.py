@@ -11,7 +11,17 @@ from typing import Any
 
 from ..api.errors import ResourceAlreadyExistsException, ResourceInUseException
 from . import arns
-from .common import CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, new_record, paginate, pick, tags_from
+from .common import (
+    ACTIVE,
+    CREATE_FAILED,
+    CREATE_PENDING,
+    DELETE_IN_PROGRESS,
+    DELETE_PENDING,
+    new_record,
+    paginate,
+    pick,
+    tags_from,
+)
 from .context import RequestContext
 from .dataset_groups import require_active_group
 from .store import Record
@@ -47,10 +57,9 @@ def list_event_trackers(ctx: RequestContext, params: dict[str, Any]) -> dict[str
 
 def delete_event_tracker(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """DeleteEventTracker."""
-    tracker = require_tracker(ctx, params["eventTrackerArn"])
-    if tracker.status in (DELETE_PENDING, DELETE_IN_PROGRESS):
-        raise ResourceInUseException(f"Event tracker {tracker.arn} is already being deleted ({tracker.status}).")
-    with ctx.store.transaction() as conn:
+    with ctx.store.transaction() as conn:  # the status cannot change between the check and the update
+        tracker = require_tracker(ctx, params["eventTrackerArn"])
+        _check_deletable(tracker)
         ctx.store.update(tracker.arn, {"status": DELETE_PENDING}, conn=conn)
         ctx.store.enqueue("delete", tracker.arn, conn=conn)
     ctx.services.nudge()
@@ -60,6 +69,16 @@ def delete_event_tracker(ctx: RequestContext, params: dict[str, Any]) -> dict[st
 def require_tracker(ctx: RequestContext, arn: str) -> Record:
     """The event tracker, or ResourceNotFoundException."""
     return ctx.store.require(arn, KIND, LABEL)
+
+
+def _check_deletable(tracker: Record) -> None:
+    if tracker.status in (DELETE_PENDING, DELETE_IN_PROGRESS):
+        raise ResourceInUseException(f"Event tracker {tracker.arn} is already being deleted ({tracker.status}).")
+    if tracker.status not in (ACTIVE, CREATE_FAILED):
+        # Like datasets: a pending activation would otherwise overwrite DELETE PENDING with ACTIVE.
+        raise ResourceInUseException(
+            f"Event tracker {tracker.arn} is {tracker.status}; only an ACTIVE or CREATE FAILED tracker can be deleted."
+        )
 
 
 def _new_tracker(ctx: RequestContext, name: str, group_arn: str, tags: dict[str, str]) -> Record:
