@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import LiveServer, s3_env, unique, wait_for
+from conftest import unique, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/personalize"
 NAMESPACE = "com.amazonaws.personalize.schema"
@@ -227,7 +226,7 @@ def _error(call: Any, **kwargs: Any) -> tuple[str, str]:
     return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
 
 
-def _create_kwargs(dataset_arn: str, path: str = "/tmp/exports/") -> dict[str, Any]:
+def export_kwargs(dataset_arn: str, path: str = "/tmp/exports/") -> dict[str, Any]:
     return {"jobName": unique("bad"), "datasetArn": dataset_arn, "roleArn": ROLE,
             "jobOutput": {"s3DataDestination": {"path": path}}}
 
@@ -235,14 +234,14 @@ def _create_kwargs(dataset_arn: str, path: str = "/tmp/exports/") -> dict[str, A
 def test_bad_requests_are_refused(personalize: Any, loaded: Group) -> None:
     create = personalize.create_dataset_export_job
     missing = loaded.users.replace("/USERS", "/ITEMS")
-    assert _error(create, **_create_kwargs(missing)) == ("ResourceNotFoundException", f"Could not find dataset with ARN {missing}.")
-    code, message = _error(create, **_create_kwargs(loaded.users, "https://example.com/out/"))
+    assert _error(create, **export_kwargs(missing)) == ("ResourceNotFoundException", f"Could not find dataset with ARN {missing}.")
+    code, message = _error(create, **export_kwargs(loaded.users, "https://example.com/out/"))
     assert code == "InvalidInputException" and "cannot be written" in message and "jobOutput.s3DataDestination.path" in message
-    code, message = _error(create, **_create_kwargs(loaded.users, "relative/dir/"))
+    code, message = _error(create, **export_kwargs(loaded.users, "relative/dir/"))
     assert code == "InvalidInputException" and "relative/dir/" in message
-    code, message = _error(create, ingestionMode="BOTH", **_create_kwargs(loaded.users))
+    code, message = _error(create, ingestionMode="BOTH", **export_kwargs(loaded.users))
     assert code == "InvalidInputException" and "ingestionMode" in message and "BULK, PUT, ALL" in message
-    kwargs = _create_kwargs(loaded.users)
+    kwargs = export_kwargs(loaded.users)
     create(**kwargs)
     code, message = _error(create, **kwargs)
     assert code == "ResourceAlreadyExistsException" and kwargs["jobName"] in message
@@ -254,7 +253,7 @@ def test_bad_requests_are_refused(personalize: Any, loaded: Group) -> None:
 def test_actions_datasets_cannot_be_exported(personalize: Any, loaded: Group) -> None:
     fields = [{"name": "ACTION_ID", "type": "string"}, {"name": "CATEGORY", "type": "string", "categorical": True}]
     actions = _dataset(personalize, loaded.arn, "Actions", _schema(personalize, "Actions", fields))
-    code, message = _error(personalize.create_dataset_export_job, **_create_kwargs(actions))
+    code, message = _error(personalize.create_dataset_export_job, **export_kwargs(actions))
     assert code == "InvalidInputException" and "ACTIONS" in message and "cannot be exported" in message
 
 
@@ -275,35 +274,3 @@ def test_list_by_dataset_newest_first_with_pages(personalize: Any, loaded: Group
     assert "nextToken" not in rest
     everything = personalize.list_dataset_export_jobs()["datasetExportJobs"]
     assert {first["datasetExportJobArn"], second["datasetExportJobArn"]} <= {j["datasetExportJobArn"] for j in everything}
-
-
-# ---- quota and queued jobs (a server whose worker is paused) ---------------------------------------------
-
-
-@pytest.fixture()
-def paused(tmp_path: Path, s3_server: str) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """Two servers over one data directory: ``running`` has a worker, ``paused`` (started on demand) none."""
-    running = LiveServer(tmp_path / "data", env=s3_env(s3_server))
-    paused = LiveServer(tmp_path / "data", env={**s3_env(s3_server), "OPENPERSONALIZE_WORKER_THREADS": "0"})
-    yield running, paused
-    running.stop()
-    paused.stop()
-
-
-def test_pending_quota_and_queued_jobs_run_later(paused: tuple[LiveServer, LiveServer], tmp_path: Path) -> None:
-    running, idle = paused
-    running.start()
-    group = make_group(running.client("personalize"))
-    running.stop()
-    idle.start()
-    client = idle.client("personalize")
-    jobs = [client.create_dataset_export_job(**_create_kwargs(group.users, f"{tmp_path}/out/"))["datasetExportJobArn"] for _ in range(5)]
-    code, message = _error(client.create_dataset_export_job, **_create_kwargs(group.users))
-    assert (code, message) == ("LimitExceededException", "More than 5 resources with PENDING or IN_PROGRESS status.")
-    assert client.describe_dataset_export_job(datasetExportJobArn=jobs[0])["datasetExportJob"]["status"] == "CREATE PENDING"
-    idle.stop()
-    running.start()
-    client = running.client("personalize")
-    for arn in jobs:
-        assert wait_for(lambda: client.describe_dataset_export_job(datasetExportJobArn=arn)["datasetExportJob"])["status"] == "ACTIVE"
-    assert len(list((tmp_path / "out").glob("*/part-00000.csv"))) == 5
