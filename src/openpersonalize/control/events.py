@@ -133,7 +133,7 @@ def _put_records(ctx: RequestContext, params: dict[str, Any], dataset_type: str)
 
 
 def _event_log(ctx: RequestContext) -> "EventLog":
-    return ctx.services.data.events  # type: ignore[no-any-return]
+    return ctx.services.data.events
 
 
 def _interactions_target(ctx: RequestContext, tracking_id: str) -> Target:
@@ -397,7 +397,7 @@ def _as_int(field: Field, value: Any, where: str) -> int:
     low, high = INT_RANGES[field.type]
     if not low <= number <= high:
         raise InvalidInputException(f"{where} is {number}, outside the range of {field.type} field {field.name}.")
-    return number
+    return int(number)
 
 
 def _as_float(field: Field, value: Any, where: str) -> float:
