@@ -169,3 +169,11 @@ def test_delete_users_on_a_dataset_without_user_ids(store: DataStore, tmp_path: 
     store.import_bulk(ITEMS_ARN, ITEMS, csv(tmp_path, "ITEM_ID,PRICE\ni1,1\n"), "FULL", "j1")
     assert store.delete_users(ITEMS_ARN, {"i1"}) == 0
     assert store.read_dataset(ITEMS_ARN, ITEMS).height == 1
+
+
+def test_size_cap_per_mode(store: DataStore, tmp_path: Path) -> None:
+    sources = interactions(tmp_path, ["a"] * 50)
+    size = sources[0].path.stat().st_size
+    with pytest.raises(BadData, match=r"INCREMENTAL imports may read at most"):
+        store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, sources, "INCREMENTAL", "j1", max_bytes=size - 1)
+    assert store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, sources, "FULL", "j2", max_bytes=size) == 50

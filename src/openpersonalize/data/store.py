@@ -22,7 +22,7 @@ import orjson
 import polars as pl
 
 from .eventlog import EventLog
-from .readers import DTYPES, BadData, Source, csv_to_parquet, fsync_file
+from .readers import DTYPES, PARQUET, BadData, Source, csv_to_parquet, fsync_file
 from .schema import Schema
 
 ORIGINS = ("BULK", "PUT", "ALL")
@@ -133,14 +133,16 @@ class DataStore:
         job_key: str,
         min_rows: int = 0,
         progress: Callable[[float], None] = lambda fraction: None,
+        max_bytes: int | None = None,
     ) -> int:
         """Convert ``sources`` to Parquet and commit them: FULL replaces all bulk rows, INCREMENTAL appends.
 
-        Returns the number of rows imported. BadData (the first bad value, or too few rows) leaves the
-        dataset untouched. Idempotent per ``job_key``.
+        Returns the number of rows imported. BadData (input over ``max_bytes``, a bad value, fewer than
+        ``min_rows`` rows) leaves the dataset untouched. Idempotent per ``job_key``.
         """
         if mode not in ("FULL", "INCREMENTAL"):
             raise ValueError(f"mode must be FULL or INCREMENTAL, not {mode!r}")
+        _check_size(sources, mode, max_bytes)
         bulk = self._bulk_dir(dataset_arn)
         staging = bulk / f"staging-{_safe_key(job_key)}"
         shutil.rmtree(staging, ignore_errors=True)  # a crashed earlier attempt of this same job
@@ -202,7 +204,7 @@ class DataStore:
         if gone == 0:
             return entry, 0
         name = f"parts/{secrets.token_hex(8)}.parquet"
-        source.filter(~pl.col("USER_ID").is_in(ids.implode())).sink_parquet(bulk / name, engine="streaming")
+        source.filter(~pl.col("USER_ID").is_in(ids.implode())).sink_parquet(bulk / name, **PARQUET, engine="streaming")
         fsync_file(bulk / name)
         return {**entry, "name": name, "rows": int(entry["rows"]) - gone}, gone
 
@@ -254,6 +256,14 @@ class DataStore:
         for path in (bulk / "parts").glob("*.parquet"):
             if f"parts/{path.name}" not in keep:
                 path.unlink(missing_ok=True)
+
+
+def _check_size(sources: list[Source], mode: str, max_bytes: int | None) -> None:
+    total = sum(source.path.stat().st_size for source in sources)
+    if max_bytes is not None and total > max_bytes:
+        raise BadData(
+            f"The input is {total / 2**30:.2f} GiB; {mode} imports may read at most {max_bytes / 2**30:g} GiB."
+        )
 
 
 def _safe_key(key: str) -> str:

@@ -18,6 +18,7 @@ from ..data.store import dataset_type_of
 from .base import JobFailed, Progress
 
 MIN_INTERACTIONS = 1000  # per import job, FULL or INCREMENTAL (spec §2.4, §11)
+MAX_BYTES = {"FULL": 100 * 2**30, "INCREMENTAL": 1 * 2**30}  # bulk size per job (spec §11)
 
 
 def _job_key(body: dict[str, Any]) -> str:
@@ -51,7 +52,8 @@ def run(services: Services, job: Job, progress: Progress) -> None:
         try:
             location = parse_location(body["dataSource"]["dataLocation"])
             with fetch(location, services.data.scratch_dir(key)) as sources:
-                services.data.import_bulk(dataset_arn, schema, sources, body["importMode"], key, min_rows, progress)
+                mode = body["importMode"]
+                services.data.import_bulk(dataset_arn, schema, sources, mode, key, min_rows, progress, MAX_BYTES[mode])
         except (BadData, ValueError) as exc:
             raise JobFailed(str(exc)) from None
     services.store.update(job.arn, {"status": ACTIVE})
