@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,16 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import LiveServer, s3_env, unique, wait_for
 
+from openpersonalize.api.errors import ResourceInUseException
+from openpersonalize.config import Settings
+from openpersonalize.control import import_jobs
+from openpersonalize.control.common import ACTIVE, new_record
+from openpersonalize.control.context import RequestContext, Services
+from openpersonalize.control.store import Job, Store
 from openpersonalize.data.schema import Schema, parse_schema
 from openpersonalize.data.store import DataStore
+from openpersonalize.jobs import dataset_import
+from openpersonalize.jobs.base import JobFailed
 
 BUCKET = "import-jobs-test"
 INTERACTIONS_SCHEMA = {
@@ -346,6 +355,9 @@ def test_import_interrupted_by_kill_is_rerun_after_restart(strict: LiveServer) -
     ]
     describe: Callable[[], dict[str, Any]] = lambda: personalize.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
     assert wait_for(describe, done=("CREATE IN_PROGRESS",))["status"] == "CREATE IN_PROGRESS"
+    deadline = time.monotonic() + 30
+    while gate.requests == 0 and time.monotonic() < deadline:  # the job is inside its download
+        time.sleep(0.02)
     strict.kill()
     gate.released.set()
     strict.start()
@@ -354,3 +366,63 @@ def test_import_interrupted_by_kill_is_rerun_after_restart(strict: LiveServer) -
     assert gate.requests == 2  # the job ran again from scratch
     assert stored(strict, dataset).height == 1200
     gate.shutdown()
+
+
+# ---- in-process: states that are hard to catch over the wire -------------------------------------------
+
+
+@pytest.fixture()
+def ctx(tmp_path: Path) -> RequestContext:
+    services = Services(
+        settings=Settings(data_dir=tmp_path, relaxed_minimums=True),
+        store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path),
+    )
+    return RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")
+
+
+def seed_dataset(ctx: RequestContext, status: str) -> str:
+    schema_arn = "arn:aws:personalize:us-east-1:123456789012:schema/s"
+    ctx.store.create(new_record("schema", schema_arn, "s", None, {"schemaArn": schema_arn, "schema": json.dumps(INTERACTIONS_SCHEMA)}, {}))
+    arn = "arn:aws:personalize:us-east-1:123456789012:dataset/g/INTERACTIONS"
+    body = {"datasetArn": arn, "schemaArn": schema_arn, "datasetType": "INTERACTIONS", "status": status}
+    ctx.store.create(new_record("dataset", arn, "d", "arn:aws:personalize:us-east-1:123456789012:dataset-group/g", body, {}))
+    return arn
+
+
+def run_queued(ctx: RequestContext, job_arn: str) -> None:
+    job = ctx.store.claim("test")
+    assert job is not None and job.arn == job_arn and job.kind == "dataset_import"
+    dataset_import.run(ctx.services, job, lambda fraction: None)
+
+
+def test_dataset_must_be_active(ctx: RequestContext) -> None:
+    dataset = seed_dataset(ctx, "CREATE PENDING")
+    params = {"jobName": "j", "datasetArn": dataset, "dataSource": {"dataLocation": "/x.csv"}}
+    with pytest.raises(ResourceInUseException, match="is CREATE PENDING; data can be imported only into an ACTIVE dataset"):
+        import_jobs.create_dataset_import_job(ctx, params)
+
+
+def test_runner_fails_when_the_dataset_is_gone(ctx: RequestContext, tmp_path: Path) -> None:
+    dataset = seed_dataset(ctx, ACTIVE)
+    params = {"jobName": "j", "datasetArn": dataset, "dataSource": {"dataLocation": f"{tmp_path}/x.csv"}}
+    job_arn = import_jobs.create_dataset_import_job(ctx, params)["datasetImportJobArn"]
+    ctx.store.remove(dataset)
+    with pytest.raises(JobFailed, match=f"The dataset {dataset} no longer exists."):
+        run_queued(ctx, job_arn)
+
+
+def test_rerun_after_a_crash_past_the_commit_does_not_import_twice(ctx: RequestContext, tmp_path: Path) -> None:
+    dataset = seed_dataset(ctx, ACTIVE)
+    (tmp_path / "x.csv").write_text(HEADER + rows(["a", "b"]))
+    params = {"jobName": "j", "datasetArn": dataset, "dataSource": {"dataLocation": f"{tmp_path}/x.csv"}}
+    first = import_jobs.create_dataset_import_job(ctx, params)["datasetImportJobArn"]
+    run_queued(ctx, first)
+    second = import_jobs.create_dataset_import_job(ctx, {**params, "jobName": "k", "importMode": "INCREMENTAL"})["datasetImportJobArn"]
+    run_queued(ctx, second)
+    assert ctx.services.data.bulk_rows(dataset) == 4
+    # the process died after the manifest swap but before the job was marked ACTIVE: the worker runs it again
+    ctx.store.update(second, {"status": "CREATE IN_PROGRESS"})
+    record = ctx.store.require(second, "dataset-import-job", "job")
+    dataset_import.run(ctx.services, Job(id=0, kind="dataset_import", arn=second, attempts=2, payload={}), lambda f: None)
+    assert ctx.store.require(second, "dataset-import-job", "job").status == ACTIVE
+    assert ctx.services.data.bulk_rows(dataset) == 4 and record.body["importMode"] == "INCREMENTAL"
