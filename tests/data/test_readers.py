@@ -265,3 +265,23 @@ def test_fetch_s3_object_prefix_and_errors(s3_server: str, s3: Any, tmp_path: Pa
     for text, needle in failures.items():
         with pytest.raises(BadData, match=needle), fetch(parse_location(text), tmp_path / "scratch"):
             pass
+
+
+def test_backslash_escapes_of_spec_4_4(tmp_path: Path) -> None:
+    text = 'ITEM_ID,GENRES,DESCRIPTION,YEAR,ADULT\ni1,a,"He said \\"hi\\", then left",1,\ni2,b,"a \\\\ b and C:\\data",2,\ni3,c,"""rfc"" quotes",3,\n'
+    frame = convert(tmp_path, text, ITEMS)
+    assert frame["DESCRIPTION"].to_list() == ['He said "hi", then left', "a \\ b and C:\\data", '"rfc" quotes']
+    assert not list(tmp_path.glob("*.unescaped.csv"))
+
+
+def test_unescape_across_chunk_boundaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpersonalize.data import readers
+
+    text = 'ITEM_ID,GENRES,DESCRIPTION,YEAR,ADULT\n' + "".join(
+        f'i{n},g,"x\\\\\\"y{n}\\\\",{n},\n' for n in range(40)
+    )
+    expected = convert(tmp_path, text, ITEMS)["DESCRIPTION"].to_list()
+    assert expected[0] == 'x\\"y0\\'
+    for chunk in (1, 2, 3, 5, 7):  # every split of the escape runs
+        monkeypatch.setattr(readers, "COPY_CHUNK", chunk)
+        assert convert(tmp_path, text, ITEMS)["DESCRIPTION"].to_list() == expected

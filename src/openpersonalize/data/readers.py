@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -46,6 +47,8 @@ DTYPES: dict[str, pl.DataType] = {
 # zstd level 1: the same size as polars' default level here, and measurably cheaper to write (bench/import.py).
 PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
 ROW = "__row"  # 1-based data row (header excluded), as a user counts rows in the file
+COPY_CHUNK = 1 << 24
+ESCAPED = re.compile(rb'\\(["\\])')  # a backslash escaping a quote or a backslash
 HTTP_TIMEOUT_SECONDS = 60
 
 
@@ -329,6 +332,17 @@ def csv_to_parquet(source: Source, schema: Schema, target: Path) -> int:
     """
     header = read_header(source)
     check_columns(source, header, schema)
+    if _has_backslash(source.path):
+        unescaped = target.with_suffix(".unescaped.csv")
+        try:
+            _unescape_file(source.path, unescaped)
+            return _convert(Source(source.label, unescaped), header, schema, target)
+        finally:
+            unescaped.unlink(missing_ok=True)
+    return _convert(source, header, schema, target)
+
+
+def _convert(source: Source, header: list[str], schema: Schema, target: Path) -> int:
     columns = [
         _typed(f).alias(f.name) if f.name in header else pl.lit(None, DTYPES[f.type]).alias(f.name)
         for f in schema.fields
@@ -342,6 +356,34 @@ def csv_to_parquet(source: Source, schema: Schema, target: Path) -> int:
         raise _parse_failure(source, header, exc) from None
     fsync_file(target)
     return int(pl.scan_parquet(target).select(pl.len()).collect().item())
+
+
+def _has_backslash(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(COPY_CHUNK):
+            if b"\\" in chunk:
+                return True
+    return False
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    return b'""' if match.group(1) == b'"' else b"\\"
+
+
+def _unescape_file(path: Path, target: Path) -> None:
+    """Rewrite Personalize's escapes (spec §4.4: \\" is a quote, \\\\ a backslash) as RFC 4180, which polars reads.
+
+    Only files that contain a backslash pay for this. A run of backslashes split by a chunk boundary keeps
+    its odd last one for the next chunk, so pairs are matched exactly as in one pass.
+    """
+    carry = b""
+    with open(path, "rb") as source, open(target, "wb") as out:
+        while chunk := source.read(COPY_CHUNK):
+            data = carry + chunk
+            run = len(data) - len(data.rstrip(b"\\"))
+            carry = data[-1:] if run % 2 else b""
+            out.write(ESCAPED.sub(_unescape, data[: len(data) - len(carry)]))
+        out.write(carry)
 
 
 def fsync_file(path: Path) -> None:
