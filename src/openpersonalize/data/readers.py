@@ -132,7 +132,7 @@ def _local_sources(location: Location) -> list[Source]:
     return [Source(location.text, root)]
 
 
-def _s3_client() -> object:
+def _s3_client() -> Any:
     import boto3  # the normal credential chain; AWS_ENDPOINT_URL_S3 points it at any S3-compatible store
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -161,15 +161,15 @@ def _s3_sources(location: Location, scratch: Path) -> list[Source]:
         sources = []
         for index, key in enumerate(keys):
             target = scratch / f"{index:06d}.csv"
-            client.download_file(location.bucket, key, str(target))  # type: ignore[attr-defined]
+            client.download_file(location.bucket, key, str(target))
             sources.append(Source(f"s3://{location.bucket}/{key}", target))
         return sources
     except (BotoCoreError, ClientError) as exc:
         raise _s3_error(exc, location.text) from None
 
 
-def _s3_list(client: object, location: Location) -> list[str]:
-    paginator = client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+def _s3_list(client: Any, location: Location) -> list[str]:
+    paginator = client.get_paginator("list_objects_v2")
     keys = [
         item["Key"]
         for page in paginator.paginate(Bucket=location.bucket, Prefix=location.key)

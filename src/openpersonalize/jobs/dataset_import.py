@@ -13,7 +13,7 @@ from ..control.common import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..control.context import Services
 from ..control.store import Job
 from ..data.readers import BadData, fetch, parse_location
-from ..data.schema import parse_schema
+from ..data.schema import Schema, parse_schema
 from ..data.store import dataset_type_of
 from .base import JobFailed, Progress
 
@@ -26,14 +26,27 @@ def _job_key(body: dict[str, Any]) -> str:
     return f"{body['datasetImportJobArn']}@{body['creationDateTime']}"
 
 
-def _dataset_and_schema(services: Services, dataset_arn: str) -> tuple[dict[str, Any], Any]:
+def _schema_of(services: Services, dataset_arn: str) -> Schema:
     dataset = services.store.get(dataset_arn, "dataset")
     if dataset is None:
         raise JobFailed(f"The dataset {dataset_arn} no longer exists.")
     schema_record = services.store.get(dataset.body["schemaArn"], "schema")
     if schema_record is None:
         raise JobFailed(f"The schema {dataset.body['schemaArn']} of dataset {dataset_arn} no longer exists.")
-    return dataset.body, parse_schema(schema_record.body["schema"])
+    return parse_schema(schema_record.body["schema"])
+
+
+def _import(services: Services, body: dict[str, Any], key: str, progress: Progress) -> None:
+    dataset_arn, mode = body["datasetArn"], body["importMode"]
+    schema = _schema_of(services, dataset_arn)
+    interactions = dataset_type_of(dataset_arn, schema) == "INTERACTIONS"
+    min_rows = MIN_INTERACTIONS if interactions and not services.settings.relaxed_minimums else 0
+    try:
+        location = parse_location(body["dataSource"]["dataLocation"])  # checked at create time already
+        with fetch(location, services.data.scratch_dir(key)) as sources:
+            services.data.import_bulk(dataset_arn, schema, sources, mode, key, min_rows, progress, MAX_BYTES[mode])
+    except (BadData, ValueError) as exc:  # ValueError: parse_location's message for the user
+        raise JobFailed(str(exc)) from None
 
 
 def run(services: Services, job: Job, progress: Progress) -> None:
@@ -42,18 +55,7 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     if record is None or record.status not in IN_FLIGHT:
         return  # already finished (a duplicate or re-queued job)
     services.store.update(job.arn, {"status": CREATE_IN_PROGRESS})
-    body = record.body
-    dataset_arn = body["datasetArn"]
-    key = _job_key(body)
-    if not services.data.has_committed(dataset_arn, key):
-        dataset, schema = _dataset_and_schema(services, dataset_arn)
-        interactions = dataset_type_of(dataset_arn, schema) == "INTERACTIONS"
-        min_rows = MIN_INTERACTIONS if interactions and not services.settings.relaxed_minimums else 0
-        try:
-            location = parse_location(body["dataSource"]["dataLocation"])
-            with fetch(location, services.data.scratch_dir(key)) as sources:
-                mode = body["importMode"]
-                services.data.import_bulk(dataset_arn, schema, sources, mode, key, min_rows, progress, MAX_BYTES[mode])
-        except (BadData, ValueError) as exc:
-            raise JobFailed(str(exc)) from None
+    key = _job_key(record.body)
+    if not services.data.has_committed(record.body["datasetArn"], key):
+        _import(services, record.body, key, progress)
     services.store.update(job.arn, {"status": ACTIVE})
