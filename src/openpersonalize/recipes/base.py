@@ -1,0 +1,332 @@
+"""The recipe contract (DESIGN.md §4, STYLE.md habits 8–17).
+
+Every recipe is a ``Recipe``: keyword-only hyperparameters stored unchanged by ``__init__``, ``fit`` on a
+``TrainingData``, learned state in attributes ending in ``_``, and four queries — ``recommend`` (from an
+item history, so a user unknown at training time is served from the events PutEvents recorded),
+``similar_items``, ``rank`` and, through ``recommend_batch``, the vectorised path the evaluation uses.
+Models are saved as a JSON config plus a ``.npz`` of arrays (``allow_pickle=False``), never a pickle.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from ._data import TrainingData, lookup_sorted
+
+FORMAT_VERSION = 1
+CONFIG_FILE, ARRAYS_FILE = "config.json", "arrays.npz"
+_BATCH = 256  # users scored at once by recommend_batch: bounds memory at 256 × n_items floats
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A query was made before ``fit`` (scikit-learn's name and bases)."""
+
+
+class InvalidParameterError(ValueError):
+    """A hyperparameter is outside its declared range (message in scikit-learn's format)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A declared hyperparameter constraint: the type and closed range (None = unbounded)."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+
+    def check(self, owner: str, name: str, value: Any) -> None:
+        ok_type = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok_type = True
+        in_range = ok_type and (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+        if not in_range:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} must be {self.describe()}. Got {value!r} instead."
+            )
+
+    def describe(self) -> str:
+        article = "an" if self.kind is int else "a"
+        if self.kind is bool:
+            return "a bool"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{article} {self.kind.__name__} in the range [{low}, {high}]"
+
+
+@dataclass(frozen=True)
+class Histories:
+    """Ragged item histories (chronological), one row per user: ``items[offsets[i]:offsets[i+1]]``."""
+
+    items: np.ndarray
+    offsets: np.ndarray
+    event_types: np.ndarray | None = None  # codes into the model's ``event_types_``, aligned with items
+
+    @classmethod
+    def from_lists(cls, rows: Sequence[np.ndarray], types: Sequence[np.ndarray] | None = None) -> Histories:
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        items = np.concatenate([np.asarray(r, np.int64) for r in rows]) if rows else np.zeros(0, np.int64)
+        codes = None if types is None else np.concatenate([np.asarray(t, np.int64) for t in types])
+        return cls(items=items, offsets=offsets, event_types=codes)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def row(self, i: int) -> np.ndarray:
+        return self.items[self.offsets[i] : self.offsets[i + 1]]
+
+    def types_row(self, i: int) -> np.ndarray | None:
+        return None if self.event_types is None else self.event_types[self.offsets[i] : self.offsets[i + 1]]
+
+    def slice(self, start: int, stop: int) -> Histories:
+        lo, hi = self.offsets[start], self.offsets[stop]
+        types = None if self.event_types is None else self.event_types[lo:hi]
+        return Histories(self.items[lo:hi], self.offsets[start : stop + 1] - lo, types)
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def check_is_fitted(recipe: Recipe) -> None:
+    if not hasattr(recipe, "item_ids_"):
+        raise NotFittedError(f"This {type(recipe).__name__} instance is not fitted yet. Call 'fit' first.")
+
+
+class Recipe(abc.ABC):
+    """Base of every recipe: hyperparameters, fit, the queries, save/load.
+
+    Subclasses implement ``_fit(data)`` and ``_score(histories) -> (n_users, n_items)`` (higher is
+    better); everything else — id mapping, exclusions, candidate restriction, top-k, persistence — lives
+    here once (habit 17).
+
+    Attributes
+    ----------
+    item_ids_ : str array, the catalogue the model scores (training data's ``item_ids``).
+    item_counts_ : int64 array, distinct training users per item; items with 0 are never recommended
+        (the model learned nothing about them) and order the popularity fallback.
+    event_types_ : str array, the event type names seen in training (codes used in ``Histories``).
+    """
+
+    recipe_type: ClassVar[str] = "USER_PERSONALIZATION"
+    _parameter_constraints: ClassVar[dict[str, Interval]] = {}
+    _registry: ClassVar[dict[str, type[Recipe]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Recipe._registry[cls.__name__] = cls
+
+    # ---- hyperparameters (habit 8) -------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY)
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        unknown = set(params) - set(self._param_names())
+        if unknown:
+            raise InvalidParameterError(
+                f"Invalid parameter(s) {sorted(unknown)} for {type(self).__name__}; "
+                f"valid parameters are {self._param_names()}."
+            )
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def _validate_params(self) -> None:
+        for name, constraint in self._parameter_constraints.items():
+            constraint.check(type(self).__name__, name, getattr(self, name))
+
+    # ---- training --------------------------------------------------------------------------------
+    def fit(self, data: TrainingData) -> Self:
+        """Learn from ``data``; validates hyperparameters first (habit 9)."""
+        self._validate_params()
+        if data.n_interactions == 0:
+            raise ValueError(f"{type(self).__name__}.fit needs at least one interaction; got 0.")
+        self._fit(data)
+        self.item_ids_ = np.asarray(data.item_ids, dtype=str)
+        self.item_counts_ = data.item_counts()
+        self.event_types_ = np.asarray(data.event_types, dtype=str)
+        return self
+
+    @abc.abstractmethod
+    def _fit(self, data: TrainingData) -> None:
+        """Compute the learned state from ``data``."""
+
+    @abc.abstractmethod
+    def _score(self, histories: Histories) -> np.ndarray:
+        """Scores (n_users, n_items), float32, higher is better, for users described by their histories."""
+
+    # ---- queries ---------------------------------------------------------------------------------
+    def recommend(
+        self,
+        history_item_ids: Sequence[str],
+        *,
+        history_event_types: Sequence[str] | None = None,
+        num_results: int = 25,
+        exclude_item_ids: Sequence[str] = (),
+        candidate_item_ids: Sequence[str] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``num_results`` (item ids, scores) for one user given their chronological history.
+
+        Parameters
+        ----------
+        history_item_ids : the user's items, oldest first (training data + real-time events);
+            unknown items are ignored.
+        history_event_types : event type names aligned with the history (None = untyped).
+        num_results : how many items to return (fewer if fewer candidates remain).
+        exclude_item_ids : items never to return (filters, already-seen items).
+        candidate_item_ids : if given, only these items may be returned.
+        """
+        check_is_fitted(self)
+        histories = self._histories([history_item_ids], None if history_event_types is None else [history_event_types])
+        scores = self._final_scores(histories)[0]
+        allowed = self._candidate_mask(candidate_item_ids)
+        allowed[self._indices(exclude_item_ids)] = False
+        scores = np.where(allowed, scores, -np.inf)
+        top = _top_k(scores[None, :], num_results)[0]
+        top = top[np.isfinite(scores[top])]
+        return self.item_ids_[top], self._display_scores(scores, top)
+
+    def recommend_batch(
+        self, histories: Histories, *, num_results: int = 25, exclude_history: bool = False
+    ) -> np.ndarray:
+        """Top ``num_results`` item indices per history row (-1 pads rows with too few candidates)."""
+        check_is_fitted(self)
+        out = np.full((len(histories), num_results), -1, dtype=np.int64)
+        for start in range(0, len(histories), _BATCH):
+            chunk = histories.slice(start, min(start + _BATCH, len(histories)))
+            scores = self._final_scores(chunk)
+            if exclude_history:
+                rows = np.repeat(np.arange(len(chunk)), chunk.lengths())
+                scores[rows, chunk.items] = -np.inf
+            top = _top_k(scores, num_results)
+            valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
+            out[start : start + len(chunk)] = np.where(valid, top, -1)
+        return out
+
+    def similar_items(
+        self, item_id: str, *, num_results: int = 25, exclude_item_ids: Sequence[str] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Items related to ``item_id`` (the item itself excluded); unknown item → popular items (spec §5.4)."""
+        return self.recommend(
+            [item_id], num_results=num_results, exclude_item_ids=[item_id, *exclude_item_ids]
+        )
+
+    def rank(
+        self,
+        history_item_ids: Sequence[str],
+        item_ids: Sequence[str],
+        *,
+        history_event_types: Sequence[str] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``item_ids`` reordered best first for this history; unknown items keep their order at the end."""
+        check_is_fitted(self)
+        wanted = np.asarray(list(item_ids), dtype=str)
+        histories = self._histories([history_item_ids], None if history_event_types is None else [history_event_types])
+        raw = self._final_scores(histories)[0]
+        idx = self._indices(wanted, keep_unknown=True)
+        scores = np.where(idx >= 0, raw[np.maximum(idx, 0)], -np.inf)
+        order = np.argsort(-scores, kind="stable")
+        return wanted[order], self._display_scores(scores, order)
+
+    # ---- helpers shared by the queries -----------------------------------------------------------
+    def _final_scores(self, histories: Histories) -> np.ndarray:
+        """Model scores with never-trained items masked and empty histories served by popularity."""
+        scores = np.asarray(self._score(histories), dtype=np.float32)
+        empty = histories.lengths() == 0
+        if empty.any():
+            scores[empty] = self.item_counts_.astype(np.float32)
+        scores[:, self.item_counts_ == 0] = -np.inf
+        return scores
+
+    def _display_scores(self, scores: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """Scores as returned to callers: a softmax over the finite candidates (spec §5.4)."""
+        finite = np.isfinite(scores)
+        if not finite.any():
+            return np.zeros(len(top))
+        shifted = np.where(finite, scores - scores[finite].max(), -np.inf)
+        weights = np.exp(shifted)
+        return np.where(np.isfinite(scores[top]), weights[top] / weights.sum(), 0.0)
+
+    def _histories(self, rows: Sequence[Sequence[str]], types: Sequence[Sequence[str]] | None) -> Histories:
+        items, codes = [], []
+        for i, row in enumerate(rows):
+            idx = self._indices(row, keep_unknown=True)
+            keep = idx >= 0
+            items.append(idx[keep])
+            if types is not None:
+                codes.append(lookup_sorted(self.event_types_, np.asarray(list(types[i]), dtype=str))[keep])
+        return Histories.from_lists(items, codes if types is not None else None)
+
+    def _indices(self, ids: Sequence[str] | np.ndarray, keep_unknown: bool = False) -> np.ndarray:
+        idx = lookup_sorted(self.item_ids_, np.asarray(list(ids), dtype=str))
+        return idx if keep_unknown else idx[idx >= 0]
+
+    def _candidate_mask(self, candidate_item_ids: Sequence[str] | None) -> np.ndarray:
+        if candidate_item_ids is None:
+            return np.ones(len(self.item_ids_), dtype=bool)
+        mask = np.zeros(len(self.item_ids_), dtype=bool)
+        mask[self._indices(candidate_item_ids)] = True
+        return mask
+
+    # ---- persistence (habit 16) ------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write ``config.json`` (class, hyperparameters) and ``arrays.npz`` (learned state) into ``path``."""
+        check_is_fitted(self)
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {"format": FORMAT_VERSION, "class": type(self).__name__, "params": self.get_params()}
+        (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True))
+        with open(folder / ARRAYS_FILE, "wb") as fh:
+            np.savez(fh, **self._get_state())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recipe:
+        """Rebuild a saved model; the class comes from the config, so ``Recipe.load`` loads any recipe."""
+        folder = Path(path)
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        if config.get("format") != FORMAT_VERSION:
+            raise ValueError(f"Unsupported model format {config.get('format')!r}; expected {FORMAT_VERSION}.")
+        recipe_cls = Recipe._registry[config["class"]]
+        recipe = recipe_cls(**config["params"])
+        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
+            recipe._set_state({name: arrays[name] for name in arrays.files})
+        return recipe
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save: every public attribute ending in ``_`` that is an array."""
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and isinstance(v, np.ndarray)}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, value in arrays.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def clone(recipe: Recipe) -> Recipe:
+    """A new unfitted recipe with the same hyperparameters (scikit-learn's ``clone``)."""
+    return type(recipe)(**recipe.get_params())
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores per row, best first (argpartition, then sort only those k)."""
+    k = min(k, scores.shape[1])
+    if k <= 0:
+        return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)

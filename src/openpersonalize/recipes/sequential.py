@@ -1,0 +1,171 @@
+"""A closed-form sequential item-to-item model (SLIST-style), blended with EASE for long-term taste.
+
+The transition part regresses what a user does *next* on what they did *recently*: each training
+position gives a row x_t (the last ``bptt`` items, weighted by recency) and a target y_t (the next
+``target_window`` items, weighted by proximity); B = (XᵀX + λI)⁻¹ XᵀY in one Cholesky solve. On
+MovieLens-1M under Personalize's protocol this alone doubles EASE's NDCG@10 in seconds
+(bench/quality.py), where a transformer needs minutes of CPU for the same gain. The EASE part scores
+the whole history (long-term taste); the two are blended after scaling each row to unit mean magnitude.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from ._data import TrainingData
+from .base import Histories, Interval, Recipe
+
+
+class SequentialLinear(Recipe):
+    """Closed-form session-aware linear item model (transition + EASE blend).
+
+    Parameters
+    ----------
+    bptt : int in [2, 200], how many of the newest events the transition part reads (Personalize's
+        name for the history window of its recurrent model).
+    recency_mask : bool, weight recent events more (exp(−lag/history_decay)); False weights them equally.
+    history_decay, target_decay : float > 0, decay lengths (in events) of the input and target weights.
+    target_window : int ≥ 1, how many future events each training row predicts.
+    l2 : float > 0, ridge penalty of the transition regression.
+    ease_weight : float ≥ 0, weight of the EASE (whole-history) scores; 0 skips fitting EASE.
+    ease_l2 : float > 0, EASE's ridge penalty.
+    popularity_discount : float in [0, 1], positive scores are divided by popularity^this (coverage).
+    min_item_count : int ≥ 1, items with fewer training users are left out of the matrices (cold tail).
+
+    Attributes
+    ----------
+    vocabulary_ : int64, catalogue indices of the modelled items.
+    transition_ : float32 (V × V), the transition weights B.
+    ease_ : float32 (V × V) or (0, 0), the EASE weights.
+    discount_ : float32 (V,), the popularity divisor.
+
+    References
+    ----------
+    M. Choi et al., "Session-aware Linear Item-Item Models for Session-based Recommendation", WWW 2021;
+    H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019.
+    """
+
+    _parameter_constraints = {
+        "bptt": Interval(int, 2, 200),
+        "recency_mask": Interval(bool),
+        "history_decay": Interval(float, 1e-3, None),
+        "target_decay": Interval(float, 1e-3, None),
+        "target_window": Interval(int, 1, 100),
+        "l2": Interval(float, 1e-6, None),
+        "ease_weight": Interval(float, 0.0, None),
+        "ease_l2": Interval(float, 1e-6, None),
+        "popularity_discount": Interval(float, 0.0, 1.0),
+        "min_item_count": Interval(int, 1, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        bptt: int = 20,
+        recency_mask: bool = True,
+        history_decay: float = 5.0,
+        target_decay: float = 5.0,
+        target_window: int = 10,
+        l2: float = 100.0,
+        ease_weight: float = 0.3,
+        ease_l2: float = 500.0,
+        popularity_discount: float = 0.1,
+        min_item_count: int = 1,
+    ) -> None:
+        self.bptt = bptt
+        self.recency_mask = recency_mask
+        self.history_decay = history_decay
+        self.target_decay = target_decay
+        self.target_window = target_window
+        self.l2 = l2
+        self.ease_weight = ease_weight
+        self.ease_l2 = ease_l2
+        self.popularity_discount = popularity_discount
+        self.min_item_count = min_item_count
+
+    def _fit(self, data: TrainingData) -> None:
+        counts = data.item_counts()
+        vocabulary = np.flatnonzero(counts >= self.min_item_count)
+        column = np.full(data.n_items, -1, dtype=np.int64)
+        column[vocabulary] = np.arange(len(vocabulary))
+        items, users = column[data.item_idx], data.user_idx
+        inputs = _lagged(items, users, -np.arange(self.bptt), self._input_weights(), len(vocabulary))
+        targets = _lagged(
+            items, users, np.arange(1, self.target_window + 1), _decay(self.target_window, self.target_decay), len(vocabulary)
+        )
+        self.transition_ = _ridge(inputs, targets, self.l2)
+        self.ease_ = self._fit_ease(items, users, len(vocabulary))
+        self.discount_ = (counts[vocabulary].astype(np.float32) + 1.0) ** -self.popularity_discount
+        self.vocabulary_ = vocabulary.astype(np.int64)
+        self.n_items_ = np.array(data.n_items, dtype=np.int64)
+
+    def _input_weights(self) -> np.ndarray:
+        return _decay(self.bptt, self.history_decay) if self.recency_mask else np.ones(self.bptt)
+
+    def _fit_ease(self, items: np.ndarray, users: np.ndarray, width: int) -> np.ndarray:
+        if self.ease_weight == 0:
+            return np.zeros((0, 0), dtype=np.float32)
+        known = items >= 0
+        binary = sp.csr_matrix(
+            (np.ones(known.sum(), np.float32), (users[known], items[known])), shape=(int(users.max()) + 1, width)
+        )
+        binary.data[:] = 1.0
+        gram = (binary.T @ binary).toarray().astype(np.float64)
+        gram[np.diag_indices(width)] += self.ease_l2
+        precision = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram, overwrite_a=True), np.eye(width))
+        weights = -precision / np.diag(precision)
+        weights[np.diag_indices(width)] = 0.0
+        return weights.astype(np.float32)
+
+    def _score(self, histories: Histories) -> np.ndarray:
+        width = len(self.vocabulary_)
+        column = np.full(int(self.n_items_), -1, dtype=np.int64)
+        column[self.vocabulary_] = np.arange(width)
+        recent = np.zeros((len(histories), width), dtype=np.float32)
+        whole = np.zeros_like(recent)
+        weights = self._input_weights().astype(np.float32)
+        for row in range(len(histories)):  # per user, not per item: builds the two input vectors
+            cols = column[histories.row(row)]
+            tail = cols[::-1][: self.bptt]
+            np.add.at(recent[row], tail[tail >= 0], weights[: len(tail)][tail >= 0])
+            whole[row, cols[cols >= 0]] = 1.0
+        scores = _unit_rows(recent @ self.transition_)
+        if self.ease_weight > 0:
+            scores += self.ease_weight * _unit_rows(whole @ self.ease_)
+        scores = np.where(scores > 0, scores * self.discount_, scores)
+        full = np.full((len(histories), int(self.n_items_)), np.float32(scores.min(initial=0.0) - 1.0))
+        full[:, self.vocabulary_] = scores
+        return full
+
+
+def _decay(length: int, scale: float) -> np.ndarray:
+    return np.exp(-np.arange(length) / scale)
+
+
+def _lagged(items: np.ndarray, users: np.ndarray, lags: np.ndarray, weights: np.ndarray, width: int) -> sp.csr_matrix:
+    """Rows = positions t; entry (t, item[t+lag]) += weight for each lag, within the same user only."""
+    n = len(items)
+    rows, cols, vals = [], [], []
+    for lag, weight in zip(lags, weights, strict=True):  # a few lags, each fully vectorised
+        lag = int(lag)
+        source = np.arange(max(0, -lag), n - max(0, lag))
+        other = source + lag
+        ok = (users[source] == users[other]) & (items[other] >= 0) & (items[source] >= 0)
+        rows.append(source[ok])
+        cols.append(items[other[ok]])
+        vals.append(np.full(int(ok.sum()), weight, dtype=np.float32))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, width))
+
+
+def _ridge(inputs: sp.csr_matrix, targets: sp.csr_matrix, l2: float) -> np.ndarray:
+    gram = (inputs.T @ inputs).toarray().astype(np.float64)
+    gram[np.diag_indices_from(gram)] += l2
+    cross = (inputs.T @ targets).toarray().astype(np.float64)
+    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram, overwrite_a=True), cross).astype(np.float32)
+
+
+def _unit_rows(scores: np.ndarray) -> np.ndarray:
+    """Scale every row to mean absolute value 1, so two models' scores can be added."""
+    return scores / np.maximum(np.abs(scores).mean(axis=1, keepdims=True), 1e-12)
