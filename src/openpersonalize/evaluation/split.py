@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..recipes.base import Histories
-from ..recipes.base import TrainingData
+from ..recipes.base import Histories, TrainingData
 
 TEST_USER_FRACTION = 0.1
 HISTORY_FRACTION = 0.9
@@ -41,17 +40,18 @@ def split_users(data: TrainingData, *, seed: int, test_fraction: float = TEST_US
     test_users = np.sort(rng.choice(eligible, size=n_test, replace=False))
     in_test = np.zeros(data.n_users, dtype=bool)
     in_test[test_users] = True
-    inputs, types, targets = [], [], []
+    inputs, types, times, targets = [], [], [], []
     for user in test_users:
         start, stop = offsets[user], offsets[user + 1]
         cut = start + history_length(stop - start)
         inputs.append(data.item_idx[start:cut])
         types.append(data.event_type[start:cut])
+        times.append(data.timestamp[start:cut])
         targets.append(np.unique(data.item_idx[cut:stop]))
     return Split(
         train=data.select(~in_test[data.user_idx]),
         test_users=test_users,
-        inputs=Histories.from_lists(inputs, types),
+        inputs=Histories.from_lists(inputs, types, times),
         targets=Histories.from_lists(targets),
     )
 

@@ -35,10 +35,11 @@ def hold_out_tails(data: TrainingData, fraction: float, seed: int) -> Holdout | 
     users = np.sort(np.random.default_rng(seed).choice(eligible, size=n_valid, replace=False))
     cuts = offsets[users + 1] - np.maximum(1, counts[users] // 10)
     keep = np.ones(data.n_interactions, dtype=bool)
-    inputs, types, targets = [], [], []
+    inputs, types, times, targets = [], [], [], []
     for user, cut in zip(users, cuts, strict=True):
         keep[cut : offsets[user + 1]] = False
         inputs.append(data.item_idx[offsets[user] : cut])
         types.append(data.event_type[offsets[user] : cut])
+        times.append(data.timestamp[offsets[user] : cut])
         targets.append(np.unique(data.item_idx[cut : offsets[user + 1]]))
-    return Holdout(data.select(keep), Histories.from_lists(inputs, types), Histories.from_lists(targets))
+    return Holdout(data.select(keep), Histories.from_lists(inputs, types, times), Histories.from_lists(targets))

@@ -68,14 +68,21 @@ class Histories:
     items: np.ndarray
     offsets: np.ndarray
     event_types: np.ndarray | None = None  # codes into the model's ``event_types_``, aligned with items
+    timestamps: np.ndarray | None = None  # epoch seconds, aligned with items
 
     @classmethod
-    def from_lists(cls, rows: Sequence[np.ndarray], types: Sequence[np.ndarray] | None = None) -> Histories:
+    def from_lists(
+        cls,
+        rows: Sequence[np.ndarray],
+        types: Sequence[np.ndarray] | None = None,
+        times: Sequence[np.ndarray] | None = None,
+    ) -> Histories:
         lengths = np.array([len(r) for r in rows], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        items = np.concatenate([np.asarray(r, np.int64) for r in rows]) if rows else np.zeros(0, np.int64)
-        codes = None if types is None else np.concatenate([np.asarray(t, np.int64) for t in types])
-        return cls(items=items, offsets=offsets, event_types=codes)
+        items = _concat(rows, np.int64)
+        codes = None if types is None else _concat(types, np.int64)
+        stamps = None if times is None else _concat(times, np.float64)
+        return cls(items=items, offsets=offsets, event_types=codes, timestamps=stamps)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -86,13 +93,21 @@ class Histories:
     def types_row(self, i: int) -> np.ndarray | None:
         return None if self.event_types is None else self.event_types[self.offsets[i] : self.offsets[i + 1]]
 
+    def times_row(self, i: int) -> np.ndarray | None:
+        return None if self.timestamps is None else self.timestamps[self.offsets[i] : self.offsets[i + 1]]
+
     def slice(self, start: int, stop: int) -> Histories:
         lo, hi = self.offsets[start], self.offsets[stop]
         types = None if self.event_types is None else self.event_types[lo:hi]
-        return Histories(self.items[lo:hi], self.offsets[start : stop + 1] - lo, types)
+        times = None if self.timestamps is None else self.timestamps[lo:hi]
+        return Histories(self.items[lo:hi], self.offsets[start : stop + 1] - lo, types, times)
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+
+def _concat(rows: Sequence[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate([np.asarray(r, dtype) for r in rows]) if len(rows) else np.zeros(0, dtype)
 
 
 def check_is_fitted(recipe: Recipe) -> None:
@@ -173,6 +188,7 @@ class Recipe(abc.ABC):
         history_item_ids: Sequence[str],
         *,
         history_event_types: Sequence[str] | None = None,
+        history_timestamps: Sequence[float] | None = None,
         num_results: int = 25,
         exclude_item_ids: Sequence[str] = (),
         candidate_item_ids: Sequence[str] | None = None,
@@ -184,12 +200,13 @@ class Recipe(abc.ABC):
         history_item_ids : the user's items, oldest first (training data + real-time events);
             unknown items are ignored.
         history_event_types : event type names aligned with the history (None = untyped).
+        history_timestamps : epoch seconds aligned with the history (None = unknown).
         num_results : how many items to return (fewer if fewer candidates remain).
         exclude_item_ids : items never to return (filters, already-seen items).
         candidate_item_ids : if given, only these items may be returned.
         """
         check_is_fitted(self)
-        histories = self._histories([history_item_ids], None if history_event_types is None else [history_event_types])
+        histories = self._histories(history_item_ids, history_event_types, history_timestamps)
         scores = self._final_scores(histories)[0]
         allowed = self._candidate_mask(candidate_item_ids)
         allowed[self._indices(exclude_item_ids)] = False
@@ -229,11 +246,12 @@ class Recipe(abc.ABC):
         item_ids: Sequence[str],
         *,
         history_event_types: Sequence[str] | None = None,
+        history_timestamps: Sequence[float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``item_ids`` reordered best first for this history; unknown items keep their order at the end."""
         check_is_fitted(self)
         wanted = np.asarray(list(item_ids), dtype=str)
-        histories = self._histories([history_item_ids], None if history_event_types is None else [history_event_types])
+        histories = self._histories(history_item_ids, history_event_types, history_timestamps)
         raw = self._final_scores(histories)[0]
         idx = self._indices(wanted, keep_unknown=True)
         scores = np.where(idx >= 0, raw[np.maximum(idx, 0)], -np.inf)
@@ -259,15 +277,15 @@ class Recipe(abc.ABC):
         weights = np.exp(shifted)
         return np.where(np.isfinite(scores[top]), weights[top] / weights.sum(), 0.0)
 
-    def _histories(self, rows: Sequence[Sequence[str]], types: Sequence[Sequence[str]] | None) -> Histories:
-        items, codes = [], []
-        for i, row in enumerate(rows):
-            idx = self._indices(row, keep_unknown=True)
-            keep = idx >= 0
-            items.append(idx[keep])
-            if types is not None:
-                codes.append(lookup_sorted(self.event_types_, np.asarray(list(types[i]), dtype=str))[keep])
-        return Histories.from_lists(items, codes if types is not None else None)
+    def _histories(
+        self, items: Sequence[str], types: Sequence[str] | None, times: Sequence[float] | None
+    ) -> Histories:
+        """One history row from ids; unknown items are dropped (with their type and time)."""
+        idx = self._indices(items, keep_unknown=True)
+        keep = idx >= 0
+        codes = None if types is None else [lookup_sorted(self.event_types_, np.asarray(list(types), dtype=str))[keep]]
+        stamps = None if times is None else [np.asarray(list(times), dtype=np.float64)[keep]]
+        return Histories.from_lists([idx[keep]], codes, stamps)
 
     def _indices(self, ids: Sequence[str] | np.ndarray, keep_unknown: bool = False) -> np.ndarray:
         idx = lookup_sorted(self.item_ids_, np.asarray(list(ids), dtype=str))

@@ -43,7 +43,7 @@ class SASRec(Recipe):
     Attributes
     ----------
     net_ : the trained ``SASRecNet`` (saved as arrays named ``net.<parameter>``).
-    repeat_table_ : float32, the fitted repeat probabilities (see ``RepeatModel``).
+    repeat_table_, repeat_rate_, repeat_items_ : the fitted ``RepeatModel``.
 
     References
     ----------
@@ -118,7 +118,11 @@ class SASRec(Recipe):
             kept.item_idx, kept.event_type.astype(np.int64), kept.user_offsets(), self.max_history_length
         )
         self.net_ = self._build(data.n_items, len(data.event_types))
-        self.repeat_table_ = RepeatModel.fit_table(kept.item_idx, kept.event_type, kept.user_offsets(), len(data.event_types))
+        repeat = RepeatModel.fit(
+            kept.item_idx, kept.event_type, kept.timestamp.astype(np.float64), kept.user_offsets(), len(data.event_types),
+            data.n_items,
+        )
+        self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items
         check = self._validator(data, offsets, validation) if validation else None
         self.training_log_ = _sasrec.train(self.net_, seq_items, seq_types, self._train_config(), check)
         self.net_.eval()
@@ -173,9 +177,10 @@ class SASRec(Recipe):
         log_probs = self._network_scores(histories)
         if self.repeat_weight == 0:
             return log_probs
-        expected_new = np.maximum(RepeatModel(self.repeat_table_).new_item_rate * histories.lengths(), 1.0)
+        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_)
+        expected_new = np.maximum(repeat.rate * histories.lengths(), 1.0)
         future = np.minimum(1.0, expected_new[:, None] * np.exp(log_probs))
-        return RepeatModel(self.repeat_table_).blend(future, histories, self.repeat_weight)
+        return repeat.blend(future, histories, self.repeat_weight)
 
     def _network_scores(self, histories: Histories) -> np.ndarray:
         """Log-softmax of the next-item logits after the newest event of every history."""

@@ -72,7 +72,7 @@ class SequentialLinear(Recipe):
         ease_weight: float = 0.3,
         ease_l2: float = 500.0,
         popularity_discount: float = 0.1,
-        min_item_count: int = 1,
+        min_item_count: int = 3,
     ) -> None:
         self.bptt = bptt
         self.recency_mask = recency_mask

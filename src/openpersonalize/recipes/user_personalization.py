@@ -34,7 +34,7 @@ class UserPersonalization(SequentialLinear):
 
     Attributes
     ----------
-    repeat_table_ : float32, the fitted ``RepeatModel`` table.
+    repeat_table_, repeat_rate_, repeat_items_ : the fitted ``RepeatModel``.
     repeat_scale_ : float32 scalar array, the chosen scale c.
 
     References
@@ -62,7 +62,7 @@ class UserPersonalization(SequentialLinear):
         ease_weight: float = 0.3,
         ease_l2: float = 500.0,
         popularity_discount: float = 0.1,
-        min_item_count: int = 1,
+        min_item_count: int = 3,
         repeat_weight: float = 1.0,
         validation_fraction: float = 0.1,
         random_seed: int = 0,
@@ -80,9 +80,11 @@ class UserPersonalization(SequentialLinear):
         holdout = hold_out_tails(data, self.validation_fraction, self.random_seed) if self.repeat_weight > 0 else None
         fit_on = data if holdout is None else holdout.fit
         super()._fit(fit_on)
-        self.repeat_table_ = RepeatModel.fit_table(
-            fit_on.item_idx, fit_on.event_type, fit_on.user_offsets(), len(data.event_types)
+        repeat = RepeatModel.fit(
+            fit_on.item_idx, fit_on.event_type, fit_on.timestamp.astype(np.float64), fit_on.user_offsets(),
+            len(data.event_types), data.n_items,
         )
+        self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items
         self.repeat_scale_ = np.array(SCALES[len(SCALES) // 2], dtype=np.float32)
         if holdout is not None:
             self.repeat_scale_ = np.array(self._best_scale(holdout.inputs, holdout.targets, data.n_items), np.float32)
@@ -106,4 +108,4 @@ class UserPersonalization(SequentialLinear):
 
     def _blend(self, linear: np.ndarray, histories: Histories, scale: float) -> np.ndarray:
         future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
-        return RepeatModel(self.repeat_table_).blend(future, histories, self.repeat_weight)
+        return RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_).blend(future, histories, self.repeat_weight)
