@@ -32,7 +32,10 @@ class LiveServer:
         self.port = free_port()
         # Tests share one server, so the quota of 5 active dataset groups (spec §11) is raised here; quota tests
         # start their own server with the quota they check.
-        quotas = {"OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS": "100000"}
+        quotas = {
+            "OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS": "100000",
+            "OPENPERSONALIZE_QUOTA_ACTIVE_SOLUTIONS_PER_GROUP": "100000",
+        }
         self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"

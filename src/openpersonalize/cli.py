@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from .config import Settings
+
+T = TypeVar("T")
 
 
 def _settings(data_dir: str | None, metadata_url: str | None) -> Settings:
@@ -84,6 +88,44 @@ def generate_data(domain: str, users: int, items: int, interactions: int, seed: 
     data = generate(domain, users=users, items=items, interactions=interactions, seed=seed)
     for name, path in write_csv(data, out_dir, with_truth=truth).items():
         click.echo(f"{name:<20} {path}")
+
+
+@main.command("export-model")
+@click.argument("solution_version_arn")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--data-dir", default=None)
+@click.option("--metadata-url", default=None)
+def export_model(solution_version_arn: str, directory: str, data_dir: str | None, metadata_url: str | None) -> None:
+    """Write a trained solution version as arrays + JSON (no pickles) into DIRECTORY."""
+    from .control.model_transfer import export_model as export
+    from .server import build_services
+
+    services = build_services(_settings(data_dir, metadata_url))
+    click.echo(str(_or_exit(lambda: export(services, solution_version_arn, Path(directory)))))
+
+
+@main.command("import-model")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.argument("solution_arn")
+@click.option("--data-dir", default=None)
+@click.option("--metadata-url", default=None)
+def import_model(directory: str, solution_arn: str, data_dir: str | None, metadata_url: str | None) -> None:
+    """Register an exported model as a new ACTIVE version of SOLUTION_ARN; prints the version ARN."""
+    from .control.model_transfer import import_model as load
+    from .server import build_services
+
+    services = build_services(_settings(data_dir, metadata_url))
+    click.echo(_or_exit(lambda: load(services, Path(directory), solution_arn)))
+
+
+def _or_exit(action: Callable[[], T]) -> T:
+    """AWS-shaped errors become a one-line message and exit status 1, not a traceback."""
+    from .api.errors import PersonalizeError
+
+    try:
+        return action()
+    except PersonalizeError as error:
+        raise click.ClickException(f"{error.code}: {error.message}") from None
 
 
 if __name__ == "__main__":

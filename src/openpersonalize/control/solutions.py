@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api.errors import InvalidInputException, ResourceInUseException
-from ..recipes import catalogue
+from ..evaluation.metrics import metric_keys
+from ..recipes import catalogue, registry
 from . import arns
 from .common import (
     ACTIVE,
@@ -62,6 +63,8 @@ def _check_recipe(params: dict[str, Any]) -> str:
             f"Recipe {recipe_arn} is a legacy recipe no longer available for new solutions; "
             "use arn:aws:personalize:::recipe/aws-user-personalization-v2."
         )
+    if not registry.is_implemented(recipe_arn):
+        raise InvalidInputException(f"Recipe {recipe_arn} is not available yet in this OpenPersonalize release.")
     return recipe_arn
 
 
@@ -75,6 +78,11 @@ def _check_automl(config: dict[str, Any]) -> str:
             raise InvalidInputException(
                 f"autoMLConfig.recipeList contains {arn}, which is not a USER_PERSONALIZATION recipe."
             )
+        if not registry.is_implemented(arn):
+            raise InvalidInputException(f"autoMLConfig.recipeList contains {arn}, which is not available yet in this OpenPersonalize release.")
+    metric = config.get("metricName")
+    if metric is not None and metric not in metric_keys():
+        raise InvalidInputException(f"autoMLConfig.metricName {metric!r} is not a metric; use one of {', '.join(metric_keys())}.")
     return str(recipe_list[0])
 
 

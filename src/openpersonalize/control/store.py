@@ -191,6 +191,14 @@ class Store:
             )
         return record
 
+    def update_if(self, arn: str, statuses: tuple[str, ...], changes: dict[str, Any]) -> Record | None:
+        """Apply ``changes`` only if the status is still one of ``statuses`` (checked in the same transaction)."""
+        with self.transaction() as c:
+            row = c.execute(select(resources.c.status).where(resources.c.arn == arn)).first()
+            if row is None or row.status not in statuses:
+                return None
+            return self.update(arn, changes, c)
+
     def set_tags(self, arn: str, tags: dict[str, str]) -> None:
         with self.transaction() as c:
             c.execute(update(resources).where(resources.c.arn == arn).values(tags=tags))

@@ -36,10 +36,8 @@ CLEANUPS: dict[str, Callable[[Services, str], None]] = {
 
 def activate(services: Services, job: Job, progress: Progress) -> None:
     """CREATE PENDING → ACTIVE for resources that need no heavy work."""
-    record = services.store.get(job.arn)
-    if record is None or record.status not in (CREATE_PENDING, CREATE_IN_PROGRESS):
-        return
-    services.store.update(job.arn, {"status": job.payload.get("status", ACTIVE)})
+    # Conditional: a delete requested meanwhile (DELETE PENDING) must not be overwritten by ACTIVE.
+    services.store.update_if(job.arn, (CREATE_PENDING, CREATE_IN_PROGRESS), {"status": job.payload.get("status", ACTIVE)})
 
 
 def remove(services: Services, job: Job, progress: Progress) -> None:

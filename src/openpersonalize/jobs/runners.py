@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..control import datasets
-from . import lifecycle
+from ..control import datasets, solutions
+from . import lifecycle, training
 from . import data_deletion, dataset_export
 from . import dataset_import
 from .base import Runner
@@ -14,6 +14,8 @@ RUNNERS: dict[str, Runner] = {
     "delete": Runner(lifecycle.remove),
     # a failed schema swap must leave the dataset ACTIVE (its old schema still applies)
     "dataset-update": Runner(datasets.finish_update, failed_status="ACTIVE"),
+    "train": Runner(training.run),
+    "solution-update": Runner(solutions.finish_update, failed_status="ACTIVE"),
     "dataset-export": Runner(dataset_export.run),
     "data-deletion": Runner(data_deletion.run, failed_status=data_deletion.FAILED),
 }

@@ -10,6 +10,7 @@ import time
 
 from ..control.context import Services
 from ..control.store import Job
+from . import scheduler
 from .base import JobFailed, mark_failed
 from .runners import RUNNERS
 
@@ -91,6 +92,8 @@ class Worker:
                 self._wake.clear()
                 if time.monotonic() - last_recovery > STALE_SECONDS:
                     self.recover()
+                    if worker_id.endswith(":0"):  # one scheduler per process
+                        scheduler.tick(self.services)
                     last_recovery = time.monotonic()
                 continue
             self.run_job(job)

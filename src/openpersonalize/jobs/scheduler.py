@@ -1,0 +1,77 @@
+"""Automatic training (spec §3.4): solutions with performAutoTraining retrain on their schedule.
+
+The first automatic version comes within an hour of the solution becoming ACTIVE (unless a version was
+created meanwhile); later ones every ``rate(N days)`` (default 7) after the previous training started, and
+only when interactions arrived since then. Versions it creates have trainingMode AUTOTRAIN and
+trainingType AUTOMATIC.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+from ..control.common import ACTIVE, IN_FLIGHT
+from ..control.context import RequestContext, Services
+from ..control.solution_versions import start_version
+from ..control.store import Record
+
+log = logging.getLogger("openpersonalize.scheduler")
+FIRST_RUN_SECONDS = 3600.0
+DEFAULT_DAYS = 7
+
+
+def interval_seconds(solution: Record) -> float:
+    expression = solution.body.get("solutionConfig", {}).get("autoTrainingConfig", {}).get("schedulingExpression", "")
+    match = re.search(r"\d+", expression)
+    return (int(match.group()) if match else DEFAULT_DAYS) * 86400.0
+
+
+def _newest_file(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_mtime
+    if not path.exists():
+        return 0.0
+    return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=0.0)
+
+
+def interactions_changed_since(services: Services, group_arn: str, since: float) -> bool:
+    """Bulk files or streamed events of the group's Interactions dataset newer than ``since``."""
+    for dataset in services.store.list("dataset", parent=group_arn):
+        if dataset.body.get("datasetType") != "INTERACTIONS":
+            continue
+        newest = max(_newest_file(services.data.dataset_dir(dataset.arn)), _newest_file(services.data.events.path(dataset.arn)))
+        return newest > since
+    return False
+
+
+def due(services: Services, solution: Record, now: float) -> bool:
+    versions = services.store.list("solution-version", parent=solution.arn)
+    if any(v.status in IN_FLIGHT for v in versions):
+        return False
+    if not versions:
+        return now >= solution.created + FIRST_RUN_SECONDS
+    last = max(v.created for v in versions)
+    if now < last + interval_seconds(solution):
+        return False
+    return interactions_changed_since(services, solution.body["datasetGroupArn"], last)
+
+
+def _context(services: Services, solution_arn: str) -> RequestContext:
+    _, _, _, region, account, _ = solution_arn.split(":", 5)
+    return RequestContext(services=services, region=region, account_id=account, request_id="scheduler")
+
+
+def tick(services: Services, now: float | None = None) -> list[str]:
+    """Start every automatic training that is due; returns the new version ARNs."""
+    now = time.time() if now is None else now
+    started = []
+    for solution in services.store.list("solution", statuses=(ACTIVE,)):
+        if not solution.body.get("performAutoTraining", True) or not due(services, solution, now):
+            continue
+        arn = start_version(_context(services, solution.arn), solution, "AUTOTRAIN", "AUTOMATIC", {})
+        log.info("automatic training of %s started: %s", solution.arn, arn)
+        started.append(arn)
+    return started

@@ -1,0 +1,95 @@
+"""HPO and AutoML inside a training job: choose hyperparameters or a recipe on a validation split.
+
+Both search on a second split of the *training* users (spec §9.1's protocol applied again inside the 90 %),
+so the metrics reported for the version stay an honest held-out measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..evaluation.protocol import evaluate
+from ..evaluation.split import split_users
+from ..recipes import catalogue
+from ..recipes.base import TrainingData
+from ..recipes.registry import make_recipe, recipe_class
+
+if TYPE_CHECKING:  # optuna loads in the worker only when a solution asks for HPO
+    import optuna
+
+# Personalize's hpoObjective is not configurable; we maximise ranking quality at the cut-off users see most.
+HPO_METRIC = "normalized_discounted_cumulative_gain_at_10"
+AUTOML_DEFAULT_METRIC = "precision_at_25"
+DEFAULT_TRIALS = 8
+
+
+def task_of(recipe_arn: str) -> str:
+    return "related" if catalogue.recipe(recipe_arn).recipe_type == catalogue.RELATED_ITEMS else "user"
+
+
+def _suggest(trial: "optuna.Trial", ranges: dict[str, list[dict[str, Any]]], accepted: set[str]) -> dict[str, str]:
+    """One sample from the ranges, as wire strings; names the model ignores are not searched."""
+    chosen: dict[str, str] = {}
+    for entry in ranges.get("integerHyperParameterRanges", []):
+        if entry["name"] in accepted:
+            chosen[entry["name"]] = str(trial.suggest_int(entry["name"], int(entry["minValue"]), int(entry["maxValue"])))
+    for entry in ranges.get("continuousHyperParameterRanges", []):
+        if entry["name"] in accepted:
+            value = trial.suggest_float(entry["name"], float(entry["minValue"]), float(entry["maxValue"]))
+            chosen[entry["name"]] = repr(value)
+    for entry in ranges.get("categoricalHyperParameterRanges", []):
+        if entry["name"] in accepted:
+            chosen[entry["name"]] = str(trial.suggest_categorical(entry["name"], list(entry["values"])))
+    return chosen
+
+
+def tune(
+    recipe_arn: str,
+    config: dict[str, Any],
+    train: TrainingData,
+    *,
+    seed: int,
+    check_stop: Callable[[], None],
+) -> dict[str, str]:
+    """Best algorithmHyperParameters (wire strings) over ``maxNumberOfTrainingJobs`` trials (TPE)."""
+    hpo = config.get("hpoConfig", {})
+    ranges = hpo.get("algorithmHyperParameterRanges") or catalogue.hpo_ranges(recipe_arn)
+    trials = int(hpo.get("hpoResourceConfig", {}).get("maxNumberOfTrainingJobs", DEFAULT_TRIALS))
+    fixed = config.get("algorithmHyperParameters", {})
+    featurization = config.get("featureTransformationParameters", {})
+    inner = split_users(train, seed=seed + 1)
+    accepted = set(recipe_class(recipe_arn)._param_names())
+    task = task_of(recipe_arn)
+
+    import optuna
+
+    def objective(trial: optuna.Trial) -> float:
+        check_stop()
+        chosen = {**fixed, **_suggest(trial, ranges, accepted)}
+        typed = catalogue.validate_hyperparameters(recipe_arn, chosen, featurization, allow_hpo_only=True)
+        recipe = make_recipe(recipe_arn, {k: v for k, v in typed.items() if k in chosen or k in featurization}, seed=seed)
+        return float(evaluate(recipe, inner, task=task).metrics[HPO_METRIC])
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    best = {**fixed, **{k: _wire(v) for k, v in study.best_params.items()}}
+    return best
+
+
+def _wire(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def pick_recipe(config: dict[str, Any], train: TrainingData, *, seed: int, check_stop: Callable[[], None]) -> str:
+    """AutoML: the recipe of ``autoMLConfig.recipeList`` with the best validation metric."""
+    automl = config.get("autoMLConfig", {})
+    metric = automl.get("metricName") or AUTOML_DEFAULT_METRIC
+    inner = split_users(train, seed=seed + 1)
+    scores: dict[str, float] = {}
+    for arn in automl.get("recipeList", []):
+        check_stop()
+        recipe = make_recipe(arn, {}, seed=seed)
+        scores[arn] = float(evaluate(recipe, inner, task=task_of(arn)).metrics.get(metric, 0.0))
+    return max(scores, key=lambda arn: scores[arn])

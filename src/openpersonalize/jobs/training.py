@@ -1,0 +1,184 @@
+"""The "train" job: data → minimum checks → fit → Personalize's offline metrics → saved model.
+
+The deployed model is the one the metrics describe: it is fitted on the 90 % of users the protocol trains
+on (spec §9.1), and the held-out users are served from their histories like any visitor whose events
+arrive by PutEvents. Fitting once keeps training in seconds and makes the reported metrics exact.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..control.common import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
+from ..control.context import Services
+from ..control.store import Job, Record
+from ..data.artifacts import model_dir
+from ..data.schema import parse_schema
+from ..evaluation.protocol import evaluate
+from ..evaluation.split import split_users
+from ..recipes import catalogue
+from ..recipes.base import Recipe, TrainingData
+from ..recipes.registry import make_recipe
+from . import search
+from .base import JobFailed, Progress
+
+SEED = 0  # evaluation split and model initialisation: reproducible versions (issue 3)
+MIN_INTERACTIONS = 1000  # spec §4.8
+MIN_USERS_WITH_TWO = 25
+MIN_SHARE_WITH_TWO = 0.01
+
+
+class Stopped(Exception):
+    """StopSolutionVersionCreation was called while training."""
+
+
+@dataclass
+class Frames:
+    interactions: pl.DataFrame
+    items: pl.DataFrame | None
+    users: pl.DataFrame | None
+
+
+def run(services: Services, job: Job, progress: Progress) -> None:
+    version = services.store.get(job.arn, "solution-version")
+    if version is None or version.status not in (CREATE_PENDING, CREATE_IN_PROGRESS):
+        return  # deleted or stopped before it started
+    if services.store.update_if(job.arn, (CREATE_PENDING, CREATE_IN_PROGRESS), {"status": CREATE_IN_PROGRESS}) is None:
+        return  # stopped between the check and now
+    started = time.monotonic()
+    try:
+        changes = train(services, version)
+    except Stopped:
+        services.store.update_if(job.arn, (CREATE_STOPPING,), {"status": CREATE_STOPPED})
+        return
+    hours = (time.monotonic() - started) / 3600
+    # Conditional, so a stop that arrives during the last step still ends CREATE STOPPED.
+    if services.store.update_if(job.arn, (CREATE_IN_PROGRESS,), {**changes, "status": ACTIVE, "trainingHours": hours}) is None:
+        services.store.update_if(job.arn, (CREATE_STOPPING,), {"status": CREATE_STOPPED})
+
+
+def _check_stop(services: Services, arn: str) -> None:
+    record = services.store.get(arn, "solution-version")
+    if record is None or record.status in (CREATE_STOPPING, CREATE_STOPPED):
+        raise Stopped
+
+
+def train(services: Services, version: Record) -> dict[str, Any]:
+    """Fit and evaluate; returns the version's new fields. Raises JobFailed with a user-facing reason."""
+    body = version.body
+    config = body.get("solutionConfig", {})
+    frames = _load(services, body["datasetGroupArn"], config.get("trainingDataConfig", {}))
+    interactions = _select_events(frames.interactions, body.get("eventType"), config)
+    if not services.settings.relaxed_minimums:
+        check_minimums(interactions)
+    data = TrainingData.from_frames(interactions, frames.items, frames.users)
+    split = split_users(data, seed=SEED)
+    stop = partial(_check_stop, services, version.arn)
+    changes: dict[str, Any] = {}
+    recipe_arn = body["recipeArn"]
+    if body.get("performAutoML"):
+        recipe_arn = search.pick_recipe(config, split.train, seed=SEED, check_stop=stop)
+        changes["recipeArn"] = recipe_arn
+        services.store.update(body["solutionArn"], {"autoMLResult": {"bestRecipeArn": recipe_arn}})
+    algorithm = config.get("algorithmHyperParameters", {})
+    if body.get("performHPO"):
+        algorithm = search.tune(recipe_arn, config, split.train, seed=SEED, check_stop=stop)
+        changes["tunedHPOParams"] = {"algorithmHyperParameters": algorithm}
+    recipe = _recipe(recipe_arn, algorithm, config.get("featureTransformationParameters", {}))
+    stop()
+    evaluation = evaluate(recipe, split, task=search.task_of(recipe_arn))
+    stop()
+    target = model_dir(services.data.root, version.arn)
+    shutil.rmtree(target, ignore_errors=True)
+    recipe.save(target)
+    changes["_metrics"] = {k: round(float(v), 4) for k, v in evaluation.metrics.items()}
+    return changes
+
+
+def _recipe(recipe_arn: str, algorithm: dict[str, str], featurization: dict[str, str]) -> Recipe:
+    typed = catalogue.validate_hyperparameters(recipe_arn, algorithm, featurization, allow_hpo_only=True)
+    # Only what the caller (or HPO) chose overrides the model's own defaults (tuned here, not AWS's).
+    given = {**algorithm, **featurization}
+    return make_recipe(recipe_arn, {k: v for k, v in typed.items() if k in given}, seed=SEED)
+
+
+def _load(services: Services, group_arn: str, columns: dict[str, Any]) -> Frames:
+    datasets = {d.body["datasetType"]: d for d in services.store.list("dataset", parent=group_arn)}
+    if "INTERACTIONS" not in datasets:
+        raise JobFailed("Create failed. The dataset group has no Interactions dataset.")
+
+    def read(dataset_type: str) -> pl.DataFrame | None:
+        record = datasets.get(dataset_type)
+        if record is None:
+            return None
+        schema_record = services.store.get(record.body["schemaArn"], "schema")
+        if schema_record is None:
+            raise JobFailed(f"Create failed. The schema of the {dataset_type} dataset no longer exists.")
+        frame = services.data.read_dataset(record.arn, parse_schema(schema_record.body["schema"]), "ALL")
+        return _columns(frame, dataset_type, columns)
+
+    interactions = read("INTERACTIONS")
+    assert interactions is not None  # checked above
+    return Frames(interactions, read("ITEMS"), read("USERS"))
+
+
+def _columns(frame: pl.DataFrame, dataset_type: str, config: dict[str, Any]) -> pl.DataFrame:
+    """trainingDataConfig: drop excluded columns, or keep only included ones (ids and reserved stay)."""
+    keep_always = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"}
+    excluded = {c for k, cols in config.get("excludedDatasetColumns", {}).items() if k.upper() == dataset_type for c in cols}
+    included = {c for k, cols in config.get("includedDatasetColumns", {}).items() if k.upper() == dataset_type for c in cols}
+    names = [c for c in frame.columns if c in keep_always or (c not in excluded and (not included or c in included))]
+    return frame.select(names)
+
+
+def _select_events(frame: pl.DataFrame, event_type: str | None, config: dict[str, Any]) -> pl.DataFrame:
+    """eventType, eventValueThreshold and eventsConfig (spec §5.3) choose the training interactions."""
+    has_type = "EVENT_TYPE" in frame.columns
+    if event_type is not None:
+        if not has_type:
+            raise JobFailed(f"Create failed. eventType {event_type!r} was given but the Interactions dataset has no EVENT_TYPE column.")
+        frame = frame.filter(pl.col("EVENT_TYPE") == event_type)
+        if frame.height == 0:
+            raise JobFailed(f"Create failed. The Interactions dataset has no events of type {event_type!r}.")
+    if "eventValueThreshold" in config:
+        frame = _above(frame, float(config["eventValueThreshold"]))
+    events = config.get("eventsConfig", {}).get("eventParametersList", [])
+    if events and has_type:
+        parts = []
+        for item in events:
+            part = frame.filter(pl.col("EVENT_TYPE") == item["eventType"])
+            if "eventValueThreshold" in item:
+                part = _above(part, float(item["eventValueThreshold"]))
+            parts.append(part)
+        frame = pl.concat(parts)
+    return frame
+
+
+def _above(frame: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    if "EVENT_VALUE" not in frame.columns:
+        raise JobFailed("Create failed. eventValueThreshold was given but the Interactions dataset has no EVENT_VALUE column.")
+    return frame.filter(pl.col("EVENT_VALUE") >= threshold)
+
+
+def check_minimums(interactions: pl.DataFrame) -> None:
+    """Personalize's minimum data (spec §4.8); OPENPERSONALIZE_RELAXED_MINIMUMS=1 skips it for fixtures."""
+    n = interactions.height
+    if n < MIN_INTERACTIONS:
+        raise JobFailed(f"Create failed. Training needs at least {MIN_INTERACTIONS} interactions, found {n}.")
+    counts = interactions.group_by("USER_ID").len()["len"].to_numpy()
+    with_two = int(np.count_nonzero(counts >= 2))
+    if with_two < MIN_USERS_WITH_TWO:
+        raise JobFailed(
+            f"Create failed. Dataset has fewer than {MIN_USERS_WITH_TWO} users with at least 2 interactions each (found {with_two})."
+        )
+    if with_two < MIN_SHARE_WITH_TWO * len(counts):
+        raise JobFailed(
+            f"Create failed. Fewer than 1% of users have at least 2 interactions ({with_two} of {len(counts)})."
+        )
