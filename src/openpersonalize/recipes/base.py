@@ -215,6 +215,22 @@ class Recipe(abc.ABC):
         top = top[np.isfinite(scores[top])]
         return self.item_ids_[top], self._display_scores(scores, top)
 
+    def score_history(
+        self,
+        history_item_ids: Sequence[str],
+        *,
+        history_event_types: Sequence[str] | None = None,
+        history_timestamps: Sequence[float] | None = None,
+    ) -> np.ndarray:
+        """Raw scores (float32, aligned with ``item_ids_``, -inf = never recommendable) for one history.
+
+        The query serving needs: it applies filters, exploration, impressions and promotions itself, then
+        picks the top items (the same scores ``recommend`` ranks by).
+        """
+        check_is_fitted(self)
+        histories = self._histories(history_item_ids, history_event_types, history_timestamps)
+        return self._final_scores(histories)[0]
+
     def recommend_batch(
         self, histories: Histories, *, num_results: int = 25, exclude_history: bool = False
     ) -> np.ndarray:
