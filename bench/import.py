@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import numpy as np
 import polars as pl
 
 from openpersonalize.data.store import DataStore
+
+from _server import client as make_client
+from _server import free_port, peak_rss_mib, poll, reset_peak_rss, start_server
 
 # Targets of the import issue: 1M rows in ≤ 5 s, 20M rows in ≤ 90 s with peak RSS ≤ 4 GiB.
 TARGET_SECONDS = {1_000_000: 5.0, 20_000_000: 90.0}
@@ -73,56 +70,6 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
                 }
             ).with_columns(pl.format("u{}", "USER_ID").alias("USER_ID"), pl.format("i{}", "ITEM_ID").alias("ITEM_ID"))
             frame.write_csv(out, include_header=start == 0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    log = open(data_dir / "server.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("server did not start in 30 s")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak_rss(pid: int) -> None:
-    # Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0), so each size reports its own peak.
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def poll(describe: Callable[[], dict[str, Any]], timeout: float = 600) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        record = describe()
-        if record["status"] in ("ACTIVE", "CREATE FAILED") or time.monotonic() > deadline:
-            return record
-        time.sleep(0.02)
 
 
 def make_dataset(client: Any) -> str:
@@ -174,11 +121,7 @@ def main() -> int:
         port = free_port()
         server = start_server(work / "server", port)
         try:
-            client = boto3.client(
-                "personalize", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                aws_access_key_id="bench", aws_secret_access_key="bench",
-                config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=120),
-            )
+            client = make_client("personalize", port)
             results = []
             for rows in sizes:
                 dataset = make_dataset(client)

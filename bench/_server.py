@@ -1,0 +1,76 @@
+"""What every API benchmark needs: a live ``openpersonalize serve`` subprocess, a boto3 client, polling."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    log = open(data_dir / "server.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+         "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env or {})},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("server did not start in 30 s")
+
+
+def client(service: str, port: int) -> Any:
+    return boto3.client(
+        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="bench", aws_secret_access_key="bench",
+        config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=600),
+    )
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss(pid: int) -> None:
+    # Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0), so each case reports its own peak.
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+FINAL = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
+
+
+def poll(describe: Callable[[], dict[str, Any]], timeout: float = 600, interval: float = 0.02) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        record = describe()
+        if record["status"] in FINAL or time.monotonic() > deadline:
+            return record
+        time.sleep(interval)
