@@ -35,11 +35,11 @@ RECIPES = ["aws-user-personalization", "aws-user-personalization-v2", "aws-sims"
 TARGETS = {
     ("ml-latest-small", "aws-user-personalization"): 15.0,
     ("ml-1m", "aws-user-personalization"): 120.0,
-    ("ml-latest-small", "aws-sims+HPO(8)"): 120.0,
+    ("ml-latest-small", "aws-user-personalization+HPO(8)"): 120.0,
 }
 # Amazon Personalize's published User-Personalization numbers on the workshop's ml-latest-small preparation.
 PERSONALIZE_BASELINE = {"ml-latest-small": {"ndcg10": 0.2687, "mrr25": 0.269, "coverage": 0.079}}
-HPO_CASE = ("aws-sims", "aws-sims+HPO(8)")
+HPO_CASE = ("aws-user-personalization", "aws-user-personalization+HPO(8)")
 HPO_CONFIG = {"hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "8"}}}
 SCHEMA = {
     "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",

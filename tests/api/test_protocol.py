@@ -71,3 +71,14 @@ def test_request_id_is_returned(personalize: Any) -> None:
     with pytest.raises(ClientError) as err:
         personalize.describe_campaign(campaignArn="arn:aws:personalize:us-east-1:123456789012:campaign/c")
     assert err.value.response["ResponseMetadata"]["RequestId"]
+
+
+def test_prometheus_metrics(server: Any, personalize: Any) -> None:
+    personalize.list_schemas()
+    with pytest.raises(ClientError):
+        personalize.describe_schema(schemaArn="arn:aws:personalize:us-east-1:123456789012:schema/none")
+    text = httpx.get(server.url + "/metrics").text
+    assert 'openpersonalize_requests_total{operation="ListSchemas",status="200"}' in text
+    assert 'openpersonalize_request_errors_total{operation="DescribeSchema"}' in text
+    assert 'openpersonalize_request_duration_seconds_bucket{operation="ListSchemas",le="+Inf"}' in text
+    assert "# TYPE openpersonalize_request_duration_seconds histogram" in text

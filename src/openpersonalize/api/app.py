@@ -17,6 +17,7 @@ from starlette.routing import Route
 from ..control.context import RequestContext, Services
 from . import auth
 from .errors import InternalFailure, PersonalizeError, SerializationException, UnknownOperationException
+from .metrics import REGISTRY
 from .model import TARGET_PREFIX, WireOperation, rest_routes, wire_operations
 from .operations import OPERATIONS
 from .serialize import serialize
@@ -74,8 +75,9 @@ class Dispatcher:
         except Exception:  # a bug of ours: logged with the request id, answered AWS-shaped
             log.exception("%s %s internal failure", request_id, name)
             response = _error_response(InternalFailure("An internal error occurred."), rest, request_id)
-        elapsed = (time.perf_counter() - started) * 1000
-        log.info("%s %s %s %d %.1fms", request_id, request.url.path, name, response.status_code, elapsed)
+        elapsed = time.perf_counter() - started
+        REGISTRY.observe_request(name, response.status_code, elapsed)
+        log.info("%s %s %s %d %.1fms", request_id, request.url.path, name, response.status_code, elapsed * 1000)
         return response
 
     async def _handle(self, op: WireOperation, request: Request, request_id: str) -> Response:
@@ -95,9 +97,15 @@ class Dispatcher:
         return Response(payload, headers={"x-amzn-RequestId": request_id}, media_type=media)
 
 
+async def _metrics(request: Request) -> Response:
+    """Prometheus scrape endpoint."""
+    return Response(REGISTRY.render(), media_type="text/plain; version=0.0.4")
+
+
 def create_app(services: Services, lifespan: Any = None) -> Starlette:
     dispatcher = Dispatcher(services)
     routes = [
+        Route("/metrics", _metrics, methods=["GET"]),
         Route("/", dispatcher.dispatch, methods=["POST"]),
         Route("/{path:path}", dispatcher.dispatch, methods=["POST"]),
     ]

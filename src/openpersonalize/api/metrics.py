@@ -1,0 +1,84 @@
+"""Prometheus metrics for `/metrics`: requests, errors and latency per operation, plus counters and gauges
+other layers report (events ingested, models loaded). Plain text exposition format 0.0.4, no dependency.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+
+# Latency buckets in seconds: sub-millisecond resolution where the runtime API lives.
+BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+Labels = tuple[tuple[str, str], ...]
+
+
+class Registry:
+    """Thread-safe counters, gauges and one latency histogram keyed by operation."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[tuple[str, Labels], float] = defaultdict(float)
+        self._gauges: dict[tuple[str, Labels], float] = {}
+        self._histogram: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
+        self._sums: dict[str, float] = defaultdict(float)
+        self._help: dict[str, str] = {}
+
+    def inc(self, name: str, value: float = 1.0, help_text: str = "", **labels: str) -> None:
+        with self._lock:
+            self._counters[(name, tuple(sorted(labels.items())))] += value
+            self._help.setdefault(name, help_text)
+
+    def set(self, name: str, value: float, help_text: str = "", **labels: str) -> None:
+        with self._lock:
+            self._gauges[(name, tuple(sorted(labels.items())))] = value
+            self._help.setdefault(name, help_text)
+
+    def observe_request(self, operation: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self._counters[("openpersonalize_requests_total", (("operation", operation), ("status", str(status))))] += 1
+            if status >= 400:
+                self._counters[("openpersonalize_request_errors_total", (("operation", operation),))] += 1
+            self._histogram[operation][bisect.bisect_left(BUCKETS, seconds)] += 1
+            self._sums[operation] += seconds
+
+    def render(self) -> str:
+        with self._lock:
+            lines = [
+                "# HELP openpersonalize_requests_total Requests answered, by operation and HTTP status.",
+                "# TYPE openpersonalize_requests_total counter",
+                "# HELP openpersonalize_request_errors_total Requests answered with an error, by operation.",
+                "# TYPE openpersonalize_request_errors_total counter",
+            ]
+            for name in sorted({n for n, _ in self._counters} - {"openpersonalize_requests_total", "openpersonalize_request_errors_total"}):
+                lines += [f"# HELP {name} {self._help.get(name, name)}", f"# TYPE {name} counter"]
+            for (name, labels), value in sorted(self._counters.items()):
+                lines.append(f"{name}{_labels(labels)} {value:g}")
+            for name in sorted({n for n, _ in self._gauges}):
+                lines += [f"# HELP {name} {self._help.get(name, name)}", f"# TYPE {name} gauge"]
+            for (name, labels), value in sorted(self._gauges.items()):
+                lines.append(f"{name}{_labels(labels)} {value:g}")
+            lines += self._render_histogram()
+        return "\n".join(lines) + "\n"
+
+    def _render_histogram(self) -> list[str]:
+        name = "openpersonalize_request_duration_seconds"
+        lines = [f"# HELP {name} Request latency by operation.", f"# TYPE {name} histogram"]
+        for operation, counts in sorted(self._histogram.items()):
+            cumulative = 0
+            for bound, count in zip((*BUCKETS, float("inf")), counts):
+                cumulative += count
+                le = "+Inf" if bound == float("inf") else f"{bound:g}"
+                lines.append(f'{name}_bucket{{operation="{operation}",le="{le}"}} {cumulative}')
+            lines.append(f'{name}_sum{{operation="{operation}"}} {self._sums[operation]:.6f}')
+            lines.append(f'{name}_count{{operation="{operation}"}} {cumulative}')
+        return lines
+
+
+def _labels(labels: Labels) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{v}"' for k, v in labels) + "}"
+
+
+REGISTRY = Registry()
