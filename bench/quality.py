@@ -57,7 +57,9 @@ METHODS: dict[str, Method] = {
     "item-knn": Method(lambda seed: ItemKNN()),
     "ease": Method(lambda seed: EASE()),
     "ials": Method(lambda seed: ImplicitALS(random_seed=seed)),
-    "sasrec": Method(lambda seed: SASRec(random_seed=seed, max_history_length=50, negatives=256, epochs=10, max_training_seconds=100.0)),
+    "sasrec": Method(
+        lambda seed: SASRec(random_seed=seed, max_history_length=50, negatives=256, epochs=10, max_training_seconds=60.0)
+    ),
     "sequential-linear": Method(lambda seed: SequentialLinear()),
     "user-personalization": Method(lambda seed: UserPersonalization(random_seed=seed)),
     "popularity (related)": Method(lambda seed: PopularityCount(), task="related"),

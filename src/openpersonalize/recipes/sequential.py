@@ -69,9 +69,9 @@ class SequentialLinear(Recipe):
         target_decay: float = 5.0,
         target_window: int = 10,
         l2: float = 100.0,
-        ease_weight: float = 0.3,
+        ease_weight: float = 0.5,
         ease_l2: float = 500.0,
-        popularity_discount: float = 0.1,
+        popularity_discount: float = 0.15,
         min_item_count: int = 3,
     ) -> None:
         self.bptt = bptt
