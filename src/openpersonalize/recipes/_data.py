@@ -37,6 +37,9 @@ class TrainingData:
     user_ids, item_ids, event_types : str arrays (the id maps). ``item_ids`` holds the whole catalogue
         (Interactions ∪ Items), so items without interactions still count for coverage.
     items, users : optional feature tables keyed by ITEM_ID / USER_ID, rows aligned with the id maps.
+    item_roles : Items column → its schema role (spec §4.1): ``"categorical"``, ``"textual"``, ``"item_name"``
+        or ``"numeric"``; columns without a role are not used for training. None when the frames came
+        without a schema (tests, benchmarks): recipes then use numeric columns only.
     """
 
     user_idx: np.ndarray
@@ -49,6 +52,7 @@ class TrainingData:
     event_types: np.ndarray
     items: pl.DataFrame | None = None
     users: pl.DataFrame | None = None
+    item_roles: dict[str, str] | None = None
 
     @classmethod
     def from_frames(
@@ -56,6 +60,7 @@ class TrainingData:
         interactions: pl.DataFrame,
         items: pl.DataFrame | None = None,
         users: pl.DataFrame | None = None,
+        item_roles: dict[str, str] | None = None,
     ) -> TrainingData:
         """Build from frames with Personalize column names (USER_ID, ITEM_ID, TIMESTAMP[, EVENT_TYPE, EVENT_VALUE])."""
         missing = [c for c in (USER_ID, ITEM_ID, TIMESTAMP) if c not in interactions.columns]
@@ -83,6 +88,7 @@ class TrainingData:
             event_types=event_types,
             items=_aligned(items, ITEM_ID, item_ids),
             users=_aligned(users, USER_ID, user_ids),
+            item_roles=item_roles,
         )
 
     @property
