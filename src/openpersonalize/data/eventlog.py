@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from .durable import fsync_dir
 from .schema import Schema
 
 EVENT_ID = "$eid"  # the caller's event id; later rows reusing one are dropped by ``read`` (spec §10.1)
@@ -41,14 +42,6 @@ POLARS_TYPES: dict[str, Any] = {
     "boolean": pl.Boolean,
 }
 
-
-def _fsync_dir(path: Path) -> None:
-    # A new or replaced directory entry is only durable once the directory itself is synced.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -107,7 +100,7 @@ class _DatasetLog:
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self._inode = os.fstat(self._fd).st_ino
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         self._repair_tail()
         return self._fd
 
@@ -193,7 +186,7 @@ class _DatasetLog:
             finally:
                 os.close(fd)
             os.replace(temp, self.path)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
             return removed
 
     def drop(self) -> None:
@@ -202,7 +195,7 @@ class _DatasetLog:
                 os.close(self._fd)
                 self._fd, self._inode = -1, -1
             self.path.unlink(missing_ok=True)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def close(self) -> None:
         with self._write_lock:

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 
 import polars as pl
 
+from .durable import fsync_file
 from .schema import Field, Schema
 
 # Value limits of spec §4.2 / §11.
@@ -384,9 +385,3 @@ def _unescape_file(path: Path, target: Path) -> None:
             carry = data[-1:] if run % 2 else b""
             out.write(ESCAPED.sub(_unescape, data[: len(data) - len(carry)]))
         out.write(carry)
-
-
-def fsync_file(path: Path) -> None:
-    # The manifest swap is the commit point; the files it names must be on disk before it.
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())

@@ -22,7 +22,8 @@ import orjson
 import polars as pl
 
 from .eventlog import EventLog
-from .readers import DTYPES, PARQUET, BadData, Source, csv_to_parquet, fsync_file
+from .durable import fsync_dir, fsync_file
+from .readers import DTYPES, PARQUET, BadData, Source, csv_to_parquet
 from .schema import Schema
 
 ORIGINS = ("BULK", "PUT", "ALL")
@@ -251,7 +252,7 @@ class DataStore:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, bulk / "manifest.json")
-        _fsync_dir(bulk)
+        fsync_dir(bulk)
         keep = names | set(retired)
         for path in (bulk / "parts").glob("*.parquet"):
             if f"parts/{path.name}" not in keep:
@@ -270,10 +271,3 @@ def _safe_key(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[-120:]
 
 
-def _fsync_dir(path: Path) -> None:
-    # The rename itself must be durable, not only the new file's bytes.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
