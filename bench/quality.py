@@ -64,6 +64,8 @@ METHODS: dict[str, Method] = {
     "user-personalization": Method(lambda seed: UserPersonalization(random_seed=seed)),
     "popularity (related)": Method(lambda seed: PopularityCount(), task="related"),
     "sims (related)": Method(lambda seed: SIMS(), task="related"),
+    "popularity (ranking)": Method(lambda seed: PopularityCount(), task="ranking"),
+    "user-personalization (ranking)": Method(lambda seed: UserPersonalization(random_seed=seed), task="ranking"),
 }
 
 
@@ -98,14 +100,14 @@ def _row(dataset: str, name: str, runs: list[tuple[dict[str, float], float]]) ->
 
 def print_table(rows: list[dict[str, object]]) -> None:
     ease = {r["dataset"]: r["ndcg"][0] for r in rows if r["method"] == "ease"}  # type: ignore[index]
-    header = f"{'dataset':16} {'method':22} {'NDCG@10':>16} {'MRR@25':>16} {'coverage':>8} {'P@10':>7} {'train s':>8} {'×EASE':>6}"
+    header = f"{'dataset':16} {'method':30} {'NDCG@10':>16} {'MRR@25':>16} {'coverage':>8} {'P@10':>7} {'train s':>8} {'×EASE':>6}"
     print(header)
     print("-" * len(header))
     for r in rows:
         ndcg, mrr = r["ndcg"], r["mrr"]
         ratio = f"{ndcg[0] / ease[r['dataset']]:.2f}" if r["dataset"] in ease and ease[r["dataset"]] else "–"  # type: ignore[index]
         print(
-            f"{r['dataset']:16} {r['method']:22} {ndcg[0]:.4f} ± {ndcg[1]:.4f} {mrr[0]:.4f} ± {mrr[1]:.4f} "  # type: ignore[index]
+            f"{r['dataset']:16} {r['method']:30} {ndcg[0]:.4f} ± {ndcg[1]:.4f} {mrr[0]:.4f} ± {mrr[1]:.4f} "  # type: ignore[index]
             f"{r['coverage'][0]:8.3f} {r['precision'][0]:7.4f} {r['seconds']:8.1f} {ratio:>6}"  # type: ignore[index]
         )
 

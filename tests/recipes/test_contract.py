@@ -153,3 +153,11 @@ def test_pickles_for_process_pools(name: str, fitted: dict, data: TrainingData) 
     history = list(data.item_ids[[7, 8]])
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.recommend(history)[0], model.recommend(history)[0])
+
+
+def test_ranking_task_restricts_to_the_list(fitted: dict, split: Split) -> None:
+    model = fitted["user-personalization"][0]
+    ranked = evaluate(clone(model), split, task="ranking").metrics
+    popular = evaluate(PopularityCount(), split, task="ranking").metrics
+    key = "normalized_discounted_cumulative_gain_at_10"
+    assert ranked[key] > popular[key] + 0.05

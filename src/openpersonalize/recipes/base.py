@@ -34,6 +34,11 @@ class InvalidParameterError(ValueError):
     """A hyperparameter is outside its declared range (message in scikit-learn's format)."""
 
 
+class QueryError(ValueError):
+    """A query the model cannot answer as asked — an unknown item, a bad attribute expression — with a
+    message meant for the caller (batch jobs report it per input line, the runtime API as InvalidInput)."""
+
+
 @dataclass(frozen=True)
 class Interval:
     """A declared hyperparameter constraint: the type and closed range (None = unbounded)."""
@@ -232,14 +237,27 @@ class Recipe(abc.ABC):
         return self._final_scores(histories)[0]
 
     def recommend_batch(
-        self, histories: Histories, *, num_results: int = 25, exclude_history: bool = False
+        self,
+        histories: Histories,
+        *,
+        num_results: int = 25,
+        exclude_history: bool = False,
+        candidates: Histories | None = None,
     ) -> np.ndarray:
-        """Top ``num_results`` item indices per history row (-1 pads rows with too few candidates)."""
+        """Top ``num_results`` item indices per history row (-1 pads rows with too few candidates).
+
+        ``candidates`` (one row per history) restricts each row to those items, as ranking does.
+        """
         check_is_fitted(self)
         out = np.full((len(histories), num_results), -1, dtype=np.int64)
         for start in range(0, len(histories), _BATCH):
             chunk = histories.slice(start, min(start + _BATCH, len(histories)))
             scores = self._final_scores(chunk)
+            if candidates is not None:
+                allowed = candidates.slice(start, start + len(chunk))
+                keep = np.zeros(scores.shape, dtype=bool)
+                keep[np.repeat(np.arange(len(chunk)), allowed.lengths()), allowed.items] = True
+                scores[~keep] = -np.inf
             if exclude_history:
                 rows = np.repeat(np.arange(len(chunk)), chunk.lengths())
                 scores[rows, chunk.items] = -np.inf
