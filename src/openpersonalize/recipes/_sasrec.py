@@ -131,27 +131,35 @@ def train(
     config: TrainConfig,
     validate: Callable[[], float] | None = None,
 ) -> dict[str, float]:
-    """Train with one-cycle AdamW; keeps the weights of the best validation epoch (early stopping)."""
+    """AdamW with warm-up and cosine decay; keeps the weights of the best validation epoch (early stopping).
+
+    The schedule follows progress = max(steps done / steps planned, seconds used / time budget), so a run
+    cut short by the budget still anneals instead of stopping at its peak learning rate. (A run that
+    finishes its epochs within the budget is reproducible; one paced by the clock is not.)
+    """
     generator = torch.Generator().manual_seed(config.seed)
     n_items = net.items.num_embeddings - 1
     steps_per_epoch = max(1, math.ceil(len(seq_items) / config.batch_size))
+    total = steps_per_epoch * config.epochs
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=config.learning_rate, total_steps=steps_per_epoch * config.epochs, pct_start=0.15
-    )
     items_t, types_t = torch.from_numpy(seq_items), torch.from_numpy(seq_types)
-    started, best, best_state, stale, epoch = time.perf_counter(), -1.0, None, 0, 0
+    started, best, best_state, stale, done, epoch = time.perf_counter(), -1.0, None, 0, 0, 0
     for epoch in range(config.epochs):
         net.train()
         order = torch.randperm(len(seq_items), generator=generator)
         for step in range(steps_per_epoch):
+            progress = max(done / total, (time.perf_counter() - started) / config.max_seconds)
+            if progress >= 1.0:
+                break
+            for group in optimiser.param_groups:
+                group["lr"] = config.learning_rate * _warmup_cosine(progress)
             batch = order[step * config.batch_size : (step + 1) * config.batch_size]
             loss = _loss(net, items_t[batch], types_t[batch], n_items, config.negatives, generator)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimiser.step()
-            schedule.step()
+            done += 1
         if validate is not None:
             score = validate()
             if score > best:
@@ -159,11 +167,17 @@ def train(
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 stale += 1
-        if stale >= config.patience or time.perf_counter() - started > config.max_seconds:
+        if stale >= config.patience or time.perf_counter() - started >= config.max_seconds:
             break
     if best_state is not None:
         net.load_state_dict(best_state)
-    return {"epochs": epoch + 1, "validation": best, "seconds": time.perf_counter() - started}
+    return {"epochs": epoch + 1, "steps": done, "validation": best, "seconds": time.perf_counter() - started}
+
+
+def _warmup_cosine(progress: float, warmup: float = 0.1) -> float:
+    if progress < warmup:
+        return max(progress / warmup, 0.01)
+    return 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup)))
 
 
 def _loss(
