@@ -25,7 +25,7 @@ def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None) -
     log = open(data_dir / "server.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--log-level", "warning"],
+         "--log-level", "warning", "--no-demo"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env or {})},
     )
     deadline = time.monotonic() + 30

@@ -41,14 +41,23 @@ def main() -> None:
 @click.option("--metadata-url", default=None, help="SQLAlchemy URL of the metadata store (e.g. PostgreSQL).")
 @click.option("--no-worker", is_flag=True, help="Do not run jobs in this process (use `openpersonalize worker`).")
 @click.option("--log-level", default="info", show_default=True)
-def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, no_worker: bool, log_level: str) -> None:
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Seed a trained demo VOD dataset group, campaign and filter when the store is empty.")
+def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, no_worker: bool, log_level: str,
+          demo: bool) -> None:
     """Serve the control plane, runtime and events APIs on one port."""
     import uvicorn
 
     from .server import build_app
 
     _logging(log_level)
-    app = build_app(_settings(data_dir, metadata_url), run_worker=not no_worker)
+    settings = _settings(data_dir, metadata_url)
+    app = build_app(settings, run_worker=not no_worker)
+    if demo:
+        from .demo.seed import start_in_background
+
+        services = app.state.services
+        start_in_background(port, settings.data_dir, lambda: services.store.count("dataset-group") == 0)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
