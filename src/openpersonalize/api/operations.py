@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..control import (
+    campaigns,
+    runtime,
     solution_versions,
     solutions,
     filters,
@@ -104,14 +106,14 @@ OPERATIONS: dict[str, Handler] = {
     "StopSolutionVersionCreation": solution_versions.stop_solution_version_creation,
     "GetSolutionMetrics": solution_versions.get_solution_metrics,
     # serving: later issues
-    "CreateCampaign": _unavailable("CreateCampaign"),
-    "DescribeCampaign": _unavailable("DescribeCampaign"),
-    "ListCampaigns": _unavailable("ListCampaigns"),
-    "UpdateCampaign": _unavailable("UpdateCampaign"),
-    "DeleteCampaign": _unavailable("DeleteCampaign"),
-    "GetRecommendations": _unavailable("GetRecommendations"),
-    "GetPersonalizedRanking": _unavailable("GetPersonalizedRanking"),
-    "GetActionRecommendations": _unavailable("GetActionRecommendations"),
+    "CreateCampaign": campaigns.create_campaign,
+    "DescribeCampaign": campaigns.describe_campaign,
+    "ListCampaigns": campaigns.list_campaigns,
+    "UpdateCampaign": campaigns.update_campaign,
+    "DeleteCampaign": campaigns.delete_campaign,
+    "GetRecommendations": runtime.get_recommendations,
+    "GetPersonalizedRanking": runtime.get_personalized_ranking,
+    "GetActionRecommendations": runtime.get_action_recommendations,
     # batch and domain: later issues
     "CreateBatchInferenceJob": _unavailable("CreateBatchInferenceJob"),
     "DescribeBatchInferenceJob": _unavailable("DescribeBatchInferenceJob"),

@@ -21,6 +21,7 @@ import orjson
 
 from ..api.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from ..data.schema import Field, Schema, parse_schema
+from ..serving import realtime
 from .common import ACTIVE
 from .context import RequestContext
 from .store import Record
@@ -86,7 +87,9 @@ def put_events(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """PutEvents."""
     target = _interactions_target(ctx, params["trackingId"])
     rows = [_event_row(params, event, index, target) for index, event in enumerate(params["eventList"], 1)]
+    realtime.annotate_events(params["eventList"], rows, set(target.schema.names))
     _event_log(ctx).append(target.dataset.arn, rows)
+    realtime.events_recorded(ctx.services, target.dataset.body["datasetGroupArn"], rows)
     return {}
 
 
@@ -126,6 +129,8 @@ def _put_records(ctx: RequestContext, params: dict[str, Any], dataset_type: str)
         _check_complete(row, target, where)
         rows.append(row)
     _event_log(ctx).append(target.dataset.arn, rows)
+    if dataset_type == "ITEMS":
+        realtime.items_recorded(ctx.services, target.dataset.body["datasetGroupArn"])
     return {}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..control import datasets, solutions
+from ..control import campaigns, datasets, solutions
 from . import lifecycle, training
 from . import data_deletion, dataset_export
 from . import dataset_import
@@ -18,4 +18,7 @@ RUNNERS: dict[str, Runner] = {
     "solution-update": Runner(solutions.finish_update, failed_status="ACTIVE"),
     "dataset-export": Runner(dataset_export.run),
     "data-deletion": Runner(data_deletion.run, failed_status=data_deletion.FAILED),
+    "campaign-deploy": Runner(campaigns.deploy),
+    # a failed update is recorded in latestCampaignUpdate; the campaign keeps serving its current model
+    "campaign-update": Runner(campaigns.finish_update, failed_status="ACTIVE"),
 }

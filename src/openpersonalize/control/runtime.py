@@ -1,0 +1,287 @@
+"""The personalize-runtime API: GetRecommendations, GetPersonalizedRanking, GetActionRecommendations (spec §2.14).
+
+Handlers check the request against the campaign's recipe type and configuration, then hand a ``Query`` to
+serving/recommend.py. The campaign record is read through a one-second cache (a runtime request must not
+cost a metadata query each time); a campaign update becomes visible within that second, and the model it
+switches to is already loaded by then (campaigns.finish_update).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from ..api.errors import InvalidInputException, ResourceNotFoundException
+from ..serving import recommend
+from ..serving.models import Catalog, ServedModel, cache_for
+from ..serving.realtime import UserHistory
+from .common import ACTIVE, DELETE_IN_PROGRESS, DELETE_PENDING
+from .context import RequestContext
+from .store import Record
+
+DEFAULT_RESULTS, MAX_RESULTS, MAX_RESULTS_WITH_METADATA = 25, 500, 50  # API_RS_GetRecommendations
+MAX_METADATA_COLUMNS = 10
+MAX_RANKING_INPUT, MAX_RANKING_INPUT_WITH_METADATA = 500, 50
+RECORD_TTL = 1.0  # seconds a campaign or filter record is reused before it is read again
+V2_RECIPES = ("aws-user-personalization-v2", "aws-personalized-ranking-v2", "aws-semantic-similarity")
+SCORED_TYPES = ("USER_PERSONALIZATION", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS")
+EMPTY = UserHistory([], [], [])
+
+_RECORDS: dict[str, tuple[float, Record | None]] = {}
+_RECORDS_LOCK = threading.Lock()
+
+
+def _record(ctx: RequestContext, arn: str, kind: str) -> Record | None:
+    now = time.monotonic()
+    found = _RECORDS.get(arn)
+    if found is not None and now - found[0] < RECORD_TTL and (found[1] is None or found[1].kind == kind):
+        return found[1]
+    record = ctx.store.get(arn, kind)
+    with _RECORDS_LOCK:
+        _RECORDS[arn] = (now, record)
+    return record
+
+
+def forget(arn: str) -> None:
+    """A campaign or filter changed in this process: its next request reads the record again."""
+    with _RECORDS_LOCK:
+        _RECORDS.pop(arn, None)
+
+
+# ---- handlers --------------------------------------------------------------------------------------------------
+
+
+def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """GetRecommendations."""
+    campaign, model = _campaign_model(ctx, params)
+    query = _query(ctx, params, campaign, model)
+    _check_request_for(model, params)
+    history = model.history.get(params["userId"]) if "userId" in params else EMPTY
+    items = recommend.recommend(model, query, history)
+    return {"itemList": items, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in items])}
+
+
+def get_personalized_ranking(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """GetPersonalizedRanking."""
+    campaign, model = _campaign_model(ctx, params)
+    if model.recipe_type != "PERSONALIZED_RANKING":
+        raise InvalidInputException(
+            f"Campaign {campaign.arn} deploys a {model.recipe_type} recipe; GetPersonalizedRanking needs a "
+            "PERSONALIZED_RANKING recipe (use GetRecommendations)."
+        )
+    limit = MAX_RANKING_INPUT_WITH_METADATA if params.get("metadataColumns") else MAX_RANKING_INPUT
+    if len(params["inputList"]) > limit:
+        raise InvalidInputException(f"inputList has {len(params['inputList'])} items; at most {limit} are allowed here.")
+    query = _query(ctx, {**params, "numResults": len(params["inputList"]) or 1}, campaign, model)
+    history = model.history.get(params["userId"])
+    ranked = recommend.rank(model, query, history, params["inputList"])
+    return {"personalizedRanking": ranked, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in ranked])}
+
+
+def get_action_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """GetActionRecommendations: PERSONALIZED_ACTIONS campaigns only."""
+    if "campaignArn" not in params:
+        raise InvalidInputException("GetActionRecommendations needs campaignArn.")
+    campaign, model = _campaign_model(ctx, params)
+    raise InvalidInputException(
+        f"Campaign {campaign.arn} deploys a {model.recipe_type} recipe; GetActionRecommendations needs a "
+        "PERSONALIZED_ACTIONS (Next-Best-Action) recipe."
+    )
+
+
+# ---- campaign and model ----------------------------------------------------------------------------------------
+
+
+def _campaign_model(ctx: RequestContext, params: dict[str, Any]) -> tuple[Record, ServedModel]:
+    if ("campaignArn" in params) == ("recommenderArn" in params):
+        raise InvalidInputException("Give exactly one of campaignArn or recommenderArn.")
+    if "recommenderArn" in params:
+        raise InvalidInputException(
+            f"recommenderArn {params['recommenderArn']}: recommenders are not available yet in this OpenPersonalize release."
+        )
+    arn = params["campaignArn"]
+    campaign = _record(ctx, arn, "campaign")
+    if campaign is None or campaign.status in (DELETE_PENDING, DELETE_IN_PROGRESS):
+        raise ResourceNotFoundException(f"Could not find campaign with ARN {arn}.")
+    if campaign.status != ACTIVE:
+        raise InvalidInputException(f"Campaign {arn} is {campaign.status}; it must be ACTIVE to serve requests.")
+    return campaign, cache_for(ctx.services).get(ctx.services, campaign.body["solutionVersionArn"])
+
+
+def _check_request_for(model: ServedModel, params: dict[str, Any]) -> None:
+    """Which of userId / itemId each recipe type needs (spec §2.14 table)."""
+    kind = model.recipe_type
+    if kind == "USER_PERSONALIZATION" and "userId" not in params:
+        raise InvalidInputException("userId is required for a USER_PERSONALIZATION campaign.")
+    if kind == "RELATED_ITEMS" and "itemId" not in params:
+        raise InvalidInputException("itemId is required for a RELATED_ITEMS campaign.")
+    if kind == "PERSONALIZED_RANKING":
+        raise InvalidInputException("This campaign deploys a PERSONALIZED_RANKING recipe: use GetPersonalizedRanking.")
+    if kind == "PERSONALIZED_ACTIONS":
+        raise InvalidInputException("This campaign deploys a PERSONALIZED_ACTIONS recipe: use GetActionRecommendations.")
+
+
+def _query(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> recommend.Query:
+    config = campaign.body.get("campaignConfig") or {}
+    columns = _metadata_columns(params, config, model)
+    num = _num_results(params, bool(columns))
+    exploration = config.get("itemExplorationConfig") or {}
+    user_id = params.get("userId")
+    history_for_filter = model.history.get(user_id) if user_id else EMPTY
+    mask = None
+    if "filterArn" in params:
+        mask = _filter(ctx, model, params["filterArn"], params.get("filterValues", {}), user_id, history_for_filter, params.get("itemId"))
+    return recommend.Query(
+        user_id=user_id,
+        item_id=params.get("itemId"),
+        num_results=num,
+        context=_context(params.get("context", {}), model),
+        mask=mask,
+        promotion=_promotion(ctx, params, model, user_id, history_for_filter),
+        metadata_columns=columns,
+        exploration_weight=float(exploration.get("explorationWeight", "0.3")),
+        exploration_cutoff_days=float(exploration.get("explorationItemAgeCutOff", "30")),
+        with_scores=model.recipe_type in SCORED_TYPES,
+        with_reasons=model.recipe_arn.rsplit("/", 1)[-1] in V2_RECIPES,
+    )
+
+
+def _num_results(params: dict[str, Any], with_metadata: bool) -> int:
+    num = params.get("numResults") or DEFAULT_RESULTS  # 0 reads as the default (spec §2.14, impl. choice)
+    limit = MAX_RESULTS_WITH_METADATA if with_metadata else MAX_RESULTS
+    if num > limit:
+        reason = " when metadataColumns are requested" if with_metadata else ""
+        raise InvalidInputException(f"numResults is {num}; at most {limit} are allowed{reason}.")
+    return int(num)
+
+
+def _metadata_columns(params: dict[str, Any], config: dict[str, Any], model: ServedModel) -> list[str]:
+    """metadataColumns = {"ITEMS": [...]}: needs metadata enabled on the campaign (v2 recipes: always)."""
+    wanted = params.get("metadataColumns")
+    if not wanted:
+        return []
+    enabled = config.get("enableMetadataWithRecommendations") or model.recipe_arn.rsplit("/", 1)[-1] in V2_RECIPES
+    if not enabled:
+        raise InvalidInputException(
+            "metadataColumns needs campaignConfig.enableMetadataWithRecommendations=true on the campaign."
+        )
+    unknown_types = [k for k in wanted if k != "ITEMS"]
+    if unknown_types:
+        raise InvalidInputException(f"metadataColumns key {unknown_types[0]!r} is not supported; use \"ITEMS\".")
+    columns = list(wanted["ITEMS"])
+    if len(columns) > MAX_METADATA_COLUMNS:
+        raise InvalidInputException(f"metadataColumns.ITEMS has {len(columns)} columns; at most {MAX_METADATA_COLUMNS} are allowed.")
+    schema = model.catalog.schemas.get("ITEMS")
+    missing = [c for c in columns if schema is None or schema.field(c) is None or c == "ITEM_ID"]
+    if missing:
+        raise InvalidInputException(
+            f"metadataColumns.ITEMS names {', '.join(missing)}, not a metadata column of the dataset group's Items dataset."
+        )
+    return columns
+
+
+def _context(context: dict[str, str], model: ServedModel) -> dict[str, str]:
+    """Context keys must be columns of the Interactions dataset (spec §10.3), e.g. DEVICE."""
+    schema = model.catalog.schemas.get("INTERACTIONS")
+    unknown = [k for k in context if schema is None or schema.field(k) is None]
+    if unknown:
+        raise InvalidInputException(
+            f"context key {unknown[0]!r} is not a column of the dataset group's Interactions dataset."
+        )
+    return dict(context)
+
+
+def _promotion(
+    ctx: RequestContext, params: dict[str, Any], model: ServedModel, user_id: str | None, history: UserHistory
+) -> recommend.Promotion | None:
+    promotions = params.get("promotions") or []
+    if not promotions:
+        return None
+    promo = promotions[0]
+    for member in ("name", "percentPromotedItems", "filterArn"):
+        if member not in promo:
+            raise InvalidInputException(f"promotions[1].{member} is required.")
+    mask = _filter(ctx, model, promo["filterArn"], promo.get("filterValues", {}), user_id, history, params.get("itemId"))
+    return recommend.Promotion(promo["name"], int(promo["percentPromotedItems"]), mask)
+
+
+# ---- filters (the contract of filters/compile.py) --------------------------------------------------------------
+
+_COMPILED: dict[tuple[str, str], Any] = {}
+
+
+def _filter(
+    ctx: RequestContext, model: ServedModel, arn: str, values: dict[str, str], user_id: str | None,
+    history: UserHistory, item_id: str | None,
+) -> recommend.MaskFn:
+    """The filter as a mask function over a catalogue; its record must be ACTIVE and of the campaign's group."""
+    record = _record(ctx, arn, "filter")
+    if record is None:
+        raise ResourceNotFoundException(f"Could not find filter with ARN {arn}.")
+    if record.status != ACTIVE:
+        raise InvalidInputException(f"Filter {arn} is {record.status}; it must be ACTIVE.")
+    if record.body["datasetGroupArn"] != model.group_arn:
+        raise InvalidInputException(f"Filter {arn} belongs to another dataset group than the campaign ({model.group_arn}).")
+    try:
+        from ..filters import compile as filter_compile
+    except ImportError:  # the filters engineer's module not landed yet: say so, never ignore the filter
+        raise InvalidInputException("Filters at request time are not available yet in this OpenPersonalize release.") from None
+    compiled = _compiled(filter_compile, record, model)
+    parsed_values = filter_compile.parse_filter_values(values)
+    events = _user_events(filter_compile, history)
+    user_record = _user_record(model.catalog, user_id)
+    current = _current_item(model.catalog, item_id)
+
+    def mask(catalog: Catalog) -> np.ndarray:
+        filter_catalog = catalog.extras.get("filter_catalog")
+        if filter_catalog is None:
+            filter_catalog = filter_compile.FilterCatalog.build(catalog.item_ids, catalog.items, catalog.users)
+            catalog.extras["filter_catalog"] = filter_catalog
+        return np.asarray(compiled.item_mask(
+            filter_catalog, user_id=user_id, history=events, user_record=user_record, current_item=current,
+            values=parsed_values,
+        ), dtype=bool)
+
+    return mask
+
+
+def _compiled(module: Any, record: Record, model: ServedModel) -> Any:
+    from ..filters.parse import parse_filter
+
+    key = (record.arn, record.body["filterExpression"])
+    found = _COMPILED.get(key)
+    if found is None:
+        found = module.compile_filter(parse_filter(record.body["filterExpression"]), model.catalog.schemas)
+        _COMPILED[key] = found
+    return found
+
+
+def _user_events(module: Any, history: UserHistory) -> Any:
+    return module.UserEvents(
+        item_ids=np.asarray(history.item_ids, dtype=str), event_types=np.asarray(history.event_types, dtype=str),
+    )
+
+
+def _user_record(catalog: Catalog, user_id: str | None) -> dict[str, Any] | None:
+    if user_id is None or catalog.users is None:
+        return None
+    index = catalog.extras.get("user_index")
+    if index is None:
+        index = {str(u): i for i, u in enumerate(catalog.users["USER_ID"].to_list())}
+        catalog.extras["user_index"] = index
+    row = index.get(user_id)
+    return None if row is None else catalog.users.row(row, named=True)
+
+
+def _current_item(catalog: Catalog, item_id: str | None) -> dict[str, Any] | None:
+    if item_id is None:
+        return None
+    pos = int(catalog.index([item_id])[0])
+    if pos < 0:
+        return {"ITEM_ID": item_id}
+    if catalog.items is None:
+        return {"ITEM_ID": item_id}
+    return catalog.items.row(pos, named=True)

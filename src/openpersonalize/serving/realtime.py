@@ -1,0 +1,221 @@
+"""Per-user recent events for serving: training history from the datasets plus events streamed since (spec §10).
+
+Each dataset group has one ``GroupHistory``: the Interactions dataset read once (bulk + PUT rows), kept as
+CSR arrays sorted by (user, time), and a small per-user tail fed by PutEvents through ``observe``. So an event
+changes that user's (or anonymous session's) next recommendation as soon as PutEvents has answered.
+
+Sessions (spec §10.2): an event carrying both a ``userId`` and a ``sessionId`` merges what the session did
+anonymously into the user, once. Impressions (explicit, or implicit through a ``recommendationId``) are
+counted per user; items shown repeatedly and never interacted with are demoted by ``recommend.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+MAX_EVENTS_PER_USER = 500  # the newest events kept per user: models read ≤ 200, filters the newest 100 per type
+CONTEXT_COLUMNS_SKIPPED = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_VALUE", "IMPRESSION", "RECOMMENDATION_ID",
+                                     "EVENT_ATTRIBUTION_SOURCE"})
+
+
+@dataclass
+class UserHistory:
+    """One user's chronological events (oldest first) and the impressions they were shown."""
+
+    item_ids: list[str]
+    event_types: list[str]
+    timestamps: list[float]
+    shown: dict[str, int] = field(default_factory=dict)  # item → times shown (impressions)
+
+    def unclicked_impressions(self) -> dict[str, int]:
+        """Items shown but never interacted with → how often they were shown."""
+        seen = set(self.item_ids)
+        return {item: count for item, count in self.shown.items() if item not in seen}
+
+
+@dataclass
+class _Tail:
+    items: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    shown: dict[str, int] = field(default_factory=dict)
+    changes: int = 0  # bumped on every streamed change: part of the per-user score cache key
+
+
+class GroupHistory:
+    """All users' histories of one dataset group: a bulk snapshot plus streamed tails (thread-safe)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        frame = frame.filter(pl.col("ITEM_ID").is_not_null() & pl.col("USER_ID").is_not_null())
+        frame = frame.with_row_index("_order").sort(["USER_ID", "TIMESTAMP", "_order"])
+        users = frame["USER_ID"].cast(pl.String).to_numpy().astype(str)
+        self._items = frame["ITEM_ID"].cast(pl.String).to_numpy().astype(str)
+        types = frame["EVENT_TYPE"] if "EVENT_TYPE" in frame.columns else pl.Series([""] * frame.height)
+        self._types = types.cast(pl.String).fill_null("").to_numpy().astype(str)
+        self._times = frame["TIMESTAMP"].cast(pl.Float64).to_numpy()
+        starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, np.int64)
+        self._offsets = np.r_[starts, len(users)].astype(np.int64)
+        self._row = {str(u): i for i, u in enumerate(users[starts])}
+        self._tails: dict[str, _Tail] = defaultdict(_Tail)
+        self._merged: set[tuple[str, str]] = set()  # (session, user) pairs already merged
+        self._lock = threading.Lock()
+        self.latest_timestamp = float(self._times.max()) if len(self._times) else 0.0
+        self.context_popularity = _context_popularity(frame)
+        first = frame.group_by("ITEM_ID").agg(pl.col("TIMESTAMP").min()).sort("ITEM_ID")
+        self.first_seen_ids = first["ITEM_ID"].cast(pl.String).to_numpy().astype(str)
+        self.first_seen_times = first["TIMESTAMP"].cast(pl.Float64).to_numpy()
+
+    def get(self, user_id: str) -> UserHistory:
+        """The user's events (bulk, then streamed), newest ``MAX_EVENTS_PER_USER`` kept."""
+        row = self._row.get(user_id)
+        items: list[str] = []
+        types: list[str] = []
+        times: list[float] = []
+        if row is not None:
+            lo, hi = int(self._offsets[row]), int(self._offsets[row + 1])
+            lo = max(lo, hi - MAX_EVENTS_PER_USER)
+            items, types, times = self._items[lo:hi].tolist(), self._types[lo:hi].tolist(), self._times[lo:hi].tolist()
+        with self._lock:
+            tail = self._tails.get(user_id)
+            if tail is not None:
+                items, types, times = items + tail.items, types + tail.types, times + tail.times
+            shown = dict(tail.shown) if tail is not None else {}
+        cut = -MAX_EVENTS_PER_USER
+        return UserHistory(items[cut:], types[cut:], times[cut:], shown)
+
+    def user_version(self, user_id: str) -> int:
+        """Changes whenever this user's streamed history changes (a cheap cache key)."""
+        tail = self._tails.get(user_id)
+        return 0 if tail is None else tail.changes
+
+    def known(self, user_id: str) -> bool:
+        return user_id in self._row or user_id in self._tails
+
+    def observe(self, rows: list[dict[str, Any]]) -> None:
+        """Append PutEvents rows (schema columns plus ``$sid``/``$anon`` bookkeeping) to their users."""
+        with self._lock:
+            for row in rows:
+                user = str(row.get("USER_ID"))
+                session = row.get("$sid")
+                if session is not None and not row.get("$anon") and session != user:
+                    self._merge_session(str(session), user)
+                tail = self._tails[user]
+                tail.changes += 1
+                for item in _impressions(row):
+                    tail.shown[item] = tail.shown.get(item, 0) + 1
+                item_id = row.get("ITEM_ID")
+                if item_id is None:
+                    continue
+                tail.items.append(str(item_id))
+                tail.types.append(str(row.get("EVENT_TYPE") or ""))
+                tail.times.append(float(row.get("TIMESTAMP") or 0.0))
+                self.latest_timestamp = max(self.latest_timestamp, tail.times[-1])
+                if len(tail.items) > 2 * MAX_EVENTS_PER_USER:  # bound memory of a very active user
+                    del tail.items[:MAX_EVENTS_PER_USER], tail.types[:MAX_EVENTS_PER_USER], tail.times[:MAX_EVENTS_PER_USER]
+
+    def _merge_session(self, session: str, user: str) -> None:
+        """What the session did anonymously becomes the user's, in time order (spec §10.2); once per pair."""
+        if (session, user) in self._merged:
+            return
+        self._merged.add((session, user))
+        anonymous = self._tails.get(session)
+        if anonymous is None or not anonymous.items:
+            return
+        tail = self._tails[user]
+        tail.changes += 1
+        merged = sorted(
+            zip(tail.times + anonymous.times, tail.items + anonymous.items, tail.types + anonymous.types, strict=True),
+            key=lambda event: event[0],
+        )
+        tail.times = [t for t, _, _ in merged]
+        tail.items = [i for _, i, _ in merged]
+        tail.types = [e for _, _, e in merged]
+        for item, count in anonymous.shown.items():
+            tail.shown[item] = tail.shown.get(item, 0) + count
+
+
+def _impressions(row: dict[str, Any]) -> list[str]:
+    shown = row.get("$impression") or row.get("IMPRESSION")
+    if not shown:
+        return []
+    return [item for item in str(shown).split("|") if item]
+
+
+def _context_popularity(frame: pl.DataFrame) -> dict[tuple[str, str], dict[str, int]]:
+    """(column, value) → item → distinct users, for the Interactions' contextual string columns.
+
+    Serves a user with no history from what is popular in the caller's context (e.g. DEVICE=mobile).
+    """
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    columns = [c for c, t in frame.schema.items() if c not in CONTEXT_COLUMNS_SKIPPED and c != "_order" and t == pl.String]
+    columns = [c for c in columns if c != "EVENT_TYPE"]
+    for column in columns:
+        counts = (
+            frame.filter(pl.col(column).is_not_null())
+            .group_by([column, "ITEM_ID"])
+            .agg(pl.col("USER_ID").n_unique().alias("n"))
+        )
+        for value, item, n in counts.iter_rows():
+            out.setdefault((column, str(value)), {})[str(item)] = int(n)
+    return out
+
+
+# ---- the PutEvents / PutItems hooks (called by control/events.py) ---------------------------------------------
+
+
+def annotate_events(events: list[dict[str, Any]], rows: list[dict[str, Any]], columns: set[str]) -> None:
+    """Before the durable append: implicit impressions and attribution from a ``recommendationId`` (spec §10.1).
+
+    Explicit ``impression`` wins. The shown items are kept under ``$impression`` for serving in any case, and
+    written to the IMPRESSION / EVENT_ATTRIBUTION_SOURCE columns when the schema has them.
+    """
+    from .recommend import recalled  # recommend imports models, which imports this module
+
+    for event, row in zip(events, rows, strict=True):
+        shown = list(event.get("impression") or [])
+        source = None
+        rid = event.get("recommendationId")
+        if rid is not None:
+            found = recalled(rid)
+            if found is not None:
+                source = found[0]
+                shown = shown or found[1]
+        if not shown:
+            continue
+        row["$impression"] = "|".join(shown)
+        if "IMPRESSION" in columns and row.get("IMPRESSION") is None:
+            row["IMPRESSION"] = _joined_within(shown, 1000)
+        if source is not None and "EVENT_ATTRIBUTION_SOURCE" in columns and row.get("EVENT_ATTRIBUTION_SOURCE") is None:
+            row["EVENT_ATTRIBUTION_SOURCE"] = source
+
+
+def _joined_within(items: list[str], limit: int) -> str:
+    """Items joined with '|' — as many whole ids as fit the column's 1000 characters."""
+    out: list[str] = []
+    size = 0
+    for item in items:
+        size += len(item) + (1 if out else 0)
+        if size > limit:
+            break
+        out.append(item)
+    return "|".join(out)
+
+
+def events_recorded(services: Any, group_arn: str, rows: list[dict[str, Any]]) -> None:
+    """After the durable append: the group's served history sees the events at once."""
+    from .models import cache_for
+
+    cache_for(services).observe(group_arn, rows)
+
+
+def items_recorded(services: Any, group_arn: str) -> None:
+    """After PutItems: served catalogues of the group are rebuilt (new items become explorable)."""
+    from .models import cache_for
+
+    cache_for(services).items_changed(group_arn)

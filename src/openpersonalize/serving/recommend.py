@@ -1,0 +1,340 @@
+"""Answering one runtime request from a loaded model (spec §2.14, §5.4, §10.3, §10.5).
+
+Pipeline: raw scores for the user's history (model + real-time events; cached per user until their history
+changes) → impressions demote items shown but never chosen → filter mask → top-k → exploration slots →
+promotion slots → Personalize's display scores (softmax over the scored candidates) → metadata, reasons.
+Everything is vectorised numpy over the catalogue; nothing loops over items in Python.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .models import Catalog, ServedModel
+from .realtime import UserHistory
+
+IMPRESSION_PENALTY = 0.5  # per unclicked impression, in standard deviations of the user's scores
+EXPLORATION_SHARE = 0.5  # at explorationWeight 1.0 half the list explores; the default 0.3 → 15 % (impl. choice)
+SCORE_CACHE_BYTES = 256 * 2**20
+MAX_REMEMBERED_RECOMMENDATIONS = 100_000  # recommendationId → items, for implicit impressions (spec §10.1)
+REASON_PROMOTED, REASON_EXPLORATION = "Promoted item", "Exploration"
+
+MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
+
+
+@dataclass
+class Promotion:
+    name: str
+    percent: int
+    mask: MaskFn
+
+
+@dataclass
+class Query:
+    """What a GetRecommendations / GetPersonalizedRanking request asks of the model."""
+
+    user_id: str | None
+    item_id: str | None = None
+    num_results: int = 25
+    context: dict[str, str] = field(default_factory=dict)
+    mask: MaskFn | None = None
+    promotion: Promotion | None = None
+    metadata_columns: list[str] = field(default_factory=list)
+    exploration_weight: float = 0.0
+    exploration_cutoff_days: float = 30.0
+    with_scores: bool = True
+    with_reasons: bool = False
+
+
+# ---- recommendationId bookkeeping ----------------------------------------------------------------------------
+
+_RECOMMENDATIONS: OrderedDict[str, tuple[str, list[str]]] = OrderedDict()
+_RECOMMENDATIONS_LOCK = threading.Lock()
+
+
+def remember(source_arn: str, item_ids: list[str]) -> str:
+    """A new ``recommendationId`` ("RID-" + UUID, spec §3.1) and the items it showed."""
+    rid = f"RID-{uuid.uuid4()}"
+    with _RECOMMENDATIONS_LOCK:
+        _RECOMMENDATIONS[rid] = (source_arn, item_ids)
+        if len(_RECOMMENDATIONS) > MAX_REMEMBERED_RECOMMENDATIONS:
+            _RECOMMENDATIONS.popitem(last=False)
+    return rid
+
+
+def recalled(recommendation_id: str) -> tuple[str, list[str]] | None:
+    """(campaign ARN, item ids) a recommendation returned, if this process made it recently."""
+    return _RECOMMENDATIONS.get(recommendation_id)
+
+
+# ---- raw scores ------------------------------------------------------------------------------------------------
+
+_SCORES: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+_SCORES_LOCK = threading.Lock()
+
+
+def _cached(key: tuple[Any, ...], size: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    found = _SCORES.get(key)
+    if found is not None:
+        return found
+    scores = compute()
+    scores.setflags(write=False)
+    with _SCORES_LOCK:
+        _SCORES[key] = scores
+        while len(_SCORES) * max(size, 1) * 4 > SCORE_CACHE_BYTES and len(_SCORES) > 1:
+            _SCORES.popitem(last=False)
+    return scores
+
+
+def _model_types(model: ServedModel, types: list[str]) -> list[str] | None:
+    """Event types the model knows (unknown ones read as its first type); None for untyped models."""
+    known = model.recipe.event_types_
+    if len(known) <= 1 and (len(known) == 0 or known[0] == ""):
+        return None
+    names = set(known.tolist())
+    return [t if t in names else str(known[0]) for t in types]
+
+
+def user_scores(model: ServedModel, user_id: str | None, history: UserHistory, context: dict[str, str]) -> np.ndarray:
+    """Raw scores over the catalogue (-inf = not recommendable) for this user's current history."""
+    catalog = model.catalog
+    size = len(catalog.item_ids)
+    if history.item_ids:
+        # The history object and the user's streamed-change counter identify this exact history.
+        version = model.history.user_version(user_id or "")
+        key: tuple[Any, ...] = (model.version_arn, size, id(model.history), "u", user_id, version)
+
+        def compute() -> np.ndarray:
+            raw = model.recipe.score_history(
+                history.item_ids, history_event_types=_model_types(model, history.event_types),
+                history_timestamps=history.timestamps,
+            )
+            return _extend(raw, size)
+
+        return _cached(key, size, compute)
+    return _cold_scores(model, context)
+
+
+def item_scores(model: ServedModel, item_id: str) -> np.ndarray:
+    """Related-items scores; an unknown item is served popular items (spec §2.14)."""
+    size = len(model.catalog.item_ids)
+    return _cached((model.version_arn, size, "i", item_id), size,
+                   lambda: _extend(model.recipe.score_history([item_id]), size))
+
+
+def _cold_scores(model: ServedModel, context: dict[str, str]) -> np.ndarray:
+    """A user with no history: popular items, or what is popular in the request's context."""
+    size = len(model.catalog.item_ids)
+    base = _cached((model.version_arn, size, "cold"), size, lambda: _extend(model.recipe.score_history([]), size))
+    contexts = [(k, v) for k, v in sorted(context.items()) if (k, v) in model.history.context_popularity]
+    if not contexts:
+        return base
+
+    def compute() -> np.ndarray:
+        boost = np.zeros(size, dtype=np.float32)
+        for pair in contexts:
+            counts = model.history.context_popularity[pair]
+            pos = model.catalog.index(list(counts))
+            ok = pos >= 0
+            np.add.at(boost, pos[ok], np.fromiter(counts.values(), np.float32, len(counts))[ok])
+        finite = np.isfinite(base)
+        spread = float(base[finite].max()) + 1.0 if finite.any() else 1.0
+        # context counts first; the overall popularity (scaled below 1) breaks ties
+        return np.where(finite, boost + base / spread, base).astype(np.float32)
+
+    return _cached((model.version_arn, size, "ctx", tuple(contexts)), size, compute)
+
+
+def _extend(raw: np.ndarray, size: int) -> np.ndarray:
+    """Model scores padded with -inf for items the model has not seen (they can only be explored)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    if len(raw) == size:
+        return raw.copy()
+    return np.concatenate([raw, np.full(size - len(raw), -np.inf, np.float32)])
+
+
+def demote_impressions(scores: np.ndarray, catalog: Catalog, history: UserHistory) -> np.ndarray:
+    """Items shown to the user and never chosen sink, more the more often they were shown (spec §10.3)."""
+    unclicked = history.unclicked_impressions()
+    if not unclicked:
+        return scores
+    pos = catalog.index(list(unclicked))
+    ok = pos >= 0
+    finite = scores[np.isfinite(scores)]
+    spread = float(finite.std()) if len(finite) > 1 and finite.std() > 0 else 1.0
+    out = scores.copy()
+    counts = np.fromiter(unclicked.values(), np.float32, len(unclicked))[ok]
+    out[pos[ok]] -= IMPRESSION_PENALTY * spread * counts
+    return out
+
+
+# ---- the answer --------------------------------------------------------------------------------------------------
+
+
+def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[dict[str, Any]]:
+    """GetRecommendations' itemList for this model and request."""
+    catalog = model.catalog
+    if model.recipe_type == "RELATED_ITEMS" and query.item_id is not None:
+        scores = item_scores(model, query.item_id)
+    else:
+        scores = user_scores(model, query.user_id, history, query.context)
+    scores = demote_impressions(scores, catalog, history)
+    allowed = np.isfinite(scores)
+    if query.mask is not None:
+        filter_mask = query.mask(catalog)
+        allowed &= filter_mask
+    else:
+        filter_mask = None
+    if query.item_id is not None and model.recipe_type == "RELATED_ITEMS":
+        allowed[catalog.index([query.item_id])[catalog.index([query.item_id]) >= 0]] = False
+    picked = _top(scores, allowed, query.num_results)
+    reasons: dict[int, str] = {}
+    n_explore = int(round(query.num_results * query.exploration_weight * EXPLORATION_SHARE))
+    if n_explore and model.recipe_type == "USER_PERSONALIZATION":
+        picked = _explore(model, query, history, scores, filter_mask, picked, n_explore, reasons)
+    if query.promotion is not None:
+        picked = _promote(catalog, query, scores, picked, reasons)
+    return _render(model, query, scores, allowed, picked, reasons)
+
+
+def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
+    candidates = np.flatnonzero(allowed)
+    if len(candidates) > k:
+        part = np.argpartition(-scores[candidates], k - 1)[:k]
+        candidates = candidates[part]
+    order = np.argsort(-scores[candidates], kind="stable")
+    return candidates[order].tolist()
+
+
+def _explore(
+    model: ServedModel, query: Query, history: UserHistory, scores: np.ndarray, filter_mask: np.ndarray | None,
+    picked: list[int], n_explore: int, reasons: dict[int, str],
+) -> list[int]:
+    """Give ``n_explore`` slots to young, little-seen items (spec §5.4); they replace the weakest picks.
+
+    Eligible: created within ``explorationItemAgeCutOff`` days of the newest interaction, fewer interactions
+    than the median item (new items from PutItems have none), allowed by the filter, not already picked.
+    Items shown to this user without a click are drawn less often.
+    """
+    catalog = model.catalog
+    cutoff = model.history.latest_timestamp - query.exploration_cutoff_days * 86400.0
+    young = np.where(np.isnan(catalog.created), np.arange(len(catalog.created)) >= catalog.n_model, catalog.created >= cutoff)
+    trained = catalog.counts[: catalog.n_model]
+    median = float(np.median(trained[trained > 0])) if (trained > 0).any() else 1.0
+    eligible = young & (catalog.counts < median)
+    if filter_mask is not None:
+        eligible &= filter_mask
+    eligible[picked] = False
+    pool = np.flatnonzero(eligible)
+    if not len(pool):
+        return picked
+    weights = np.ones(len(pool))
+    unclicked = history.unclicked_impressions()
+    if unclicked:
+        shown = np.zeros(len(catalog.item_ids))
+        pos = catalog.index(list(unclicked))
+        ok = pos >= 0
+        shown[pos[ok]] = np.fromiter(unclicked.values(), float, len(unclicked))[ok]
+        weights = 1.0 / (1.0 + 2.0 * shown[pool])
+    chosen = np.random.default_rng().choice(pool, size=min(n_explore, len(pool)), replace=False, p=weights / weights.sum())
+    keep = picked[: max(0, query.num_results - len(chosen))]
+    for index in chosen.tolist():
+        reasons[index] = REASON_EXPLORATION
+    return _interleave(keep, chosen.tolist(), query.num_results)
+
+
+def _promote(catalog: Catalog, query: Query, scores: np.ndarray, picked: list[int], reasons: dict[int, str]) -> list[int]:
+    """``ceil(numResults·percent/100)`` slots for the best items matching the promotion's filter (spec §10.5)."""
+    promotion = query.promotion
+    assert promotion is not None  # checked by the caller
+    slots = math.ceil(query.num_results * promotion.percent / 100)
+    eligible = promotion.mask(catalog).copy()
+    ranked = np.where(np.isfinite(scores), scores, -1e30)  # unscored items may be promoted, after scored ones
+    promoted = _top(ranked, eligible, slots)
+    for index in promoted:
+        reasons[index] = REASON_PROMOTED
+    chosen = set(promoted)
+    others = [i for i in picked if i not in chosen][: max(0, query.num_results - len(promoted))]
+    return _interleave(others, promoted, query.num_results)
+
+
+def _interleave(base: list[int], inserted: list[int], limit: int) -> list[int]:
+    """``inserted`` at random positions among ``base``; both keep their relative order."""
+    total = min(limit, len(base) + len(inserted))
+    slots = sorted(np.random.default_rng().choice(total, size=min(len(inserted), total), replace=False).tolist())
+    out: list[int] = []
+    rest, extra = iter(base), iter(inserted)
+    slot_set = set(slots)
+    for position in range(total):
+        out.append(next(extra) if position in slot_set else next(rest))
+    return out
+
+
+def display_scores(scores: np.ndarray, allowed: np.ndarray, picked: list[int]) -> list[float | None]:
+    """softmax over the scored candidates (spec §5.4); None for items the model cannot score."""
+    finite = allowed & np.isfinite(scores)
+    if not finite.any():
+        return [None] * len(picked)
+    top = float(scores[finite].max())
+    total = float(np.exp(scores[finite] - top).sum())
+    return [float(np.exp(scores[i] - top) / total) if finite[i] else None for i in picked]
+
+
+def _render(
+    model: ServedModel, query: Query, scores: np.ndarray, allowed: np.ndarray, picked: list[int], reasons: dict[int, str]
+) -> list[dict[str, Any]]:
+    catalog = model.catalog
+    shown = display_scores(scores, allowed, picked) if query.with_scores else [None] * len(picked)
+    out = []
+    for index, score in zip(picked, shown, strict=True):
+        entry: dict[str, Any] = {"itemId": str(catalog.item_ids[index])}
+        if score is not None and reasons.get(index) != REASON_EXPLORATION:
+            entry["score"] = round(score, 6)
+        if reasons.get(index) == REASON_PROMOTED and query.promotion is not None:
+            entry["promotionName"] = query.promotion.name
+        if query.with_reasons and index in reasons:
+            entry["reason"] = [reasons[index]]
+        if query.metadata_columns:
+            entry["metadata"] = catalog.metadata(index, query.metadata_columns)
+        out.append(entry)
+    return out
+
+
+def rank(model: ServedModel, query: Query, history: UserHistory, input_list: list[str]) -> list[dict[str, Any]]:
+    """GetPersonalizedRanking: ``input_list`` best first, scored by softmax over the list (spec §5.4).
+
+    Items the model cannot score keep their input order at the end, without a score; items the filter
+    excludes are left out.
+    """
+    catalog = model.catalog
+    wanted = list(dict.fromkeys(input_list))  # a repeated id is ranked once
+    scores = demote_impressions(user_scores(model, query.user_id, history, query.context), catalog, history)
+    pos = catalog.index(wanted)
+    mask = query.mask(catalog) if query.mask is not None else None
+    keep = [i for i, p in enumerate(pos) if p < 0 or mask is None or mask[p]]
+    known = [i for i in keep if pos[i] >= 0 and np.isfinite(scores[pos[i]])]
+    unknown = [i for i in keep if i not in set(known)]
+    known.sort(key=lambda i: -float(scores[pos[i]]))
+    allowed = np.zeros(len(scores), dtype=bool)
+    allowed[[pos[i] for i in known]] = True
+    shown = display_scores(scores, allowed, [int(pos[i]) for i in known])
+    out = []
+    for i, score in zip(known, shown, strict=True):
+        entry: dict[str, Any] = {"itemId": wanted[i], "score": round(score or 0.0, 6)}
+        if query.metadata_columns:
+            entry["metadata"] = catalog.metadata(int(pos[i]), query.metadata_columns)
+        out.append(entry)
+    for i in unknown:
+        entry = {"itemId": wanted[i]}
+        if query.metadata_columns and pos[i] >= 0:
+            entry["metadata"] = catalog.metadata(int(pos[i]), query.metadata_columns)
+        out.append(entry)
+    return out
