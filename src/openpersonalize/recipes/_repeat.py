@@ -34,6 +34,12 @@ class RepeatModel:
     items: np.ndarray  # per item: how much likelier than average its users are to come back to it
 
     @staticmethod
+    def empty(n_types: int, n_items: int) -> RepeatModel:
+        """The model of a log without repeats: every probability 0."""
+        table = np.zeros((max(n_types, 1), MAX_RANK, UNKNOWN_GAP + 1), dtype=np.float32)
+        return RepeatModel(table, 0.0, np.ones(n_items, dtype=np.float32))
+
+    @staticmethod
     def fit(
         items: np.ndarray, types: np.ndarray, times: np.ndarray, offsets: np.ndarray, n_types: int, n_items: int
     ) -> RepeatModel:

@@ -35,7 +35,7 @@ class UserPersonalization(SequentialLinear):
     Attributes
     ----------
     repeat_table_, repeat_rate_, repeat_items_ : the fitted ``RepeatModel``.
-    repeat_scale_ : float32 scalar array, the chosen scale c.
+    repeat_scale_ : float32 scalar array, the chosen scale c (0 = no repeats in training, blend off).
 
     References
     ----------
@@ -77,17 +77,27 @@ class UserPersonalization(SequentialLinear):
         self.random_seed = random_seed
 
     def _fit(self, data: TrainingData) -> None:
-        holdout = hold_out_tails(data, self.validation_fraction, self.random_seed) if self.repeat_weight > 0 else None
+        if self.repeat_weight == 0 or not _has_repeats(data):
+            # Nothing to learn about coming back (e.g. one rating per film): no validation slice needed,
+            # so the linear model keeps every event; scale 0 switches the blend off.
+            super()._fit(data)
+            empty = RepeatModel.empty(len(data.event_types), data.n_items)
+            self._keep_repeat(empty, 0.0)
+            return
+        holdout = hold_out_tails(data, self.validation_fraction, self.random_seed)
         fit_on = data if holdout is None else holdout.fit
         super()._fit(fit_on)
         repeat = RepeatModel.fit(
             fit_on.item_idx, fit_on.event_type, fit_on.timestamp.astype(np.float64), fit_on.user_offsets(),
             len(data.event_types), data.n_items,
         )
-        self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items
-        self.repeat_scale_ = np.array(SCALES[len(SCALES) // 2], dtype=np.float32)
+        self._keep_repeat(repeat, SCALES[len(SCALES) // 2])
         if holdout is not None:
             self.repeat_scale_ = np.array(self._best_scale(holdout.inputs, holdout.targets, data.n_items), np.float32)
+
+    def _keep_repeat(self, repeat: RepeatModel, scale: float) -> None:
+        self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items
+        self.repeat_scale_ = np.array(scale, dtype=np.float32)
 
     def _best_scale(self, inputs: Histories, targets: Histories, n_items: int) -> float:
         from ..evaluation.metrics import compute_metrics  # evaluation imports recipes.base: import late
@@ -104,8 +114,15 @@ class UserPersonalization(SequentialLinear):
 
     def _score(self, histories: Histories) -> np.ndarray:
         linear = super()._score(histories)
-        return self._blend(linear, histories, float(self.repeat_scale_)) if self.repeat_weight > 0 else linear
+        active = self.repeat_weight > 0 and float(self.repeat_scale_) > 0
+        return self._blend(linear, histories, float(self.repeat_scale_)) if active else linear
 
     def _blend(self, linear: np.ndarray, histories: Histories, scale: float) -> np.ndarray:
         future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
         return RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_).blend(future, histories, self.repeat_weight)
+
+
+def _has_repeats(data: TrainingData) -> bool:
+    """Does any user interact with the same item more than once?"""
+    pairs = data.user_idx.astype(np.int64) * data.n_items + data.item_idx
+    return len(np.unique(pairs)) < len(pairs)
