@@ -227,10 +227,11 @@ def _filter(
         raise InvalidInputException(f"Filter {arn} belongs to another dataset group than the campaign ({model.group_arn}).")
     try:
         from ..filters import compile as filter_compile
+        from ..filters.values import parse_filter_values
     except ImportError:  # the filters engineer's module not landed yet: say so, never ignore the filter
         raise InvalidInputException("Filters at request time are not available yet in this OpenPersonalize release.") from None
     compiled = _compiled(filter_compile, record, model)
-    parsed_values = filter_compile.parse_filter_values(values)
+    parse_filter_values(values)  # malformed values fail the request here, naming the key
     events = _user_events(filter_compile, history)
     user_record = _user_record(model.catalog, user_id)
     current = _current_item(model.catalog, item_id)
@@ -242,7 +243,7 @@ def _filter(
             catalog.extras["filter_catalog"] = filter_catalog
         return np.asarray(compiled.item_mask(
             filter_catalog, user_id=user_id, history=events, user_record=user_record, current_item=current,
-            values=parsed_values,
+            values=values,
         ), dtype=bool)
 
     return mask
