@@ -23,6 +23,9 @@ RECIPES: dict[str, str] = {
     _PREFIX + "aws-personalized-ranking-v2": "user_personalization:UserPersonalization",
     _PREFIX + "aws-sims": "sims:SIMS",
     _PREFIX + "aws-popularity-count": "popularity:PopularityCount",
+    _PREFIX + "aws-item-affinity": "affinity:ItemAffinity",
+    _PREFIX + "aws-item-attribute-affinity": "affinity:ItemAttributeAffinity",
+    _PREFIX + "aws-next-best-action": "next_best_action:NextBestAction",
 }
 
 

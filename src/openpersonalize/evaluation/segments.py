@@ -1,0 +1,140 @@
+"""Offline metrics of USER_SEGMENTATION recipes (spec §9.1 item 2, §9.2).
+
+Split: every user's chronologically first 80 % of interactions train the model, the last 20 % are the test
+set. Queries: the items (Item-Affinity) or single attribute values (Item-Attribute-Affinity) that test
+interactions touch. For each query the model returns its top K = 1 % of users; with R the users who
+interacted with the query in the test set:
+
+- ``hits_at_1_percent``   = mean |topK ∩ R| (an average count of users, as the docs define it);
+- ``recall_at_1_percent`` = mean |topK ∩ R| / |R|;
+- ``coverage``            = distinct users in any segment / users in the data (spec §9.2 "actions/users").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Protocol
+
+import numpy as np
+import polars as pl
+
+from ..data.schema import Schema
+from ..recipes._attributes import RESERVED_ITEM_COLUMNS, AttributeIndex
+from ..recipes._data import TrainingData, lookup_sorted
+from .protocol import Evaluation
+
+TRAIN_FRACTION = 0.8
+TOP_FRACTION = 0.01
+MAX_QUERIES = 500  # the batch segment job's own cap for item queries (spec §8.2); bounds evaluation time
+METRIC_KEYS = ("coverage", "hits_at_1_percent", "recall_at_1_percent")
+TASKS = ("items", "attributes")
+
+
+class SegmentModel(Protocol):
+    """What the evaluation needs of a segmentation recipe (``recipes.affinity`` implements it)."""
+
+    def fit(self, data: TrainingData) -> object: ...
+
+    def users_for_items(self, item_ids: list[str], *, num_results: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class AttributeSegmentModel(SegmentModel, Protocol):
+    def users_for_attributes(self, expression: str, *, num_results: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def split_per_user(data: TrainingData) -> tuple[TrainingData, np.ndarray]:
+    """(training data, boolean mask of test rows): the newest 20 % of each user's rows are test rows."""
+    offsets = data.user_offsets()
+    counts = np.diff(offsets)
+    n_train = np.maximum(1, np.floor(TRAIN_FRACTION * counts + 0.5)).astype(np.int64)
+    position = np.arange(data.n_interactions) - np.repeat(offsets[:-1], counts)
+    test = position >= np.repeat(n_train, counts)  # rows are chronological within each user
+    return data.select(~test), test
+
+
+def attribute_items(items: pl.DataFrame | None, schema: Schema | None) -> pl.DataFrame:
+    """The Items columns attribute expressions can use: non-textual, non-reserved (spec §4.8)."""
+    if items is None:
+        raise ValueError("Item-Attribute-Affinity needs an Items dataset in the dataset group; it has none.")
+    textual = {f.name for f in schema.fields if f.textual} if schema is not None else set()
+    keep = [c for c in items.columns if c not in textual]
+    if all(c.upper() in RESERVED_ITEM_COLUMNS for c in keep):
+        raise ValueError(
+            "Item-Attribute-Affinity needs an Items dataset with at least one non-textual, non-reserved metadata "
+            f"column; the Items columns are {items.columns}."
+        )
+    return items.select(keep)
+
+
+def segment_size(n_users: int) -> int:
+    return max(1, math.ceil(TOP_FRACTION * n_users))
+
+
+def evaluate_segments(model: SegmentModel, data: TrainingData, *, task: str = "items", seed: int = 0) -> Evaluation:
+    """Fit ``model`` on the 80 % split and score its top-1 % segments against the 20 % test interactions."""
+    if task not in TASKS:
+        raise ValueError(f"The 'task' parameter must be one of {TASKS}. Got {task!r} instead.")
+    train, test = split_per_user(data)
+    started = time.perf_counter()
+    model.fit(train)
+    trained = time.perf_counter()
+    users, items = data.user_idx[test].astype(np.int64), data.item_idx[test].astype(np.int64)
+    queries = _item_queries(users, items) if task == "items" else _attribute_queries(data, users, items)
+    queries = _sample(queries, seed)
+    k = segment_size(data.n_users)
+    found: list[np.ndarray] = []
+    hits, recalls = [], []
+    for query, relevant in queries:
+        if task == "items":
+            ids, _ = model.users_for_items([str(data.item_ids[query])], num_results=k)
+        else:
+            ids, _ = model.users_for_attributes(str(query), num_results=k)  # type: ignore[attr-defined]
+        chosen = lookup_sorted(data.user_ids, np.asarray(ids, dtype=str))
+        found.append(chosen)
+        n_hit = int(np.isin(chosen, relevant).sum())
+        hits.append(n_hit)
+        recalls.append(n_hit / len(relevant))
+    finished = time.perf_counter()
+    return Evaluation(_metrics(hits, recalls, found, data.n_users), trained - started, finished - trained)
+
+
+def _metrics(hits: list[int], recalls: list[float], found: list[np.ndarray], n_users: int) -> dict[str, float]:
+    if not hits:
+        return dict.fromkeys(METRIC_KEYS, 0.0)
+    shown = np.unique(np.concatenate(found)) if found else np.zeros(0)
+    return {
+        "coverage": float(len(shown) / max(n_users, 1)),
+        "hits_at_1_percent": float(np.mean(hits)),
+        "recall_at_1_percent": float(np.mean(recalls)),
+    }
+
+
+def _item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """(item index, test users who interacted with it) for every item with test interactions."""
+    if len(items) == 0:
+        return []
+    order = np.lexsort((users, items))
+    users, items = users[order], items[order]
+    starts = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
+    bounds = np.append(starts, len(items))
+    return [(int(items[a]), np.unique(users[a:b])) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _attribute_queries(data: TrainingData, users: np.ndarray, items: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """(single-term expression, test users who interacted with an item having it) per attribute value."""
+    index = AttributeIndex.build(data.items)
+    queries: list[tuple[object, np.ndarray]] = []
+    for pos, key in enumerate(index.keys):
+        having = index.items[index.indptr[pos] : index.indptr[pos + 1]]
+        relevant = np.unique(users[np.isin(items, having)])
+        if len(relevant):
+            queries.append((index.expression_of(str(key)), relevant))
+    return queries
+
+
+def _sample(queries: list[tuple[object, np.ndarray]], seed: int) -> list[tuple[object, np.ndarray]]:
+    if len(queries) <= MAX_QUERIES:
+        return queries
+    keep = np.sort(np.random.default_rng(seed).choice(len(queries), size=MAX_QUERIES, replace=False))
+    return [queries[i] for i in keep]
