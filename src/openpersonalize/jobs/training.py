@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -20,10 +20,13 @@ from ..control.common import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_
 from ..control.context import Services
 from ..control.store import Job, Record
 from ..data.artifacts import model_dir
-from ..data.schema import parse_schema
-from ..evaluation.protocol import evaluate
+from ..data.schema import Schema, parse_schema
+from ..evaluation.actions import evaluate_actions
+from ..evaluation.protocol import Evaluation, evaluate
+from ..evaluation.segments import attribute_items, evaluate_segments
 from ..evaluation.split import split_users
 from ..recipes import catalogue
+from ..recipes._actions import ActionTrainingData
 from ..recipes.base import Recipe, TrainingData
 from ..recipes.registry import make_recipe
 from . import search
@@ -44,6 +47,9 @@ class Frames:
     interactions: pl.DataFrame
     items: pl.DataFrame | None
     users: pl.DataFrame | None
+    actions: pl.DataFrame | None = None
+    action_interactions: pl.DataFrame | None = None
+    schemas: dict[str, Schema] = field(default_factory=dict)  # dataset type → schema, of the frames read
 
 
 def run(services: Services, job: Job, progress: Progress) -> None:
@@ -98,13 +104,33 @@ def train(services: Services, version: Record) -> dict[str, Any]:
         changes["tunedHPOParams"] = {"algorithmHyperParameters": algorithm}
     recipe = _recipe(recipe_arn, algorithm, config.get("featureTransformationParameters", {}))
     stop()
-    evaluation = evaluate(recipe, split, task=search.task_of(recipe_arn))
+    evaluation = _evaluate(recipe_arn, recipe, data, frames, split)
     stop()
     target = model_dir(services.data.root, version.arn)
     shutil.rmtree(target, ignore_errors=True)
     recipe.save(target)
     changes["_metrics"] = {k: round(float(v), 4) for k, v in evaluation.metrics.items()}
     return changes
+
+
+def _evaluate(recipe_arn: str, recipe: Recipe, data: TrainingData, frames: Frames, split: Any) -> Evaluation:
+    """Personalize's protocol for the recipe type (spec §9.1): per-user 80/20 for USER_SEGMENTATION, held-out
+    action users for PERSONALIZED_ACTIONS, held-out users otherwise."""
+    kind = catalogue.recipe(recipe_arn).recipe_type
+    try:
+        if kind == catalogue.USER_SEGMENTATION:
+            if recipe_arn.endswith("/aws-item-attribute-affinity"):
+                attributes = attribute_items(data.items, frames.schemas.get("ITEMS"))
+                return evaluate_segments(recipe, replace(data, items=attributes), task="attributes", seed=SEED)
+            return evaluate_segments(recipe, data, task="items", seed=SEED)
+        if kind == catalogue.PERSONALIZED_ACTIONS:
+            if frames.actions is None:
+                raise ValueError("Next-Best-Action needs an Actions dataset in the dataset group; it has none.")
+            actions = ActionTrainingData.attach(data, frames.actions, frames.action_interactions)
+            return evaluate_actions(recipe, actions, seed=SEED)  # type: ignore[arg-type]
+    except ValueError as err:  # data the recipe cannot train on (spec §4.8 minimums)
+        raise JobFailed(f"Create failed. {err}") from None
+    return evaluate(recipe, split, task=search.task_of(recipe_arn))
 
 
 def _recipe(recipe_arn: str, algorithm: dict[str, str], featurization: dict[str, str]) -> Recipe:
@@ -119,6 +145,8 @@ def _load(services: Services, group_arn: str, columns: dict[str, Any]) -> Frames
     if "INTERACTIONS" not in datasets:
         raise JobFailed("Create failed. The dataset group has no Interactions dataset.")
 
+    frames_schemas: dict[str, Schema] = {}
+
     def read(dataset_type: str) -> pl.DataFrame | None:
         record = datasets.get(dataset_type)
         if record is None:
@@ -126,17 +154,18 @@ def _load(services: Services, group_arn: str, columns: dict[str, Any]) -> Frames
         schema_record = services.store.get(record.body["schemaArn"], "schema")
         if schema_record is None:
             raise JobFailed(f"Create failed. The schema of the {dataset_type} dataset no longer exists.")
-        frame = services.data.read_dataset(record.arn, parse_schema(schema_record.body["schema"]), "ALL")
+        schema = frames_schemas[dataset_type] = parse_schema(schema_record.body["schema"])
+        frame = services.data.read_dataset(record.arn, schema, "ALL")
         return _columns(frame, dataset_type, columns)
 
     interactions = read("INTERACTIONS")
     assert interactions is not None  # checked above
-    return Frames(interactions, read("ITEMS"), read("USERS"))
+    return Frames(interactions, read("ITEMS"), read("USERS"), read("ACTIONS"), read("ACTION_INTERACTIONS"), frames_schemas)
 
 
 def _columns(frame: pl.DataFrame, dataset_type: str, config: dict[str, Any]) -> pl.DataFrame:
     """trainingDataConfig: drop excluded columns, or keep only included ones (ids and reserved stay)."""
-    keep_always = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"}
+    keep_always = {"USER_ID", "ITEM_ID", "ACTION_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"}
     excluded = {c for k, cols in config.get("excludedDatasetColumns", {}).items() if k.upper() == dataset_type for c in cols}
     included = {c for k, cols in config.get("includedDatasetColumns", {}).items() if k.upper() == dataset_type for c in cols}
     names = [c for c in frame.columns if c in keep_always or (c not in excluded and (not included or c in included))]
