@@ -285,7 +285,10 @@ def display_scores(scores: np.ndarray, allowed: np.ndarray, picked: list[int]) -
         return [None] * len(picked)
     top = float(scores[finite].max())
     total = float(np.exp(scores[finite] - top).sum())
-    return [float(np.exp(scores[i] - top) / total) if finite[i] else None for i in picked]
+    chosen = np.asarray(picked, dtype=np.int64)
+    values = np.round(np.exp(scores[chosen] - top) / total, 6).tolist()
+    ok = finite[chosen].tolist()
+    return [v if k else None for v, k in zip(values, ok, strict=True)]
 
 
 def _render(
@@ -293,15 +296,18 @@ def _render(
 ) -> list[dict[str, Any]]:
     catalog = model.catalog
     shown = display_scores(scores, allowed, picked) if query.with_scores else [None] * len(picked)
+    names = catalog.item_ids[np.asarray(picked, dtype=np.int64)].tolist()
     out = []
-    for index, score in zip(picked, shown, strict=True):
-        entry: dict[str, Any] = {"itemId": str(catalog.item_ids[index])}
-        if score is not None and reasons.get(index) != REASON_EXPLORATION:
-            entry["score"] = round(score, 6)
-        if reasons.get(index) == REASON_PROMOTED and query.promotion is not None:
-            entry["promotionName"] = query.promotion.name
-        if query.with_reasons and index in reasons:
-            entry["reason"] = [reasons[index]]
+    for index, name, score in zip(picked, names, shown, strict=True):
+        entry: dict[str, Any] = {"itemId": name}
+        reason = reasons.get(index)
+        if score is not None and reason != REASON_EXPLORATION:
+            entry["score"] = score
+        if reason is not None:
+            if reason == REASON_PROMOTED and query.promotion is not None:
+                entry["promotionName"] = query.promotion.name
+            if query.with_reasons:
+                entry["reason"] = [reason]
         if query.metadata_columns:
             entry["metadata"] = catalog.metadata(index, query.metadata_columns)
         out.append(entry)
@@ -328,7 +334,7 @@ def rank(model: ServedModel, query: Query, history: UserHistory, input_list: lis
     shown = display_scores(scores, allowed, [int(pos[i]) for i in known])
     out = []
     for i, score in zip(known, shown, strict=True):
-        entry: dict[str, Any] = {"itemId": wanted[i], "score": round(score or 0.0, 6)}
+        entry: dict[str, Any] = {"itemId": wanted[i], "score": score or 0.0}
         if query.metadata_columns:
             entry["metadata"] = catalog.metadata(int(pos[i]), query.metadata_columns)
         out.append(entry)
