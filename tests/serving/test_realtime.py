@@ -1,0 +1,87 @@
+"""GroupHistory and the request pipeline without a server: session merge, context popularity, impressions."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from openpersonalize.serving import recommend
+from openpersonalize.serving.models import Catalog
+from openpersonalize.serving.realtime import GroupHistory, annotate_events
+
+
+def _history() -> GroupHistory:
+    frame = pl.DataFrame({
+        "USER_ID": ["a", "a", "b", "c", "c"],
+        "ITEM_ID": ["i1", "i2", "i1", "i3", "i2"],
+        "TIMESTAMP": [1, 2, 1, 5, 6],
+        "EVENT_TYPE": ["Click"] * 5,
+        "DEVICE": ["tv", "tv", "phone", "phone", "phone"],
+    })
+    return GroupHistory(frame)
+
+
+def test_bulk_history_then_streamed_events_in_order() -> None:
+    history = _history()
+    assert history.get("a").item_ids == ["i1", "i2"]
+    before = history.user_version("a")
+    history.observe([{"USER_ID": "a", "ITEM_ID": "i9", "TIMESTAMP": 10, "EVENT_TYPE": "Watch", "$sid": "s"}])
+    events = history.get("a")
+    assert events.item_ids == ["i1", "i2", "i9"] and events.event_types[-1] == "Watch"
+    assert history.user_version("a") != before and history.latest_timestamp == 10
+
+
+def test_anonymous_session_merges_into_the_user_once() -> None:
+    history = _history()
+    history.observe([{"USER_ID": "s1", "ITEM_ID": "i7", "TIMESTAMP": 3, "$sid": "s1", "$anon": True}])
+    history.observe([{"USER_ID": "u9", "ITEM_ID": "i8", "TIMESTAMP": 4, "$sid": "s1"}])
+    history.observe([{"USER_ID": "u9", "ITEM_ID": "i6", "TIMESTAMP": 5, "$sid": "s1"}])
+    assert history.get("u9").item_ids == ["i7", "i8", "i6"]
+
+
+def test_context_popularity_counts_distinct_users_per_value() -> None:
+    history = _history()
+    assert history.context_popularity[("DEVICE", "phone")] == {"i1": 1, "i3": 1, "i2": 1}
+    assert history.context_popularity[("DEVICE", "tv")] == {"i1": 1, "i2": 1}
+
+
+def test_impressions_count_only_unclicked_items() -> None:
+    history = _history()
+    history.observe([{"USER_ID": "a", "ITEM_ID": "i3", "TIMESTAMP": 9, "$impression": "i2|i4|i3"}])
+    history.observe([{"USER_ID": "a", "ITEM_ID": "i3", "TIMESTAMP": 9, "$impression": "i4"}])
+    assert history.get("a").unclicked_impressions() == {"i4": 2}
+
+
+def test_implicit_impressions_come_from_the_recommendation() -> None:
+    rid = recommend.remember("arn:campaign", ["i1", "i2"])
+    rows = [{"USER_ID": "a"}, {"USER_ID": "a"}]
+    events = [{"recommendationId": rid}, {"recommendationId": rid, "impression": ["i5"]}]
+    annotate_events(events, rows, {"IMPRESSION", "EVENT_ATTRIBUTION_SOURCE"})
+    assert rows[0]["IMPRESSION"] == "i1|i2" and rows[0]["EVENT_ATTRIBUTION_SOURCE"] == "arn:campaign"
+    assert rows[1]["IMPRESSION"] == "i5"  # explicit wins
+
+
+def test_demotion_sinks_shown_items_more_the_more_they_were_shown() -> None:
+    history = _history()
+    history.observe([{"USER_ID": "b", "ITEM_ID": "i1", "TIMESTAMP": 9, "$impression": "i2|i3"},
+                     {"USER_ID": "b", "ITEM_ID": "i1", "TIMESTAMP": 9, "$impression": "i3"}])
+    ids = np.array(["i1", "i2", "i3", "i4"])
+    catalog = Catalog(ids, 4, np.ones(4, np.int64), np.full(4, np.nan), None, {})
+    scores = np.array([1.0, 0.9, 0.8, 0.1], np.float32)
+    out = recommend.demote_impressions(scores, catalog, history.get("b"))
+    assert out[0] == scores[0] and out[3] == scores[3]
+    assert scores[1] - out[1] < scores[2] - out[2]  # i3 shown twice, i2 once
+
+
+def test_display_scores_are_a_softmax_over_allowed_items() -> None:
+    scores = np.array([2.0, 1.0, -np.inf, 0.5], np.float32)
+    allowed = np.array([True, True, True, False])
+    shown = recommend.display_scores(scores, allowed, [0, 1, 2])
+    total = np.exp(2.0) + np.exp(1.0)
+    assert np.isclose(shown[0], np.exp(2.0) / total, atol=1e-6) and shown[2] is None
+
+
+def test_interleave_keeps_relative_orders() -> None:
+    out = recommend._interleave([1, 2, 3, 4], [9, 8], 5)
+    assert len(out) == 5 and [x for x in out if x in (9, 8)] == [9, 8]
+    assert [x for x in out if x not in (9, 8)] == [1, 2, 3]
