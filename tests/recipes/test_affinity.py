@@ -82,6 +82,14 @@ def test_users_for_items_contract(fitted: ItemAttributeAffinity, data: TrainingD
         fitted.users_for_items([item, "no-such-item"])
 
 
+def test_an_item_without_interactions_gets_the_most_active_users() -> None:
+    rows = [("heavy", "i0", 1), ("heavy", "i1", 2), ("heavy", "i0", 3), ("light", "i1", 4)]
+    frame = pl.DataFrame(rows, schema=["USER_ID", "ITEM_ID", "TIMESTAMP"], orient="row")
+    items = pl.DataFrame({"ITEM_ID": ["i0", "i1", "cold"], "GENRES": ["A", "B", "C"]})
+    model = ItemAffinity(hidden_dimension=2, iterations=2).fit(TrainingData.from_frames(frame, items))
+    assert model.users_for_items(["cold"])[0].tolist() == ["heavy", "light"]
+
+
 def test_attribute_queries(fitted: ItemAttributeAffinity, vod: GeneratedData) -> None:
     genres = vod.items["GENRES"].str.split("|").explode()
     common = genres.value_counts(sort=True)["GENRES"][0]

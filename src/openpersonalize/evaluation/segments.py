@@ -80,7 +80,9 @@ def evaluate_segments(model: SegmentModel, data: TrainingData, *, task: str = "i
     model.fit(train)
     trained = time.perf_counter()
     users, items = data.user_idx[test].astype(np.int64), data.item_idx[test].astype(np.int64)
-    queries = _item_queries(users, items) if task == "items" else _attribute_queries(data, users, items)
+    queries: list[tuple[object, np.ndarray]] = (
+        list(_item_queries(users, items)) if task == "items" else _attribute_queries(data, users, items)
+    )
     queries = _sample(queries, seed)
     k = segment_size(data.n_users)
     found: list[np.ndarray] = []
@@ -110,7 +112,7 @@ def _metrics(hits: list[int], recalls: list[float], found: list[np.ndarray], n_u
     }
 
 
-def _item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[object, np.ndarray]]:
+def _item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(item index, test users who interacted with it) for every item with test interactions."""
     if len(items) == 0:
         return []
@@ -122,15 +124,19 @@ def _item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[object, np
 
 
 def _attribute_queries(data: TrainingData, users: np.ndarray, items: np.ndarray) -> list[tuple[object, np.ndarray]]:
-    """(single-term expression, test users who interacted with an item having it) per attribute value."""
+    """(single-term expression, test users who interacted with an item having it) per attribute value.
+
+    Vectorised as a join of the test rows with the index's (key, item) entries on the item.
+    """
     index = AttributeIndex.build(data.items)
-    queries: list[tuple[object, np.ndarray]] = []
-    for pos, key in enumerate(index.keys):
-        having = index.items[index.indptr[pos] : index.indptr[pos + 1]]
-        relevant = np.unique(users[np.isin(items, having)])
-        if len(relevant):
-            queries.append((index.expression_of(str(key)), relevant))
-    return queries
+    entry_keys = np.repeat(np.arange(len(index.keys)), np.diff(index.indptr))
+    order = np.argsort(index.items, kind="stable")
+    low = np.searchsorted(index.items[order], items, side="left")
+    counts = np.searchsorted(index.items[order], items, side="right") - low
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    entries = order[np.repeat(low, counts) + within]
+    grouped = _item_queries(np.repeat(users, counts), entry_keys[entries])
+    return [(index.expression_of(str(index.keys[key])), relevant) for key, relevant in grouped]
 
 
 def _sample(queries: list[tuple[object, np.ndarray]], seed: int) -> list[tuple[object, np.ndarray]]:

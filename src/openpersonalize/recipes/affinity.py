@@ -32,6 +32,7 @@ class ItemAffinity(ImplicitALS):
     Attributes
     ----------
     user_ids_ : str array, the users segments are drawn from (the training users).
+    user_activity_ : float32, training interactions per user (the answer for items without interactions).
     user_factors_ : float32 (users × hidden_dimension).
     item_factors_ : float32 (items × hidden_dimension).
 
@@ -75,6 +76,7 @@ class ItemAffinity(ImplicitALS):
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.user_ids_ = np.asarray(data.user_ids, dtype=str)
+        self.user_activity_ = np.bincount(data.user_idx, minlength=data.n_users).astype(np.float32)
 
     # ---- segment queries -------------------------------------------------------------------------
     def users_for_items(
@@ -105,7 +107,10 @@ class ItemAffinity(ImplicitALS):
         candidate_user_ids: Sequence[str] | None,
         exclude_user_ids: Sequence[str],
     ) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.user_factors_ @ self._query_vector(items)
+        if self.item_counts_[items].sum() > 0:
+            scores = self.user_factors_ @ self._query_vector(items)
+        else:  # catalogue items nobody interacted with have no learned factor: the most active users
+            scores = self.user_activity_.copy()
         allowed = self._user_mask(candidate_user_ids)
         allowed[_known(self.user_ids_, exclude_user_ids)] = False
         scores = np.where(allowed, scores, -np.inf)
@@ -114,10 +119,10 @@ class ItemAffinity(ImplicitALS):
         return self.user_ids_[top], scores[top].astype(np.float64)
 
     def _query_vector(self, items: np.ndarray) -> np.ndarray:
-        """Σ wᵢ vᵢ over the query items, wᵢ ∝ training interactions (uniform if none has any)."""
+        """Σ wᵢ vᵢ over the query items, wᵢ ∝ distinct training users of item i."""
         items = np.unique(items)
         weights = self.item_counts_[items].astype(np.float64)
-        weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(items), 1.0 / len(items))
+        weights = weights / weights.sum()
         return (weights @ self.item_factors_[items].astype(np.float64)).astype(np.float32)
 
     def _user_mask(self, candidate_user_ids: Sequence[str] | None) -> np.ndarray:

@@ -141,17 +141,13 @@ class NextBestAction(Recipe):
     def _features(self, histories: Histories) -> np.ndarray:
         """Standardised [mean item embedding, log(1 + history length)] per history row."""
         lengths = histories.lengths()
-        rows = np.repeat(np.arange(len(histories)), lengths)
-        sums = np.zeros((len(histories), self.item_embedding_.shape[1]))
-        np.add.at(sums, rows, self.item_embedding_[histories.items])
+        sums = _history_matrix(histories, len(self.item_embedding_)) @ self.item_embedding_.astype(np.float64)
         raw = np.hstack([sums / np.maximum(lengths, 1)[:, None], np.log1p(lengths)[:, None]])
         return (raw - self.feature_mean_) / self.feature_scale_
 
     def _score(self, histories: Histories) -> np.ndarray:
         """Item scores (PureSVD fold-in), so the model also answers the contract's item queries."""
-        rows = np.repeat(np.arange(len(histories)), histories.lengths())
-        users = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, histories.items)),
-                              shape=(len(histories), len(self.item_embedding_)))
+        users = _history_matrix(histories, len(self.item_embedding_))
         return np.asarray(users @ self.item_embedding_) @ self.item_embedding_.T
 
     def action_scores(self, histories: Histories) -> np.ndarray:
@@ -212,6 +208,13 @@ class NextBestAction(Recipe):
             stamps = np.asarray(list(times), dtype=np.float64)
             np.fmax.at(last, actions[taken], stamps[taken])
         return last
+
+
+def _history_matrix(histories: Histories, n_items: int) -> sp.csr_matrix:
+    """Rows × items counts of the histories (repeats add up, as in a mean over the history)."""
+    rows = np.repeat(np.arange(len(histories)), histories.lengths())
+    ones = np.ones(len(rows), dtype=np.float32)
+    return sp.csr_matrix((ones, (rows, histories.items)), shape=(len(histories), n_items))
 
 
 def rank_actions(scores: np.ndarray, values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
