@@ -33,7 +33,7 @@ values, so they are cached per catalogue (LRU, bounded by bytes): a repeated req
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -348,7 +348,7 @@ def _history_positions(expression: _Expr, table: Table, history: UserEvents | No
     return table.positions(list(itertools.compress(item_ids, events.tolist())))
 
 
-def _where(expression: _Expr, column_of: Any, size: int, request: _Request) -> np.ndarray:
+def _where(expression: _Expr, column_of: Callable[[_Cond], Column], size: int, request: _Request) -> np.ndarray:
     """OR over the AND-groups of the WHERE conditions, each a vectorised test over ``size`` rows."""
     result: np.ndarray | None = None
     for group in expression.groups:

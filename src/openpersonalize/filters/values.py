@@ -139,9 +139,10 @@ _COMPARE = {
 class Column:
     """One field over ``size`` rows, encoded for vectorised tests.
 
-    Numeric: ``numbers`` (float64, NaN = null). Strings: a vocabulary and (row, code) pairs — one pair per
-    row for single-valued fields, several for multi-valued categorical ones. ``casefold`` lower-cases both the
-    data and the tested values (event types match ignoring case, spec §7.2).
+    Numeric: ``numbers`` (float64, NaN = null). Strings: a vocabulary with one code per row (``row_codes``)
+    or, for multi-valued categorical fields, (row, code) pairs; small inputs keep their ``texts`` and test
+    them against a set. ``casefold`` lower-cases both the data and the tested values (event types match
+    ignoring case, spec §7.2).
     """
 
     size: int
@@ -152,10 +153,6 @@ class Column:
     row_codes: np.ndarray | None = None  # set when every row has at most one value (code len(vocabulary) = null)
     texts: list[str | None] | None = None  # small single-valued inputs: the strings themselves, set-tested
     casefold: bool = False
-
-    @property
-    def numeric(self) -> bool:
-        return self.numbers is not None
 
     def present(self) -> np.ndarray:
         """Rows with a (non-null) value."""
@@ -209,15 +206,14 @@ class Column:
         """Encode a catalogue-sized column with polars (no Python loop over rows)."""
         size = series.len()
         if numeric:
-            numbers = series.cast(pl.Float64, strict=False).fill_nan(None).to_numpy().astype(np.float64)
+            numbers = series.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)  # null → NaN
             return cls(size, numbers=numbers)
         strings = series.cast(pl.String, strict=False)
         if casefold:
             strings = strings.str.to_lowercase()
         if categorical and bool(strings.str.contains(SEPARATOR, literal=True).any()):
             return cls._multi_valued(strings, size, casefold)
-        values = strings.to_frame("v")
-        vocabulary, codes = _codes(values["v"])
+        vocabulary, codes = _codes(strings)
         row_codes = codes.fill_null(len(vocabulary)).to_numpy().astype(np.int64)
         return cls(size, vocabulary=vocabulary, row_codes=row_codes, casefold=casefold)
 
