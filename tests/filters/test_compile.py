@@ -346,6 +346,8 @@ def test_user_population_window() -> None:
     assert compiled.user_mask(catalog).tolist() == [True, False, False]
     no_users = FilterCatalog.build(np.array([]), None, None, interactions=frame)
     assert sorted(no_users.tables["UserID"].ids.tolist()) == ["u0", "u1"]
+    no_events = FilterCatalog.build(np.array([]), None, USERS)  # no interactions table: nobody interacted
+    assert _compile("INCLUDE UserID WHERE Interactions.EVENT_TYPE IN (*)").user_mask(no_events).tolist() == [False] * 4
 
 
 # ---- caching and contract -------------------------------------------------------------------------------------
