@@ -19,7 +19,11 @@ from openpersonalize.recipes.sequential import SequentialLinear
 from openpersonalize.recipes.sims import SIMS, ItemKNN
 from openpersonalize.recipes.user_personalization import UserPersonalization
 
-from ._synthetic import planted
+from openpersonalize.recipes.semantic import SemanticSimilarity
+from openpersonalize.recipes.similar_items import SimilarItems
+from openpersonalize.recipes.trending import TrendingNow
+
+from ._synthetic import planted, with_item_metadata
 
 # Small, fast settings; each entry: (recipe, task it is judged on, quality floor: must beat popularity).
 CASES: dict[str, tuple[Recipe, str, bool]] = {
@@ -35,13 +39,17 @@ CASES: dict[str, tuple[Recipe, str, bool]] = {
         "user",
         True,
     ),
+    # Trending-Now is judged on trend_prediction_accuracy (tests/recipes/test_trending.py), not on users.
+    "trending-now": (TrendingNow(trend_discovery_frequency="1 hour", lookback_windows=4), "user", False),
+    "similar-items": (SimilarItems(item_id_hidden_dim=16, item_metadata_hidden_dim=8, min_cointeraction_count=1), "related", True),
+    "semantic-similarity": (SemanticSimilarity(), "related", True),
 }
 NAMES = list(CASES)
 
 
 @pytest.fixture(scope="module")
 def data() -> TrainingData:
-    return planted()
+    return with_item_metadata(planted())  # metadata-based recipes need it; the others ignore it
 
 
 @pytest.fixture(scope="module")

