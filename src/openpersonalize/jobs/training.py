@@ -24,11 +24,13 @@ from ..data.schema import Schema, parse_schema
 from ..evaluation.actions import evaluate_actions
 from ..evaluation.protocol import Evaluation, evaluate
 from ..evaluation.segments import attribute_items, evaluate_segments
+from ..evaluation import trends
 from ..evaluation.split import split_users
 from ..recipes import catalogue
 from ..recipes._actions import ActionTrainingData
 from ..recipes.base import Recipe, TrainingData
 from ..recipes.registry import make_recipe
+from ..recipes.trending import TrendingNow
 from . import search
 from .base import JobFailed, Progress
 
@@ -36,6 +38,11 @@ SEED = 0  # evaluation split and model initialisation: reproducible versions (is
 MIN_INTERACTIONS = 1000  # spec §4.8
 MIN_USERS_WITH_TWO = 25
 MIN_SHARE_WITH_TWO = 0.01
+SEMANTIC_SIMILARITY = catalogue.RECIPE_PREFIX + "aws-semantic-similarity"
+# Trending-Now and Similar-Items need >= 1000 unique interactions (spec §4.8): distinct (user, item, time).
+MIN_UNIQUE_INTERACTIONS = {catalogue.RECIPE_PREFIX + "aws-trending-now": 1000,
+                           catalogue.RECIPE_PREFIX + "aws-similar-items": 1000}
+_ROLES = (("item_name", "item_name"), ("textual", "textual"), ("categorical", "categorical"))
 
 
 class Stopped(Exception):
@@ -85,11 +92,13 @@ def train(services: Services, version: Record) -> dict[str, Any]:
     """Fit and evaluate; returns the version's new fields. Raises JobFailed with a user-facing reason."""
     body = version.body
     config = body.get("solutionConfig", {})
-    frames = _load(services, body["datasetGroupArn"], config.get("trainingDataConfig", {}))
+    semantic = body["recipeArn"] == SEMANTIC_SIMILARITY  # Interactions optional (spec §4.8)
+    frames = _load(services, body["datasetGroupArn"], config.get("trainingDataConfig", {}), need_interactions=not semantic)
     interactions = _select_events(frames.interactions, body.get("eventType"), config)
-    if not services.settings.relaxed_minimums:
+    check_recipe_data(body["recipeArn"], frames, interactions, relaxed=services.settings.relaxed_minimums)
+    if not services.settings.relaxed_minimums and not semantic:
         check_minimums(interactions)
-    data = TrainingData.from_frames(interactions, frames.items, frames.users)
+    data = TrainingData.from_frames(interactions, frames.items, frames.users, item_roles=item_roles(frames.schemas.get("ITEMS")))
     split = split_users(data, seed=SEED)
     stop = partial(_check_stop, services, version.arn)
     changes: dict[str, Any] = {}
@@ -109,7 +118,10 @@ def train(services: Services, version: Record) -> dict[str, Any]:
     target = model_dir(services.data.root, version.arn)
     shutil.rmtree(target, ignore_errors=True)
     recipe.save(target)
-    changes["_metrics"] = {k: round(float(v), 4) for k, v in evaluation.metrics.items()}
+    metrics = dict(evaluation.metrics)
+    if isinstance(recipe, TrendingNow):  # spec §9.2: Trending-Now's own metric, on the latest windows
+        metrics[trends.METRIC_KEY] = trends.trend_prediction_accuracy(recipe, data, window_seconds=recipe.window_seconds)
+    changes["_metrics"] = {k: round(float(v), 4) for k, v in metrics.items()}
     return changes
 
 
@@ -140,9 +152,9 @@ def _recipe(recipe_arn: str, algorithm: dict[str, str], featurization: dict[str,
     return make_recipe(recipe_arn, {k: v for k, v in typed.items() if k in given}, seed=SEED)
 
 
-def _load(services: Services, group_arn: str, columns: dict[str, Any]) -> Frames:
+def _load(services: Services, group_arn: str, columns: dict[str, Any], *, need_interactions: bool = True) -> Frames:
     datasets = {d.body["datasetType"]: d for d in services.store.list("dataset", parent=group_arn)}
-    if "INTERACTIONS" not in datasets:
+    if "INTERACTIONS" not in datasets and need_interactions:
         raise JobFailed("Create failed. The dataset group has no Interactions dataset.")
 
     frames_schemas: dict[str, Schema] = {}
@@ -159,7 +171,8 @@ def _load(services: Services, group_arn: str, columns: dict[str, Any]) -> Frames
         return _columns(frame, dataset_type, columns)
 
     interactions = read("INTERACTIONS")
-    assert interactions is not None  # checked above
+    if interactions is None:  # only when not needed (checked above)
+        interactions = pl.DataFrame(schema={"USER_ID": pl.String, "ITEM_ID": pl.String, "TIMESTAMP": pl.Int64})
     return Frames(interactions, read("ITEMS"), read("USERS"), read("ACTIONS"), read("ACTION_INTERACTIONS"), frames_schemas)
 
 
@@ -216,3 +229,34 @@ def check_minimums(interactions: pl.DataFrame) -> None:
         raise JobFailed(
             f"Create failed. Fewer than 1% of users have at least 2 interactions ({with_two} of {len(counts)})."
         )
+
+
+def item_roles(schema: Schema | None) -> dict[str, str] | None:
+    """Items column → role for the recipes (spec §4.1): itemName, textual, categorical, or numeric types."""
+    if schema is None:
+        return None
+    roles = {}
+    for f in schema.fields:
+        role = next((r for attr, r in _ROLES if getattr(f, attr)), None)
+        if role is None and f.type in ("int", "long", "float", "double"):
+            role = "numeric"
+        if role is not None and f.name != "ITEM_ID":
+            roles[f.name] = role
+    return roles
+
+
+def check_recipe_data(recipe_arn: str, frames: Frames, interactions: pl.DataFrame, *, relaxed: bool) -> None:
+    """Per-recipe data requirements of spec §4.8 (Semantic-Similarity's Items fields are never relaxed)."""
+    if recipe_arn == SEMANTIC_SIMILARITY:
+        items = frames.schemas.get("ITEMS")
+        if items is None or frames.items is None:
+            raise JobFailed("Create failed. Semantic-Similarity needs an Items dataset; the dataset group has none.")
+        for attr, label in (("item_name", "an itemName field"), ("textual", "a textual field")):
+            if not any(getattr(f, attr) for f in items.fields):
+                raise JobFailed(f"Create failed. Semantic-Similarity needs {label} in the Items schema; it has none.")
+    minimum = MIN_UNIQUE_INTERACTIONS.get(recipe_arn)
+    if minimum is not None and not relaxed:
+        unique = interactions.select("USER_ID", "ITEM_ID", "TIMESTAMP").unique().height
+        if unique < minimum:
+            name = catalogue.recipe(recipe_arn).name
+            raise JobFailed(f"Create failed. Recipe {name} needs at least {minimum} unique interactions, found {unique}.")

@@ -50,7 +50,7 @@ def window_counts(items: np.ndarray, times: np.ndarray, *, now: float, window: f
     Events after ``now`` are not counted (an evaluation asks about a moment in the past).
     """
     age = (now - times.astype(np.float64)) / window
-    k = np.maximum(np.ceil(age).astype(np.int64) - 1, 0)  # an event exactly at ``now`` is in window 0
+    k = np.floor(age).astype(np.int64)  # age in [k, k+1) ⟺ t in (now-(k+1)w, now-kw]
     keep = (age >= 0) & (k < n_windows)
     flat = k[keep] * n_items + items[keep].astype(np.int64)
     return np.bincount(flat, minlength=n_windows * n_items).reshape(n_windows, n_items).astype(np.float32)
@@ -59,12 +59,17 @@ def window_counts(items: np.ndarray, times: np.ndarray, *, now: float, window: f
 def scores_from_counts(counts: np.ndarray, *, level_smoothing: float = 0.1, trend_smoothing: float = 0.05) -> np.ndarray:
     """Forecast increase per item from window counts (newest first): next window's count minus the current.
 
-    Holt's linear exponential smoothing runs over the windows, oldest first (level starts at the mean
-    count, trend at 0); the forecast for the next window is ``level + trend``. Ties (items never seen in
+    Holt's linear exponential smoothing runs over the windows, oldest first; the forecast for the next
+    window is ``level + trend``. Ties (items never seen in
     the look-back) are broken by their interactions in it, so the list is never in arbitrary order.
     """
     series = counts[::-1].astype(np.float64)  # oldest first
-    level, trend = series.mean(axis=0), np.zeros(series.shape[1])
+    # Start from the least-squares line through the look-back (so a steady riser is tracked from the first
+    # window, not lagged), placed one step before the first window.
+    position = np.arange(len(series), dtype=np.float64)
+    centred = position - position.mean()
+    trend = centred @ (series - series.mean(axis=0)) / max(float(centred @ centred), 1.0)
+    level = series.mean(axis=0) - trend * (position.mean() + 1)
     for observed in series:
         previous = level
         level = level_smoothing * observed + (1 - level_smoothing) * (level + trend)
