@@ -33,6 +33,9 @@ class SequentialLinear(Recipe):
     ease_l2 : float > 0, EASE's ridge penalty.
     popularity_discount : float in [0, 1], positive scores are divided by popularity^this (coverage).
     min_item_count : int ≥ 1, items with fewer training users are left out of the matrices (cold tail).
+    position_weight : float ≥ 0, training rows late in a user's history weigh (1 + this × relative
+        position): recommendations are asked for a user's *latest* state, and early events (e.g. a
+        sign-up questionnaire of popular titles) behave differently. 0 weighs all rows equally.
 
     Attributes
     ----------
@@ -58,6 +61,7 @@ class SequentialLinear(Recipe):
         "ease_l2": Interval(float, 1e-6, None),
         "popularity_discount": Interval(float, 0.0, 1.0),
         "min_item_count": Interval(int, 1, None),
+        "position_weight": Interval(float, 0.0, None),
     }
 
     def __init__(
@@ -68,11 +72,12 @@ class SequentialLinear(Recipe):
         history_decay: float = 5.0,
         target_decay: float = 5.0,
         target_window: int = 10,
-        l2: float = 100.0,
+        l2: float = 300.0,
         ease_weight: float = 0.5,
         ease_l2: float = 500.0,
         popularity_discount: float = 0.15,
         min_item_count: int = 3,
+        position_weight: float = 3.0,
     ) -> None:
         self.bptt = bptt
         self.recency_mask = recency_mask
@@ -84,6 +89,7 @@ class SequentialLinear(Recipe):
         self.ease_l2 = ease_l2
         self.popularity_discount = popularity_discount
         self.min_item_count = min_item_count
+        self.position_weight = position_weight
 
     def _fit(self, data: TrainingData) -> None:
         counts = data.item_counts()
@@ -95,11 +101,17 @@ class SequentialLinear(Recipe):
         targets = _lagged(
             items, users, np.arange(1, self.target_window + 1), _decay(self.target_window, self.target_decay), len(vocabulary)
         )
-        self.transition_ = _ridge(inputs, targets, self.l2)
+        rows = sp.diags(np.sqrt(self._row_weights(data.user_offsets(), data.user_idx)))
+        self.transition_ = _ridge(rows @ inputs, rows @ targets, self.l2)
         self.ease_ = self._fit_ease(items, users, len(vocabulary))
         self.discount_ = (counts[vocabulary].astype(np.float32) + 1.0) ** -self.popularity_discount
         self.vocabulary_ = vocabulary.astype(np.int64)
         self.n_items_ = np.array(data.n_items, dtype=np.int64)
+
+    def _row_weights(self, offsets: np.ndarray, users: np.ndarray) -> np.ndarray:
+        position = np.arange(len(users)) - offsets[users]
+        relative = position / np.maximum(np.diff(offsets)[users] - 1, 1)
+        return (1.0 + self.position_weight * relative).astype(np.float32)
 
     def _input_weights(self) -> np.ndarray:
         return _decay(self.bptt, self.history_decay) if self.recency_mask else np.ones(self.bptt)

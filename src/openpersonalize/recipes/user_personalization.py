@@ -58,11 +58,12 @@ class UserPersonalization(SequentialLinear):
         history_decay: float = 5.0,
         target_decay: float = 5.0,
         target_window: int = 10,
-        l2: float = 100.0,
+        l2: float = 300.0,
         ease_weight: float = 0.5,
         ease_l2: float = 500.0,
         popularity_discount: float = 0.15,
         min_item_count: int = 3,
+        position_weight: float = 3.0,
         repeat_weight: float = 1.0,
         validation_fraction: float = 0.1,
         random_seed: int = 0,
@@ -71,6 +72,7 @@ class UserPersonalization(SequentialLinear):
             bptt=bptt, recency_mask=recency_mask, history_decay=history_decay, target_decay=target_decay,
             target_window=target_window, l2=l2, ease_weight=ease_weight, ease_l2=ease_l2,
             popularity_discount=popularity_discount, min_item_count=min_item_count,
+            position_weight=position_weight,
         )
         self.repeat_weight = repeat_weight
         self.validation_fraction = validation_fraction
