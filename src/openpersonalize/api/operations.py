@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..control import (
+    batch_jobs,
     campaigns,
     runtime,
     solution_versions,
@@ -115,12 +116,12 @@ OPERATIONS: dict[str, Handler] = {
     "GetPersonalizedRanking": runtime.get_personalized_ranking,
     "GetActionRecommendations": runtime.get_action_recommendations,
     # batch and domain: later issues
-    "CreateBatchInferenceJob": _unavailable("CreateBatchInferenceJob"),
-    "DescribeBatchInferenceJob": _unavailable("DescribeBatchInferenceJob"),
-    "ListBatchInferenceJobs": _unavailable("ListBatchInferenceJobs"),
-    "CreateBatchSegmentJob": _unavailable("CreateBatchSegmentJob"),
-    "DescribeBatchSegmentJob": _unavailable("DescribeBatchSegmentJob"),
-    "ListBatchSegmentJobs": _unavailable("ListBatchSegmentJobs"),
+    "CreateBatchInferenceJob": batch_jobs.create_batch_inference_job,
+    "DescribeBatchInferenceJob": batch_jobs.describe_batch_inference_job,
+    "ListBatchInferenceJobs": batch_jobs.list_batch_inference_jobs,
+    "CreateBatchSegmentJob": batch_jobs.create_batch_segment_job,
+    "DescribeBatchSegmentJob": batch_jobs.describe_batch_segment_job,
+    "ListBatchSegmentJobs": batch_jobs.list_batch_segment_jobs,
     "CreateRecommender": _unavailable("CreateRecommender"),
     "DescribeRecommender": _unavailable("DescribeRecommender"),
     "ListRecommenders": _unavailable("ListRecommenders"),

@@ -20,6 +20,8 @@ from .errors import InvalidInputException
 PATTERN_EXTENSIONS = {"dataSource.dataLocation": r"(s3|http|https|file)://.+|/.+"}
 # Dataset export output may be local too (control/export_jobs.py refuses http(s), which cannot be written).
 PATTERN_EXTENSIONS["jobOutput.s3DataDestination.path"] = PATTERN_EXTENSIONS["dataSource.dataLocation"]
+# Batch inference / segment input may be local too (jobs/batch_io.py).
+PATTERN_EXTENSIONS["jobInput.s3DataSource.path"] = PATTERN_EXTENSIONS["dataSource.dataLocation"]
 
 _INT_TYPES = ("integer", "long")
 _FLOAT_TYPES = ("float", "double")

@@ -6,6 +6,7 @@ from ..control import campaigns, datasets, solutions
 from . import lifecycle, training
 from . import data_deletion, dataset_export
 from . import dataset_import
+from . import batch_inference, batch_segment
 from .base import Runner
 
 RUNNERS: dict[str, Runner] = {
@@ -19,6 +20,8 @@ RUNNERS: dict[str, Runner] = {
     "dataset-export": Runner(dataset_export.run),
     "data-deletion": Runner(data_deletion.run, failed_status=data_deletion.FAILED),
     "campaign-deploy": Runner(campaigns.deploy),
+    "batch-inference": Runner(batch_inference.run),
+    "batch-segment": Runner(batch_segment.run),
     # a failed update is recorded in latestCampaignUpdate; the campaign keeps serving its current model
     "campaign-update": Runner(campaigns.finish_update, failed_status="ACTIVE"),
 }

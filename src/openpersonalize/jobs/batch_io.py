@@ -1,0 +1,315 @@
+"""What batch inference and batch segment jobs share: input files, output files, the chunked driver, lines.
+
+Input is one file or a folder (every object under an ``s3://`` prefix, every file under a local folder), read
+from S3, HTTP or the local disk (data/readers.py parses locations); output goes to S3 or a local folder, one
+``<input name>.out`` per input file. Both are streamed in chunks of ``CHUNK_LINES`` lines, so memory does not
+grow with the input. A local ``.out`` is written as ``.partial`` and renamed; an S3 one is spooled to a
+scratch file and uploaded; nobody sees half a file, and a re-run after a crash overwrites, so the runners are
+resumable. While a job runs, its record's ``_progress`` (percent of input bytes answered) is refreshed once a
+second and a progress line is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from ..api.errors import InvalidInputException
+from ..control.common import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
+from ..control.context import Services
+from ..control.store import Job, Record
+from ..data.readers import BadData, Location, _http_source, _s3_error, parse_location
+from ..filters.compile import parse_filter_values
+from .base import JobFailed, Progress
+from .dataset_export import _s3_failure, s3_client
+
+log = logging.getLogger("openpersonalize.batch")
+CHUNK_LINES = 4096  # lines parsed, answered and written together
+MAX_INPUT_FILES = 1000  # spec §11
+MAX_INPUT_BYTES = 1 << 30  # spec §11: 1 GB of input in total
+PROGRESS_SECONDS = 1.0  # how often the job record's _progress is written
+MAX_ID_CHARS = 256
+
+Answer = Callable[[list[bytes]], list[bytes]]  # a chunk of input lines → one output line each
+
+
+class LineError(ValueError):
+    """One input line cannot be answered; its message becomes the line's ``error``."""
+
+
+# ---- input files -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: ``label`` as the user would name it; ``name`` its path under the input folder (the output
+    is ``<name>.out``); ``bucket``/``key`` for S3, else ``path`` (local path or HTTP URL); ``size`` in bytes."""
+
+    label: str
+    name: str
+    size: int
+    bucket: str | None = None
+    key: str = ""
+    path: str = ""
+
+
+def list_inputs(text: str) -> list[InputFile]:
+    """The files of ``jobInput.s3DataSource.path``; JobFailed when there are none, too many or too much."""
+    try:
+        location = parse_location(text)
+        if location.scheme == "s3":
+            files = _s3_inputs(location)
+        elif location.scheme == "local":
+            files = _local_inputs(location)
+        else:
+            files = [InputFile(text, text.rstrip("/").rsplit("/", 1)[-1] or "input", 0, path=text)]
+    except (ValueError, BadData) as error:
+        raise JobFailed(f"Invalid S3 input path: {error}") from None
+    if not files:
+        raise JobFailed(f"Invalid S3 input path: no input files found under {text}.")
+    if len(files) > MAX_INPUT_FILES:
+        raise JobFailed(f"The input {text} has {len(files)} files; at most {MAX_INPUT_FILES} are allowed.")
+    total = sum(f.size for f in files)
+    if total > MAX_INPUT_BYTES:
+        raise JobFailed(f"The input {text} holds {total} bytes; at most {MAX_INPUT_BYTES} (1 GB) are allowed.")
+    return files
+
+
+def _local_inputs(location: Location) -> list[InputFile]:
+    root = Path(location.path)
+    if root.is_dir():
+        paths = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return [InputFile(str(p), str(p.relative_to(root)), p.stat().st_size, path=str(p)) for p in paths]
+    if location.folder or not root.is_file():
+        raise BadData(f"{location.text} does not exist.")
+    return [InputFile(location.text, root.name, root.stat().st_size, path=str(root))]
+
+
+def _s3_inputs(location: Location) -> list[InputFile]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = s3_client()
+    try:
+        if not location.folder:
+            head = client.head_object(Bucket=location.bucket, Key=location.key)
+            name = location.key.rsplit("/", 1)[-1]
+            return [InputFile(location.text, name, int(head["ContentLength"]), location.bucket, location.key)]
+        files = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key):
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith("/"):
+                    name = item["Key"][len(location.key):].lstrip("/")
+                    files.append(InputFile(f"s3://{location.bucket}/{item['Key']}", name, int(item["Size"]),
+                                           location.bucket, item["Key"]))
+        return sorted(files, key=lambda f: f.key)
+    except (BotoCoreError, ClientError) as error:
+        raise _s3_error(error, location.text) from None
+
+
+@contextmanager
+def local_copy(source: InputFile, scratch: Path) -> Iterator[Path]:
+    """The input as a local file: itself, or downloaded into ``scratch`` (removed afterwards)."""
+    if source.bucket is None and not source.path.lower().startswith(("http://", "https://")):
+        yield Path(source.path)
+        return
+    target = scratch / "input.jsonl"
+    try:
+        if source.bucket is not None:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                s3_client().download_file(source.bucket, source.key, str(target))
+            except (BotoCoreError, ClientError) as error:
+                raise _s3_error(error, source.label) from None
+        else:
+            Path(_http_source(source.path, scratch).path).replace(target)
+    except BadData as error:
+        raise JobFailed(f"Invalid S3 input path: {error}") from None
+    try:
+        yield target
+    finally:
+        target.unlink(missing_ok=True)
+
+
+# ---- output files ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputFolder:
+    bucket: str | None  # None: a local folder
+    prefix: str  # S3 key prefix ("" or ending in /), or the local folder
+
+    @classmethod
+    def parse(cls, text: str) -> OutputFolder:
+        try:
+            location = parse_location(text)
+        except ValueError as error:
+            raise JobFailed(f"Invalid S3 output path: {error}") from None
+        if location.scheme == "s3":
+            key = location.key
+            return cls(location.bucket, key if not key or key.endswith("/") else key + "/")
+        if location.scheme == "local":
+            return cls(None, location.path)
+        raise JobFailed(f"Invalid S3 output path: {text} cannot be written; use s3://bucket/prefix/ or a local folder.")
+
+    def label(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{name}" if self.bucket is not None else str(Path(self.prefix) / name)
+
+
+@contextmanager
+def output_stream(folder: OutputFolder, name: str, scratch: Path) -> Iterator[IO[bytes]]:
+    """A binary stream for ``<name>``; published (renamed or uploaded) only when the block ends cleanly."""
+    if folder.bucket is None:
+        target = Path(folder.prefix) / name
+        partial = target.with_name(target.name + ".partial")
+        try:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(partial, "wb")
+        except OSError as error:
+            raise JobFailed(f"Invalid S3 output path: could not write {target}: {error.strerror or error}") from None
+        with handle:
+            yield handle
+        os.replace(partial, target)
+        return
+    spool = scratch / "output.jsonl"
+    with open(spool, "wb") as handle:
+        yield handle
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3_client().upload_file(str(spool), folder.bucket, folder.prefix + name)
+    except (BotoCoreError, ClientError, S3UploadFailedError) as error:
+        raise _s3_failure("write", _Named(folder.label(name)), error) from None
+    finally:
+        spool.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Named:
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# ---- the driver ------------------------------------------------------------------------------------------------
+
+
+class Reporter:
+    """Writes ``_progress`` (percent of input bytes answered) to the job record and logs it, once a second."""
+
+    def __init__(self, services: Services, arn: str, total_bytes: int, progress: Progress) -> None:
+        self.services, self.arn, self.total, self.progress = services, arn, max(total_bytes, 1), progress
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def advance(self, consumed: int, force: bool = False) -> None:
+        self.done += consumed
+        now = time.monotonic()
+        if not force and now - self.last < PROGRESS_SECONDS:
+            return
+        self.last = now
+        percent = round(min(100.0, 100.0 * self.done / self.total), 1)
+        self.services.store.update(self.arn, {"_progress": percent})
+        self.progress(percent / 100)
+        log.info("batch job %s: %.1f%% of the input answered in %.0f s", self.arn, percent, now - self.started)
+
+
+def _chunks(handle: IO[bytes]) -> Iterator[tuple[list[bytes], int]]:
+    """Non-blank lines in chunks, with the bytes each chunk consumed."""
+    lines: list[bytes] = []
+    consumed = 0
+    for raw in handle:
+        consumed += len(raw)
+        if raw.strip():
+            lines.append(raw)
+        if len(lines) >= CHUNK_LINES:
+            yield lines, consumed
+            lines, consumed = [], 0
+    if lines or consumed:
+        yield lines, consumed
+
+
+def run_batch(services: Services, job: Job, kind: str, progress: Progress,
+              make_answer: Callable[[Record], Answer], check_file: Callable[[Path, InputFile], None] | None = None) -> None:
+    """CREATE PENDING → CREATE IN_PROGRESS → ACTIVE: answer every input line, one ``.out`` per input file."""
+    record = services.store.get(job.arn, kind)
+    if record is None or record.status not in IN_FLIGHT:
+        return
+    services.store.update(job.arn, {"status": CREATE_IN_PROGRESS, "_progress": 0.0})
+    body = record.body
+    inputs = list_inputs(body["jobInput"]["s3DataSource"]["path"])
+    folder = OutputFolder.parse(body["jobOutput"]["s3DataDestination"]["path"])
+    answer = make_answer(record)
+    reporter = Reporter(services, job.arn, sum(f.size for f in inputs), progress)
+    with tempfile.TemporaryDirectory(prefix="op-batch-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        for source in inputs:
+            with local_copy(source, scratch) as path:
+                if check_file is not None:
+                    check_file(path, source)
+                _answer_file(path, source, folder, scratch, answer, reporter)
+    reporter.advance(0, force=True)
+    services.store.update(job.arn, {"status": ACTIVE, "_progress": 100.0})
+
+
+def _answer_file(path: Path, source: InputFile, folder: OutputFolder, scratch: Path, answer: Answer,
+                 reporter: Reporter) -> None:
+    try:
+        handle = open(path, "rb")
+    except OSError as error:
+        raise JobFailed(f"Invalid S3 input path: could not read {source.label}: {error.strerror or error}") from None
+    with handle, output_stream(folder, source.name + ".out", scratch) as out:
+        for lines, consumed in _chunks(handle):
+            out.write(b"".join(answer(lines)))
+            reporter.advance(consumed)
+
+
+def parse_line(raw: bytes) -> dict[str, Any]:
+    """One input line as a JSON object, or LineError."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise LineError(f"The line is not valid JSON: {error}.") from None
+    if not isinstance(value, dict):
+        raise LineError(f"The line must be a JSON object; got {type(value).__name__}.")
+    return value
+
+
+def error_line(raw: bytes, parsed: Any, message: str) -> bytes:
+    """``{"input": ..., "output": null, "error": message}``; the raw text is echoed when it is not JSON."""
+    echo = parsed if parsed is not None else raw.decode("utf-8", "replace").strip()
+    return orjson.dumps({"input": echo, "output": None, "error": message}) + b"\n"
+
+
+def id_member(line: dict[str, Any], member: str) -> str:
+    value = line.get(member)
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
+        raise LineError(f"{member} must be a string of 1 to {MAX_ID_CHARS} characters; got {show(value)}.")
+    return value
+
+
+def filter_values(line: dict[str, Any]) -> dict[str, str]:
+    values = line.get("filterValues", {})
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise LineError(f"filterValues must be an object of strings; got {show(values)}.")
+    try:
+        parse_filter_values(values)
+    except InvalidInputException as error:
+        raise LineError(error.message) from None
+    return values
+
+
+def show(value: Any) -> str:
+    text = "nothing" if value is None else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
