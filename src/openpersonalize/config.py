@@ -34,6 +34,8 @@ class Settings:
     # Personalize's minimum-data rules (1000 interactions, 25 users...) can be relaxed for tiny fixtures.
     relaxed_minimums: bool = field(default_factory=lambda: _env("RELAXED_MINIMUMS") == "1")
     worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "1")))
+    # How often PutEvents metric-attribution reports are published (spec §2.11: 15-minute aggregates).
+    attribution_report_seconds: float = field(default_factory=lambda: float(_env("ATTRIBUTION_REPORT_SECONDS", "900")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

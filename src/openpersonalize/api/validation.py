@@ -22,6 +22,8 @@ PATTERN_EXTENSIONS = {"dataSource.dataLocation": r"(s3|http|https|file)://.+|/.+
 PATTERN_EXTENSIONS["jobOutput.s3DataDestination.path"] = PATTERN_EXTENSIONS["dataSource.dataLocation"]
 # Batch inference / segment input may be local too (jobs/batch_io.py).
 PATTERN_EXTENSIONS["jobInput.s3DataSource.path"] = PATTERN_EXTENSIONS["dataSource.dataLocation"]
+# Metric-attribution reports may go to a local folder too (control/metric_attributions.py refuses http(s)).
+PATTERN_EXTENSIONS["metricsOutputConfig.s3DataDestination.path"] = PATTERN_EXTENSIONS["dataSource.dataLocation"]
 
 _INT_TYPES = ("integer", "long")
 _FLOAT_TYPES = ("float", "double")

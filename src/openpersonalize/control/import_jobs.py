@@ -10,7 +10,7 @@ from typing import Any
 
 from ..api.errors import InvalidInputException, ResourceInUseException
 from ..data.readers import parse_location
-from . import arns
+from . import arns, metric_attributions
 from .common import ACTIVE, CREATE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
 from .store import Record
@@ -89,6 +89,8 @@ def create_dataset_import_job(ctx: RequestContext, params: dict[str, Any]) -> di
     with ctx.store.transaction() as conn:  # the dataset cannot start deleting between the check and the insert
         dataset = _active_dataset(ctx, params["datasetArn"])
         _check_mode(ctx, dataset, mode)
+        if params.get("publishAttributionMetricsToS3"):
+            metric_attributions.check_report_destination(ctx, dataset)
         _check_quota(ctx)
         ctx.store.create(new_record(KIND, arn, params["jobName"], dataset.arn, _body(arn, params, mode), tags), conn)
         ctx.store.enqueue(JOB_KIND, arn, conn=conn)

@@ -100,6 +100,18 @@ class DataStore:
             data = data.unique(subset=[id_column], keep="last", maintain_order=True)
         return data
 
+    def read_import(self, dataset_arn: str, schema: Schema, job_key: str) -> pl.DataFrame:
+        """The bulk rows that one import job (by its commit key) contributed and that are still in the dataset."""
+        bulk = self._bulk_dir(dataset_arn)
+        for _ in range(2):  # a commit landing while we read collects files we listed: the next manifest is whole
+            files = [bulk / e["name"] for e in self._manifest(bulk)["files"] if e.get("job") == job_key]
+            try:
+                parts = [conform(pl.scan_parquet(path), schema) for path in files]
+                return pl.concat(parts, how="vertical").collect() if parts else empty_frame(schema)
+            except (FileNotFoundError, pl.exceptions.ComputeError):
+                continue
+        return empty_frame(schema)
+
     def bulk_rows(self, dataset_arn: str) -> int:
         """How many bulk rows the dataset holds (from the manifest; no file is opened)."""
         return sum(int(entry["rows"]) for entry in self._manifest(self._bulk_dir(dataset_arn))["files"])

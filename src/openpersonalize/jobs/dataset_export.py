@@ -119,6 +119,15 @@ def _write_s3(client: Any, frame: pl.DataFrame, target: Target, scratch: Path) -
         raise _s3_failure("write", target, error) from None
 
 
+def write_csv(frame: pl.DataFrame, target: Target) -> None:
+    """One CSV file (header row first) at ``target``; JobFailed names the target when it cannot be written."""
+    if target.bucket is None:
+        _write_local(frame, target)
+        return
+    with tempfile.TemporaryDirectory(prefix="op-export-") as scratch:
+        _write_s3(s3_client(), frame, target, Path(scratch))
+
+
 def write_parts(frame: pl.DataFrame, folder: Target, progress: Progress) -> list[str]:
     """Write ``frame`` as CSV parts under ``folder``; returns where each part went."""
     client = s3_client() if folder.bucket is not None else None

@@ -15,6 +15,7 @@ from ..control.store import Job
 from ..data.readers import BadData, fetch, parse_location
 from ..data.schema import Schema, parse_schema
 from ..data.store import dataset_type_of
+from . import attribution
 from .base import JobFailed, Progress
 
 MIN_INTERACTIONS = 1000  # per import job, FULL or INCREMENTAL (spec §2.4, §11)
@@ -58,4 +59,6 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     key = _job_key(record.body)
     if not services.data.has_committed(record.body["datasetArn"], key):
         _import(services, record.body, key, progress)
+    if record.body.get("publishAttributionMetricsToS3"):
+        attribution.publish_import_report(services, record.body, key)  # before ACTIVE: done means published
     services.store.update(job.arn, {"status": ACTIVE})
