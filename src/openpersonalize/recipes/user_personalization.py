@@ -28,7 +28,8 @@ class UserPersonalization(SequentialLinear):
     Parameters
     ----------
     repeat_weight : float in [0, 1], multiplies the repeat probabilities; 0 turns the component off.
-    validation_fraction : float in [0, 0.5], training users whose newest 10 % choose the blend scale.
+    validation_fraction : float in [0, 0.5], training users whose newest 10 % choose the blend scale
+        (those few events are then not fitted; skipped entirely when no user repeats an item).
     random_seed : int, picks the validation users.
     (the others: see ``SequentialLinear``)
 
@@ -121,7 +122,8 @@ class UserPersonalization(SequentialLinear):
 
     def _blend(self, linear: np.ndarray, histories: Histories, scale: float) -> np.ndarray:
         future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
-        return RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_).blend(future, histories, self.repeat_weight)
+        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_)
+        return repeat.blend(future, histories, self.repeat_weight)
 
 
 def _has_repeats(data: TrainingData) -> bool:
