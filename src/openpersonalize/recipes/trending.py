@@ -93,6 +93,7 @@ class TrendingNow(Recipe):
     latest_timestamp_ : 0-d float64, the time the windows end at (latest interaction, or the last refresh).
     recent_items_, recent_times_ : the interactions inside the look-back, kept so ``refresh`` can recount.
     trend_scores_ : float32 per item, the forecast increase in the next window (higher = rising faster).
+    popularity_ : float32 per item in [0, 1], distinct training users (orders items whose forecasts tie).
 
     References
     ----------
@@ -124,6 +125,8 @@ class TrendingNow(Recipe):
 
     def _fit(self, data: TrainingData) -> None:
         now = float(data.timestamp.max())
+        counts = data.item_counts().astype(np.float32)
+        self.popularity_ = counts / max(float(counts.max(initial=0)), 1.0)
         self._keep_recent(data.item_idx.astype(np.int32), data.timestamp.astype(np.int64), now)
         self.trend_scores_ = self._trend(data.n_items)
 
@@ -138,7 +141,10 @@ class TrendingNow(Recipe):
     def _trend(self, n_items: int) -> np.ndarray:
         counts = window_counts(self.recent_items_, self.recent_times_, now=float(self.latest_timestamp_),
                                window=self.window_seconds, n_windows=self.lookback_windows, n_items=n_items)
-        return scores_from_counts(counts, level_smoothing=self.level_smoothing, trend_smoothing=self.trend_smoothing)
+        scores = scores_from_counts(counts, level_smoothing=self.level_smoothing, trend_smoothing=self.trend_smoothing)
+        # In sparse windows most forecasts tie at 0: all-time popularity orders those (popular items are the
+        # likelier risers; on ml-latest-small 2-hour windows this alone moves accuracy 0.011 → see bench).
+        return scores + 1e-4 * self.popularity_
 
     def refresh(self, item_ids: Sequence[str] = (), timestamps: Sequence[float] = (), *,
                 now: float | None = None) -> Self:
