@@ -18,6 +18,7 @@ from ..api.errors import InvalidInputException, ResourceNotFoundException
 from ..serving import recommend
 from ..serving.models import Catalog, ServedModel, cache_for
 from ..serving.realtime import UserHistory
+from . import recommenders
 from .common import ACTIVE, DELETE_IN_PROGRESS, DELETE_PENDING
 from .context import RequestContext
 from .store import Record
@@ -57,8 +58,12 @@ def forget(arn: str) -> None:
 def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """GetRecommendations."""
     campaign, model = _campaign_model(ctx, params)
-    query = _query(ctx, params, campaign, model)
-    _check_request_for(model, params)
+    if campaign.kind == recommenders.KIND:  # domain use cases: their own userId/itemId rules and auto filter
+        recommenders.check_request(campaign, params)
+        query = recommenders.domain_query(campaign, model, _query(ctx, params, campaign, model))
+    else:
+        query = _query(ctx, params, campaign, model)
+        _check_request_for(model, params)
     history = model.history.get(params["userId"]) if "userId" in params else EMPTY
     items = recommend.recommend(model, query, history)
     return {"itemList": items, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in items])}
@@ -99,9 +104,7 @@ def _campaign_model(ctx: RequestContext, params: dict[str, Any]) -> tuple[Record
     if ("campaignArn" in params) == ("recommenderArn" in params):
         raise InvalidInputException("Give exactly one of campaignArn or recommenderArn.")
     if "recommenderArn" in params:
-        raise InvalidInputException(
-            f"recommenderArn {params['recommenderArn']}: recommenders are not available yet in this OpenPersonalize release."
-        )
+        return recommenders.serving_model(ctx, _record(ctx, params["recommenderArn"], recommenders.KIND), params["recommenderArn"])
     arn = params["campaignArn"]
     campaign = _record(ctx, arn, "campaign")
     if campaign is None or campaign.status in (DELETE_PENDING, DELETE_IN_PROGRESS):
@@ -125,7 +128,7 @@ def _check_request_for(model: ServedModel, params: dict[str, Any]) -> None:
 
 
 def _query(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> recommend.Query:
-    config = campaign.body.get("campaignConfig") or {}
+    config = campaign.body.get("campaignConfig") or campaign.body.get("recommenderConfig") or {}
     columns = _metadata_columns(params, config, model)
     num = _num_results(params, bool(columns))
     exploration = config.get("itemExplorationConfig") or {}

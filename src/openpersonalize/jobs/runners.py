@@ -7,6 +7,7 @@ from . import lifecycle, training
 from . import data_deletion, dataset_export
 from . import dataset_import
 from . import batch_inference, batch_segment
+from . import recommender_training
 from .base import Runner
 
 RUNNERS: dict[str, Runner] = {
@@ -24,4 +25,10 @@ RUNNERS: dict[str, Runner] = {
     "batch-segment": Runner(batch_segment.run),
     # a failed update is recorded in latestCampaignUpdate; the campaign keeps serving its current model
     "campaign-update": Runner(campaigns.finish_update, failed_status="ACTIVE"),
+    "recommender-create": Runner(recommender_training.create),
+    # update, stop and start failures are recorded by the runners; a crash leaves the recommender serving
+    "recommender-update": Runner(recommender_training.update, failed_status="ACTIVE"),
+    "recommender-stop": Runner(recommender_training.stop, failed_status="INACTIVE"),
+    "recommender-start": Runner(recommender_training.start, failed_status="INACTIVE"),
+    "recommender-delete": Runner(recommender_training.delete),
 }

@@ -17,7 +17,7 @@ from ..control.common import ACTIVE, IN_FLIGHT
 from ..control.context import RequestContext, Services
 from ..control.solution_versions import start_version
 from ..control.store import Record
-from . import attribution
+from . import attribution, recommender_training
 
 log = logging.getLogger("openpersonalize.scheduler")
 FIRST_RUN_SECONDS = 3600.0
@@ -75,5 +75,6 @@ def tick(services: Services, now: float | None = None) -> list[str]:
         arn = start_version(_context(services, solution.arn), solution, "AUTOTRAIN", "AUTOMATIC", {})
         log.info("automatic training of %s started: %s", solution.arn, arn)
         started.append(arn)
+    recommender_training.retrain_due(services, now)  # weekly recommender retraining (spec §3.4)
     attribution.publish_put_reports(services, now)  # PutEvents metric reports (spec §2.11), on their own interval
     return started

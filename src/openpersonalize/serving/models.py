@@ -147,19 +147,15 @@ class ModelCache:
 
     def _load(self, services: Services, version_arn: str) -> ServedModel:
         started = time.perf_counter()
-        version = services.store.get(version_arn, "solution-version")
-        if version is None:
-            raise LookupError(f"Solution version {version_arn} no longer exists.")
-        recipe_arn = version.body["recipeArn"]
+        recipe_arn, recipe_type, group_arn = _model_source(services, version_arn)
         registry.recipe_class(recipe_arn)  # imports the module, so Recipe.load finds the class
         path = model_dir(services.data.root, version_arn)
         if not (Path(path) / "config.json").exists():
             raise FileNotFoundError(f"The model of solution version {version_arn} is missing from {path}.")
         recipe = Recipe.load(path)
-        group_arn = version.body["datasetGroupArn"]
         history = self.history(services, group_arn)
         served = ServedModel(
-            version_arn, recipe_arn, catalogue.recipe(recipe_arn).recipe_type, group_arn, recipe,
+            version_arn, recipe_arn, recipe_type, group_arn, recipe,
             build_catalog(services, group_arn, recipe, history), history,
         )
         log.info("loaded model %s in %.0f ms", version_arn, (time.perf_counter() - started) * 1000)
@@ -232,6 +228,20 @@ class ModelCache:
                 return
         if future.exception() is None:
             future.result().observe(rows)
+
+
+def _model_source(services: Services, model_arn: str) -> tuple[str, str, str]:
+    """(recipe ARN of the fitted model, recipe type served, dataset group) of a solution version's model, or
+    of a recommender's (``<recommenderArn>/<id>``: its use case's base recipe, the use case's type)."""
+    version = services.store.get(model_arn, "solution-version")
+    if version is not None:
+        recipe_arn = version.body["recipeArn"]
+        return recipe_arn, catalogue.recipe(recipe_arn).recipe_type, version.body["datasetGroupArn"]
+    owner = services.store.get(model_arn.rsplit("/", 1)[0], "recommender")
+    use_case = catalogue.recipe(owner.body["recipeArn"]) if owner is not None else None
+    if owner is None or use_case is None or use_case.use_case is None:
+        raise LookupError(f"Solution version {model_arn} no longer exists.")
+    return catalogue.RECIPE_PREFIX + use_case.use_case.base, use_case.recipe_type, owner.body["datasetGroupArn"]
 
 
 def _in_snapshot(history: GroupHistory, row: dict[str, Any]) -> bool:

@@ -1,0 +1,263 @@
+"""Recommenders of domain dataset groups: Create / Describe / List / Update / Delete / Start / Stop (spec §2.7, §6).
+
+A recommender is a domain use case (recipes/catalogue.py ``UseCase``) trained like a solution version of its
+base recipe and served like a campaign of it. CreateRecommender records it CREATE PENDING and enqueues
+"recommender-create" (jobs/recommender_training.py): train, load the model, then ACTIVE with ``modelMetrics``.
+Each training writes a new model under ``<recommenderArn>/<8 hex>`` (``_modelArn``), so a retrained model is
+loaded beside the old one and the switch is one write. UpdateRecommender is tracked in
+``latestRecommenderUpdate``; only a change of ``trainingDataConfig`` retrains. Stop unloads the model
+(INACTIVE serves nothing), Start loads it again. The scheduler retrains ACTIVE recommenders every 7 days.
+
+The runtime half (``serving_model``, ``check_request``, ``domain_query``) is called by control/runtime.py for
+GetRecommendations(recommenderArn=...): per-use-case userId/itemId rules, the automatic removal of items the
+user already watched / purchased (serving/domain.py), and no scores (spec §2.14).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..api.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
+from ..recipes import catalogue
+from ..serving import domain
+from ..serving.models import ServedModel, cache_for
+from ..serving.recommend import Query
+from . import arns
+from .common import (
+    ACTIVE,
+    CREATE_FAILED,
+    CREATE_PENDING,
+    DELETE_IN_PROGRESS,
+    DELETE_PENDING,
+    IN_FLIGHT,
+    check_quota,
+    new_record,
+    now,
+    paginate,
+    pick,
+    tags_from,
+)
+from .context import RequestContext
+from .solutions import _check_columns
+from .store import Record
+
+KIND = "recommender"
+STOP_PENDING, STOP_IN_PROGRESS, INACTIVE = "STOP PENDING", "STOP IN_PROGRESS", "INACTIVE"
+START_PENDING, START_IN_PROGRESS = "START PENDING", "START IN_PROGRESS"
+DELETING = (DELETE_PENDING, DELETE_IN_PROGRESS)
+SUMMARY = ("name", "recommenderArn", "datasetGroupArn", "recipeArn", "recommenderConfig", "status",
+           "creationDateTime", "lastUpdatedDateTime")
+EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, None)}  # spec §2.7
+DEFAULT_TPS = 1
+# Datasets a use case needs besides Interactions (spec §6 tables: "Interactions + Items").
+NEEDS_ITEMS = ("aws-vod-more-like-x", "aws-vod-top-picks")
+
+
+def require_recommender(ctx: RequestContext, arn: str) -> Record:
+    return ctx.store.require(arn, KIND, "recommender")
+
+
+def use_case_of(record: Record) -> catalogue.UseCase:
+    use_case = catalogue.recipe(record.body["recipeArn"]).use_case
+    if use_case is None:  # CreateRecommender only records domain use cases
+        raise LookupError(f"Recipe {record.body['recipeArn']} is not a domain use case.")
+    return use_case
+
+
+# ---- checks ----------------------------------------------------------------------------------------------------
+
+
+def _check_recipe(group: Record, recipe_arn: str) -> catalogue.Recipe:
+    """The recipe must be a use case of the group's domain (spec §6)."""
+    group_domain = group.body.get("domain")
+    if not group_domain:
+        raise InvalidInputException(
+            f"Dataset group {group.arn} is a custom dataset group; recommenders need a domain dataset group "
+            "(VIDEO_ON_DEMAND or ECOMMERCE). Use CreateSolution and CreateCampaign instead."
+        )
+    recipe = catalogue.recipe(recipe_arn)
+    if recipe.domain != group_domain:
+        kind = f"a {recipe.domain} use case" if recipe.domain else "a custom recipe"
+        raise InvalidInputException(
+            f"recipeArn {recipe_arn} is {kind}; dataset group {group.arn} is {group_domain}: "
+            f"use one of its use cases (ListRecipes domain={group_domain})."
+        )
+    return recipe
+
+
+def _check_datasets(ctx: RequestContext, group_arn: str, recipe: catalogue.Recipe) -> None:
+    present = {d.body["datasetType"] for d in ctx.store.list("dataset", parent=group_arn)}
+    needed = ["INTERACTIONS"] + (["ITEMS"] if recipe.name in NEEDS_ITEMS else [])
+    missing = [t for t in needed if t not in present]
+    if missing:
+        raise InvalidInputException(
+            f"Use case {recipe.name} needs an {missing[0].title()} dataset; dataset group {group_arn} has none."
+        )
+
+
+def check_config(ctx: RequestContext, group_arn: str, recipe: catalogue.Recipe, config: dict[str, Any]) -> dict[str, Any]:
+    """recommenderConfig against spec §2.7; returns it with the defaults Describe shows."""
+    exploration = config.get("itemExplorationConfig") or {}
+    if exploration and not (recipe.use_case and recipe.use_case.exploration):
+        raise InvalidInputException(
+            f"recommenderConfig.itemExplorationConfig applies to Top picks for you and Recommended for you only, "
+            f"not to {recipe.name}."
+        )
+    for key, value in exploration.items():
+        if key not in EXPLORATION_KEYS:
+            raise InvalidInputException(
+                f"recommenderConfig.itemExplorationConfig has unknown key {key!r}; allowed: {', '.join(EXPLORATION_KEYS)}."
+            )
+        _check_number(f"recommenderConfig.itemExplorationConfig.{key}", value, *EXPLORATION_KEYS[key])
+    _check_columns(ctx, group_arn, config.get("trainingDataConfig", {}))
+    return {"minRecommendationRequestsPerSecond": DEFAULT_TPS, **config}
+
+
+def _check_number(field: str, text: str, low: float, high: float | None) -> None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputException(f"{field} must be a number; got {text!r}.") from None
+    if value < low or (high is not None and value > high):
+        bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise InvalidInputException(f"{field} must be {bound}; got {text!r}.")
+
+
+def _update_in_flight(record: Record) -> str | None:
+    status = (record.body.get("latestRecommenderUpdate") or {}).get("status")
+    return status if status in IN_FLIGHT else None
+
+
+# ---- handlers --------------------------------------------------------------------------------------------------
+
+
+def create_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """CreateRecommender."""
+    group = ctx.store.require(params["datasetGroupArn"], "dataset-group", "dataset group")
+    if group.status != ACTIVE:
+        raise ResourceInUseException(f"Dataset group {group.arn} is {group.status}; it must be ACTIVE.")
+    recipe = _check_recipe(group, params["recipeArn"])
+    _check_datasets(ctx, group.arn, recipe)
+    config = check_config(ctx, group.arn, recipe, params.get("recommenderConfig", {}))
+    in_group = [r for r in ctx.store.list(KIND, parent=group.arn) if r.status not in DELETING]
+    check_quota(ctx, "recommenders_per_group", len(in_group),
+                "Cannot create a recommender. Dataset group has {limit} recommenders, the maximum allowed.")
+    arn = arns.arn(ctx, KIND, params["name"])
+    body = {
+        "name": params["name"],
+        "recommenderArn": arn,
+        "datasetGroupArn": group.arn,
+        "recipeArn": recipe.arn,
+        "recommenderConfig": config,
+        "status": CREATE_PENDING,
+    }
+    ctx.store.create(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)))
+    ctx.store.enqueue("recommender-create", arn)
+    ctx.services.nudge()
+    return {"recommenderArn": arn}
+
+
+def describe_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """DescribeRecommender."""
+    return {"recommender": require_recommender(ctx, params["recommenderArn"]).body}
+
+
+def list_recommenders(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """ListRecommenders, optionally of one dataset group."""
+    parent = params.get("datasetGroupArn")
+    if parent is not None:
+        ctx.store.require(parent, "dataset-group", "dataset group")
+    records = ctx.store.list(KIND, parent=parent)
+    return paginate(ctx, params, KIND, records, "recommenders", lambda r: pick(r.body, SUMMARY))
+
+
+def update_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """UpdateRecommender: a new trainingDataConfig retrains; the current model serves until the update is ACTIVE."""
+    record = require_recommender(ctx, params["recommenderArn"])
+    if record.status != ACTIVE:
+        raise ResourceInUseException(f"Recommender {record.arn} is {record.status}; it must be ACTIVE to update.")
+    pending = _update_in_flight(record)
+    if pending:
+        raise ResourceInUseException(f"Recommender {record.arn} already has an update {pending}.")
+    recipe = catalogue.recipe(record.body["recipeArn"])
+    config = check_config(ctx, record.parent or "", recipe, params["recommenderConfig"])
+    retrain = config.get("trainingDataConfig", {}) != record.body["recommenderConfig"].get("trainingDataConfig", {})
+    stamp = now()
+    update = {"recommenderConfig": config, "status": CREATE_PENDING, "creationDateTime": stamp, "lastUpdatedDateTime": stamp}
+    ctx.store.update(record.arn, {"latestRecommenderUpdate": update})
+    ctx.store.enqueue("recommender-update", record.arn, {"retrain": retrain})
+    ctx.services.nudge()
+    return {"recommenderArn": record.arn}
+
+
+def delete_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """DeleteRecommender: asynchronous; its models are removed with it."""
+    record = require_recommender(ctx, params["recommenderArn"])
+    if record.status in DELETING:
+        raise ResourceInUseException(f"Recommender {record.arn} is already being deleted ({record.status}).")
+    ctx.store.update(record.arn, {"status": DELETE_PENDING, "modelMetrics": None})
+    ctx.store.enqueue("recommender-delete", record.arn)
+    ctx.services.nudge()
+    return {}
+
+
+def stop_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """StopRecommender: ACTIVE → STOP PENDING → STOP IN_PROGRESS → INACTIVE (serves nothing, costs nothing)."""
+    return _transition(ctx, params["recommenderArn"], ACTIVE, STOP_PENDING, "recommender-stop")
+
+
+def start_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """StartRecommender: INACTIVE → START PENDING → START IN_PROGRESS → ACTIVE."""
+    return _transition(ctx, params["recommenderArn"], INACTIVE, START_PENDING, "recommender-start")
+
+
+def _transition(ctx: RequestContext, arn: str, required: str, pending: str, job_kind: str) -> dict[str, Any]:
+    record = require_recommender(ctx, arn)
+    update = _update_in_flight(record)
+    if update:
+        raise ResourceInUseException(f"Recommender {arn} has an update {update}; try again once it ends.")
+    if ctx.store.update_if(arn, (required,), {"status": pending}) is None:
+        current = require_recommender(ctx, arn).status
+        raise ResourceInUseException(f"Recommender {arn} is {current}; it must be {required} for this operation.")
+    ctx.store.enqueue(job_kind, arn)
+    ctx.services.nudge()
+    return {"recommenderArn": arn}
+
+
+# ---- runtime (GetRecommendations with recommenderArn) ----------------------------------------------------------
+
+
+def serving_model(ctx: RequestContext, record: Record | None, arn: str) -> tuple[Record, ServedModel]:
+    """The model an ACTIVE recommender serves; INACTIVE and in-between states serve nothing (spec §2.7)."""
+    if record is None or record.status in DELETING:
+        raise ResourceNotFoundException(f"Could not find recommender with ARN {arn}.")
+    if record.status != ACTIVE:
+        raise InvalidInputException(f"Recommender {arn} is {record.status}; it must be ACTIVE to serve requests.")
+    return record, cache_for(ctx.services).get(ctx.services, record.body["_modelArn"])
+
+
+def check_request(record: Record, params: dict[str, Any]) -> None:
+    """userId / itemId as the use case requires (spec §6 tables); a missing one is InvalidInput."""
+    use_case = use_case_of(record)
+    name = catalogue.recipe(record.body["recipeArn"]).name
+    if use_case.needs_user and "userId" not in params:
+        raise InvalidInputException(f"userId is required for a recommender of use case {name}.")
+    if use_case.needs_item and "itemId" not in params:
+        raise InvalidInputException(f"itemId is required for a recommender of use case {name}.")
+
+
+def domain_query(record: Record, model: ServedModel, query: Query) -> Query:
+    """No scores for domain recommenders; the automatic filter of watched/purchased items goes first."""
+    use_case = use_case_of(record)
+    mask = query.mask
+    if use_case.filter_event_type is not None and query.user_id is not None:
+        mask = domain.exclude_interacted(model.history.get(query.user_id), use_case.filter_event_type, model.history.latest_timestamp, mask)
+    exploration = query.exploration_weight if use_case.exploration else 0.0
+    return dataclasses.replace(query, mask=mask, with_scores=False, with_reasons=False, exploration_weight=exploration)
+
+
+def failed_update(record: Record, reason: str) -> dict[str, Any]:
+    """The changes that record a failed update: the recommender keeps serving its current model."""
+    update = record.body.get("latestRecommenderUpdate") or {}
+    return {"latestRecommenderUpdate": {**update, "status": CREATE_FAILED, "failureReason": reason, "lastUpdatedDateTime": now()}}
