@@ -6,7 +6,8 @@ base recipe and served like a campaign of it. CreateRecommender records it CREAT
 Each training writes a new model under ``<recommenderArn>/<8 hex>`` (``_modelArn``), so a retrained model is
 loaded beside the old one and the switch is one write. UpdateRecommender is tracked in
 ``latestRecommenderUpdate``; only a change of ``trainingDataConfig`` retrains. Stop unloads the model
-(INACTIVE serves nothing), Start loads it again. The scheduler retrains ACTIVE recommenders every 7 days.
+(INACTIVE serves nothing; a separate API process also refuses it at once and drops the model when idle),
+Start loads it again. The scheduler retrains ACTIVE recommenders every 7 days.
 
 The runtime half (``serving_model``, ``check_request``, ``domain_query``) is called by control/runtime.py for
 GetRecommendations(recommenderArn=...): per-use-case userId/itemId rules, the automatic removal of items the
@@ -18,7 +19,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
+from ..api.errors import (
+    InvalidInputException,
+    ResourceAlreadyExistsException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
 from ..recipes import catalogue
 from ..serving import domain
 from ..serving.models import ServedModel, cache_for
@@ -140,10 +146,12 @@ def create_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     recipe = _check_recipe(group, params["recipeArn"])
     _check_datasets(ctx, group.arn, recipe)
     config = check_config(ctx, group.arn, recipe, params.get("recommenderConfig", {}))
+    arn = arns.arn(ctx, KIND, params["name"])
+    if ctx.store.get(arn) is not None:  # the name is taken: say so before any quota (spec §3.1)
+        raise ResourceAlreadyExistsException(f"A recommender named {params['name']} already exists: {arn}.")
     in_group = [r for r in ctx.store.list(KIND, parent=group.arn) if r.status not in DELETING]
     check_quota(ctx, "recommenders_per_group", len(in_group),
                 "Cannot create a recommender. Dataset group has {limit} recommenders, the maximum allowed.")
-    arn = arns.arn(ctx, KIND, params["name"])
     body = {
         "name": params["name"],
         "recommenderArn": arn,
