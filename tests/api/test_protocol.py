@@ -84,3 +84,24 @@ def test_prometheus_metrics(server: Any, personalize: Any) -> None:
     assert 'openpersonalize_request_errors_total{operation="DescribeSchema"}' in text
     assert 'openpersonalize_request_duration_seconds_bucket{operation="ListSchemas",le="+Inf"}' in text
     assert "# TYPE openpersonalize_request_duration_seconds histogram" in text
+
+
+def test_runtime_calls_run_on_the_loop_and_move_to_a_thread_rather_than_wait() -> None:
+    import asyncio
+
+    from openpersonalize.api.app import _call
+    from openpersonalize.control.context import ON_EVENT_LOOP, WouldBlock
+
+    seen: list[bool] = []
+
+    def handler(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+        seen.append(ON_EVENT_LOOP.get())
+        if ON_EVENT_LOOP.get():
+            raise WouldBlock("a model is still loading")
+        return {"answered": True}
+
+    assert asyncio.run(_call(handler, "GetRecommendations", None, {})) == {"answered": True}  # type: ignore[arg-type]
+    assert seen == [True, False]
+    seen.clear()
+    asyncio.run(_call(handler, "ListSchemas", None, {}))  # type: ignore[arg-type]
+    assert seen == [False]  # control-plane calls always run on a thread

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,15 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..data.store import DataStore
     from .store import Store
+
+
+# True while a handler runs directly on the event loop (the runtime API's fast path, api/app.py). Code that
+# would wait there (e.g. for a model to load) raises WouldBlock instead, and the call is retried on a thread.
+ON_EVENT_LOOP: ContextVar[bool] = ContextVar("on_event_loop", default=False)
+
+
+class WouldBlock(Exception):
+    """Raised on the event loop by work that must wait; the dispatcher reruns the call in a thread."""
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from ..control.context import ON_EVENT_LOOP, WouldBlock
 from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..recipes import catalogue, registry
@@ -112,6 +113,8 @@ class ModelCache:
                     future = self._pool.submit(self._load, services, version_arn)
                     self._models[version_arn] = future
         self._last_used[version_arn] = now
+        if not future.done() and ON_EVENT_LOOP.get():
+            raise WouldBlock(version_arn)
         model = future.result(LOAD_TIMEOUT)
         if now - self._last_sweep > 30:
             self._sweep(now)

@@ -94,6 +94,31 @@ def _cached(key: tuple[Any, ...], size: int, compute: Callable[[], np.ndarray]) 
     return scores
 
 
+# Per cached score vector: its finite items best first, and the softmax normaliser (top score, Σ exp).
+# Computed once per user history, so a repeated request picks its top k by one gather instead of a partition
+# over the catalogue and scores it without an exp over every item.
+_RANKS: OrderedDict[int, tuple[np.ndarray, np.ndarray, float, float]] = OrderedDict()
+
+
+def _ranking(scores: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """(order, top, total) of a cached (read-only) score vector; None for a per-request copy."""
+    if scores.flags.writeable:
+        return None
+    found = _RANKS.get(id(scores))
+    if found is not None and found[0] is scores:
+        return found[1], found[2], found[3]
+    finite = np.isfinite(scores)
+    order = np.argsort(-scores, kind="stable")
+    order = order[finite[order]].astype(np.int32)
+    top = float(scores[order[0]]) if len(order) else 0.0
+    total = float(np.exp(scores[finite] - top).sum()) if len(order) else 0.0
+    with _SCORES_LOCK:
+        _RANKS[id(scores)] = (scores, order, top, total)
+        while len(_RANKS) * max(len(scores), 1) * 4 > SCORE_CACHE_BYTES and len(_RANKS) > 1:
+            _RANKS.popitem(last=False)
+    return order, top, total
+
+
 def _model_types(model: ServedModel, types: list[str]) -> list[str] | None:
     """Event types the model knows (unknown ones read as its first type); None for untyped models."""
     known = model.recipe.event_types_
@@ -206,6 +231,10 @@ def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[di
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
+    ranking = _ranking(scores)
+    if ranking is not None:
+        order = ranking[0]
+        return order[allowed[order]][:k].tolist()
     candidates = np.flatnonzero(allowed)
     if len(candidates) > k:
         part = np.argpartition(-scores[candidates], k - 1)[:k]
@@ -283,8 +312,12 @@ def display_scores(scores: np.ndarray, allowed: np.ndarray, picked: list[int]) -
     finite = allowed & np.isfinite(scores)
     if not finite.any():
         return [None] * len(picked)
-    top = float(scores[finite].max())
-    total = float(np.exp(scores[finite] - top).sum())
+    ranking = _ranking(scores)
+    if ranking is not None and finite.sum() == len(ranking[0]):  # no filter removed a scored item
+        top, total = ranking[1], ranking[2]
+    else:
+        top = float(scores[finite].max())
+        total = float(np.exp(scores[finite] - top).sum())
     chosen = np.asarray(picked, dtype=np.int64)
     values = np.round(np.exp(scores[chosen] - top) / total, 6).tolist()
     ok = finite[chosen].tolist()
