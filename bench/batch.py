@@ -131,7 +131,7 @@ def main() -> int:
             server.terminate()
             server.wait(30)
         lines = sum(1 for _ in open(target / "users.jsonl.out", "rb")) if job["status"] == "ACTIVE" else 0
-    print(f"\n| users | items | results | train s | batch s | lines/s | peak RSS MiB | status | target |")
+    print("\n| users | items | results | train s | batch s | lines/s | peak RSS MiB | status | target |")
     print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {args.users:,} | {args.items:,} | {args.results} | {train_seconds:.0f} | {seconds:.0f} | "
           f"{lines / seconds:,.0f} | {rss:.0f} | {job['status']} | ≤ {TARGET_SECONDS:.0f} s |")

@@ -60,15 +60,6 @@ def test_enum_is_validated(personalize: Any) -> None:
     assert "enum" in err.value.response["Error"]["Message"]
 
 
-def test_later_operations_answer_not_available(personalize: Any) -> None:
-    if not OPERATIONS["DescribeRecommender"].__name__.startswith("unavailable_"):
-        pytest.skip("recommenders are implemented")
-    with pytest.raises(ClientError) as err:
-        personalize.describe_recommender(recommenderArn="arn:aws:personalize:us-east-1:123456789012:recommender/r")
-    assert err.value.response["Error"]["Code"] == "InvalidInputException"
-    assert "not available yet" in err.value.response["Error"]["Message"]
-
-
 def test_request_id_is_returned(personalize: Any) -> None:
     with pytest.raises(ClientError) as err:
         personalize.describe_schema(schemaArn="arn:aws:personalize:us-east-1:123456789012:schema/none")

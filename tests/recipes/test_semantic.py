@@ -16,7 +16,7 @@ from openpersonalize.evaluation.protocol import evaluate
 from openpersonalize.evaluation.split import split_users
 from openpersonalize.recipes.base import Recipe, TrainingData
 from openpersonalize.recipes.popularity import PopularityCount
-from openpersonalize.recipes.semantic import SemanticSimilarity, embed_texts
+from openpersonalize.recipes.semantic import SemanticSimilarity
 
 from ._api import new_dataset, group_with, metrics_of, train
 from ._synthetic import planted, with_item_metadata

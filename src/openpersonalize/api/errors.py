@@ -76,10 +76,3 @@ class InvalidSignatureException(PersonalizeError):
 class InternalFailure(PersonalizeError):
     code = "InternalFailure"
     status = 500
-
-
-def not_available(operation: str) -> InvalidInputException:
-    """For operations routed and validated but whose behaviour is not built yet: never a fake success."""
-    return InvalidInputException(
-        f"{operation} is not available yet in this OpenPersonalize release."
-    )

@@ -1,7 +1,7 @@
 """The one operations table: AWS operation name → handler (STYLE habit 1).
 
-Every operation of the three botocore models is here. Operations whose behaviour is not built yet are routed
-and validated like the rest and answer a clear InvalidInputException, never a fake success.
+Every operation of the three botocore models is here (tests/api/test_protocol.py checks the set); a handler
+takes the validated request and returns the response as a plain dict that api/serialize.py renders.
 """
 
 from __future__ import annotations
@@ -12,35 +12,26 @@ from typing import Any
 from ..control import (
     batch_jobs,
     campaigns,
-    recommenders,
-    runtime,
-    solution_versions,
-    solutions,
-    filters,
+    catalogue,
     dataset_groups,
-    schemas,
     datasets,
-    import_jobs,
-    metric_attributions,
-    export_jobs,
     deletion_jobs,
     event_trackers,
     events,
-    catalogue,
+    export_jobs,
+    filters,
+    import_jobs,
+    metric_attributions,
+    recommenders,
+    runtime,
+    schemas,
+    solution_versions,
+    solutions,
     tags,
 )
 from ..control.context import RequestContext
-from .errors import not_available
 
 Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
-
-
-def _unavailable(operation: str) -> Handler:
-    def handler(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        raise not_available(operation)
-
-    handler.__name__ = f"unavailable_{operation}"
-    return handler
 
 
 OPERATIONS: dict[str, Handler] = {
@@ -108,7 +99,7 @@ OPERATIONS: dict[str, Handler] = {
     "ListSolutionVersions": solution_versions.list_solution_versions,
     "StopSolutionVersionCreation": solution_versions.stop_solution_version_creation,
     "GetSolutionMetrics": solution_versions.get_solution_metrics,
-    # serving: later issues
+    # serving
     "CreateCampaign": campaigns.create_campaign,
     "DescribeCampaign": campaigns.describe_campaign,
     "ListCampaigns": campaigns.list_campaigns,
@@ -117,7 +108,7 @@ OPERATIONS: dict[str, Handler] = {
     "GetRecommendations": runtime.get_recommendations,
     "GetPersonalizedRanking": runtime.get_personalized_ranking,
     "GetActionRecommendations": runtime.get_action_recommendations,
-    # batch and domain: later issues
+    # batch, recommenders, metric attribution
     "CreateBatchInferenceJob": batch_jobs.create_batch_inference_job,
     "DescribeBatchInferenceJob": batch_jobs.describe_batch_inference_job,
     "ListBatchInferenceJobs": batch_jobs.list_batch_inference_jobs,
