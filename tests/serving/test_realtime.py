@@ -73,12 +73,17 @@ def test_demotion_sinks_shown_items_more_the_more_they_were_shown() -> None:
     assert scores[1] - out[1] < scores[2] - out[2]  # i3 shown twice, i2 once
 
 
-def test_display_scores_are_a_softmax_over_allowed_items() -> None:
+def test_display_scores_are_a_softmax_over_scored_items_or_the_ranked_list() -> None:
     scores = np.array([2.0, 1.0, -np.inf, 0.5], np.float32)
     allowed = np.array([True, True, True, False])
-    shown = recommend.display_scores(scores, allowed, [0, 1, 2])
-    total = np.exp(2.0) + np.exp(1.0)
+    shown = recommend.display_scores(scores, allowed, [0, 1, 2])  # recommendations: every scored item
+    total = np.exp(2.0) + np.exp(1.0) + np.exp(0.5)
     assert np.isclose(shown[0], np.exp(2.0) / total, atol=1e-6) and shown[2] is None
+    ranked = recommend.display_scores(scores, allowed, [0, 1, 2], over_allowed=True)  # ranking: the input list
+    assert np.isclose(ranked[0], np.exp(2.0) / (np.exp(2.0) + np.exp(1.0)), atol=1e-6) and ranked[2] is None
+    cached = scores.copy()
+    cached.setflags(write=False)  # a cached vector uses the cached normaliser: same answer
+    assert recommend.display_scores(cached, allowed, [0, 1, 2]) == shown
 
 
 def test_interleave_keeps_relative_orders() -> None:

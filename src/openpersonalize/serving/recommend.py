@@ -234,7 +234,11 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
     ranking = _ranking(scores)
     if ranking is not None:
         order = ranking[0]
-        return order[allowed[order]][:k].tolist()
+        head = 4 * k + 64  # most requests find their k allowed items near the top: look there first
+        found = order[:head][allowed[order[:head]]]
+        if len(found) < k:
+            found = order[allowed[order]]
+        return found[:k].tolist()
     candidates = np.flatnonzero(allowed)
     if len(candidates) > k:
         part = np.argpartition(-scores[candidates], k - 1)[:k]
@@ -307,20 +311,29 @@ def _interleave(base: list[int], inserted: list[int], limit: int) -> list[int]:
     return out
 
 
-def display_scores(scores: np.ndarray, allowed: np.ndarray, picked: list[int]) -> list[float | None]:
-    """softmax over the scored candidates (spec §5.4); None for items the model cannot score."""
-    finite = allowed & np.isfinite(scores)
-    if not finite.any():
-        return [None] * len(picked)
-    ranking = _ranking(scores)
-    if ranking is not None and finite.sum() == len(ranking[0]):  # no filter removed a scored item
+def display_scores(
+    scores: np.ndarray, allowed: np.ndarray, picked: list[int], *, over_allowed: bool = False
+) -> list[float | None]:
+    """Softmax scores (spec §5.4); None for items the model cannot score.
+
+    GetRecommendations normalises over every item the model scores (v1: the whole catalogue, so a filter does
+    not inflate what it keeps, and the normaliser is cached per user); GetPersonalizedRanking over its input
+    list (``over_allowed``).
+    """
+    ranking = None if over_allowed else _ranking(scores)
+    if ranking is not None:
         top, total = ranking[1], ranking[2]
     else:
+        finite = np.isfinite(scores) & allowed if over_allowed else np.isfinite(scores)
+        if not finite.any():
+            return [None] * len(picked)
         top = float(scores[finite].max())
         total = float(np.exp(scores[finite] - top).sum())
+    if total <= 0:
+        return [None] * len(picked)
     chosen = np.asarray(picked, dtype=np.int64)
     values = np.round(np.exp(scores[chosen] - top) / total, 6).tolist()
-    ok = finite[chosen].tolist()
+    ok = (allowed[chosen] & np.isfinite(scores[chosen])).tolist()
     return [v if k else None for v, k in zip(values, ok, strict=True)]
 
 
@@ -364,7 +377,7 @@ def rank(model: ServedModel, query: Query, history: UserHistory, input_list: lis
     known.sort(key=lambda i: -float(scores[pos[i]]))
     allowed = np.zeros(len(scores), dtype=bool)
     allowed[[pos[i] for i in known]] = True
-    shown = display_scores(scores, allowed, [int(pos[i]) for i in known])
+    shown = display_scores(scores, allowed, [int(pos[i]) for i in known], over_allowed=True)
     out = []
     for i, score in zip(known, shown, strict=True):
         entry: dict[str, Any] = {"itemId": wanted[i], "score": score or 0.0}
