@@ -49,6 +49,13 @@ def _train(personalize: Any, solution: str, **kwargs: Any) -> dict[str, Any]:
     return wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"], timeout=300)
 
 
+def test_training_progress_is_logged(personalize: Any, server: LiveServer, vod_group: str) -> None:
+    version = _train(personalize, _solution(personalize, vod_group, POPULARITY))
+    log = server.log_path.read_text()
+    for phase in ("loading data", "split for evaluation", "fitting and evaluating", "saving the model"):
+        assert f"training {version['solutionVersionArn']}: {phase}" in log
+
+
 @pytest.mark.parametrize("recipe", [UP, SIMS, POPULARITY])
 def test_train_and_evaluate(personalize: Any, vod_group: str, recipe: str) -> None:
     config = {"algorithmHyperParameters": FAST_UP} if recipe == UP else {}

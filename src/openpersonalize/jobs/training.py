@@ -7,6 +7,7 @@ arrive by PutEvents. Fitting once keeps training in seconds and makes the report
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from ..recipes.trending import TrendingNow
 from . import search
 from .base import JobFailed, Progress
 
+log = logging.getLogger("openpersonalize.training")
 SEED = 0  # evaluation split and model initialisation: reproducible versions (issue 3)
 MIN_INTERACTIONS = 1000  # spec §4.8
 MIN_USERS_WITH_TWO = 25
@@ -88,8 +90,17 @@ def _check_stop(services: Services, arn: str) -> None:
         raise Stopped
 
 
+def _phase(services: Services, arn: str, text: str, started: float) -> None:
+    """Training progress, in the log and on the record (``_phase``, outside the wire shape, for the console)."""
+    log.info("training %s: %s (%.1f s)", arn, text, time.monotonic() - started)
+    services.store.update(arn, {"_phase": text})
+
+
 def train(services: Services, version: Record) -> dict[str, Any]:
     """Fit and evaluate; returns the version's new fields. Raises JobFailed with a user-facing reason."""
+    started = time.monotonic()
+    phase = partial(_phase, services, version.arn, started=started)
+    phase("loading data")
     body = version.body
     config = body.get("solutionConfig", {})
     semantic = body["recipeArn"] == SEMANTIC_SIMILARITY  # Interactions optional (spec §4.8)
@@ -100,21 +111,26 @@ def train(services: Services, version: Record) -> dict[str, Any]:
         check_minimums(interactions)
     data = TrainingData.from_frames(interactions, frames.items, frames.users, item_roles=item_roles(frames.schemas.get("ITEMS")))
     split = split_users(data, seed=SEED)
+    phase(f"{data.n_interactions} interactions of {data.n_users} users and {data.n_items} items; split for evaluation")
     stop = partial(_check_stop, services, version.arn)
     changes: dict[str, Any] = {}
     recipe_arn = body["recipeArn"]
     if body.get("performAutoML"):
+        phase("AutoML: comparing the recipes of autoMLConfig.recipeList")
         recipe_arn = search.pick_recipe(config, split.train, seed=SEED, check_stop=stop)
         changes["recipeArn"] = recipe_arn
         services.store.update(body["solutionArn"], {"autoMLResult": {"bestRecipeArn": recipe_arn}})
     algorithm = config.get("algorithmHyperParameters", {})
     if body.get("performHPO"):
+        phase("HPO: tuning hyperparameters on a validation split")
         algorithm = search.tune(recipe_arn, config, split.train, seed=SEED, check_stop=stop)
         changes["tunedHPOParams"] = {"algorithmHyperParameters": algorithm}
     recipe = _recipe(recipe_arn, algorithm, config.get("featureTransformationParameters", {}))
     stop()
+    phase("fitting and evaluating")
     evaluation = _evaluate(recipe_arn, recipe, data, frames, split)
     stop()
+    phase("saving the model")
     target = model_dir(services.data.root, version.arn)
     shutil.rmtree(target, ignore_errors=True)
     recipe.save(target)
