@@ -97,7 +97,8 @@ def start_in_background(port: int, data_dir: Path, store_is_empty: Callable[[], 
     def run() -> None:
         try:
             _wait_for_port(port)
-            campaign = seed(port, data_dir / "demo")
+            # Absolute: the import API accepts file:// or absolute local paths, and --data-dir may be relative.
+            campaign = seed(port, data_dir.resolve() / "demo")
             log.info("demo ready: campaign %s (try runtime.get_recommendations(campaignArn=..., userId='u1'))", campaign)
         except Exception:  # the demo is a convenience: its failure must not take the server down
             log.exception("the demo could not be created")
