@@ -332,7 +332,8 @@ def display_scores(
     if total <= 0:
         return [None] * len(picked)
     chosen = np.asarray(picked, dtype=np.int64)
-    values = np.round(np.exp(scores[chosen] - top) / total, 6).tolist()
+    # float64 before rounding: a rounded float32 prints as 0.003254000097513199 on the wire
+    values = np.round(np.exp(scores[chosen].astype(np.float64) - top) / total, 6).tolist()
     ok = (allowed[chosen] & np.isfinite(scores[chosen])).tolist()
     return [v if k else None for v, k in zip(values, ok, strict=True)]
 
