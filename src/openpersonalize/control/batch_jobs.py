@@ -18,7 +18,17 @@ from ..api.errors import InvalidInputException, ResourceInUseException
 from ..filters.parse import parse_filter
 from ..recipes import catalogue
 from . import arns
-from .common import ACTIVE, CREATE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
+from .common import (
+    ACTIVE,
+    CREATE_PENDING,
+    IN_FLIGHT,
+    check_exploration,
+    check_quota,
+    new_record,
+    paginate,
+    pick,
+    tags_from,
+)
 from .context import RequestContext
 from .export_jobs import check_location, region_prefix
 from .store import Record
@@ -32,8 +42,6 @@ SEGMENT_SUMMARY = ("batchSegmentJobArn", "jobName", "status", "creationDateTime"
 DEFAULT_RESULTS = 25  # spec §2.10: numResults defaults to 25 for both job types
 MAX_INFERENCE_RESULTS = 500  # the runtime's numResults limit (spec §11)
 MAX_SEGMENT_RESULTS = 5_000_000  # users per segment (spec §11)
-# batchInferenceJobConfig.itemExplorationConfig keys and their ranges (as for campaigns, spec §2.6)
-EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, None)}
 SEMANTIC_SIMILARITY = "arn:aws:personalize:::recipe/aws-semantic-similarity"
 
 
@@ -159,27 +167,12 @@ def _check_job_config(config: dict[str, Any], recipe_arn: str) -> None:
         raise InvalidInputException(
             f"batchInferenceJobConfig.itemExplorationConfig applies to User-Personalization recipes only, not {recipe_arn}."
         )
-    for key, text in exploration.items():
-        if key not in EXPLORATION_KEYS:
-            raise InvalidInputException(
-                f"batchInferenceJobConfig.itemExplorationConfig has unknown key {key!r}; allowed: "
-                f"{', '.join(EXPLORATION_KEYS)}."
-            )
-        _check_number(f"batchInferenceJobConfig.itemExplorationConfig.{key}", text, *EXPLORATION_KEYS[key])
+    check_exploration("batchInferenceJobConfig.itemExplorationConfig", exploration)
     if config.get("rankingInfluence") and recipe_arn != SEMANTIC_SIMILARITY:
         raise InvalidInputException(
             f"batchInferenceJobConfig.rankingInfluence applies to aws-semantic-similarity only, not {recipe_arn}."
         )
 
-
-def _check_number(member: str, text: str, low: float, high: float | None) -> None:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInputException(f"{member} must be a number; got {text!r}.") from None
-    if value < low or (high is not None and value > high):
-        bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidInputException(f"{member} must be {bound}; got {text!r}.")
 
 
 def create_batch_inference_job(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

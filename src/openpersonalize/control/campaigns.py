@@ -24,6 +24,7 @@ from ..serving.models import cache_for
 from . import arns, runtime
 from .common import (
     ACTIVE,
+    check_exploration,
     CREATE_FAILED,
     CREATE_IN_PROGRESS,
     CREATE_PENDING,
@@ -42,7 +43,6 @@ from .store import Job, Record
 KIND = "campaign"
 LATEST = "$LATEST"
 SUMMARY = ("name", "campaignArn", "status", "creationDateTime", "lastUpdatedDateTime", "failureReason")
-EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, None)}  # spec §2.6
 SEMANTIC_SIMILARITY = "arn:aws:personalize:::recipe/aws-semantic-similarity"
 
 
@@ -87,26 +87,12 @@ def check_config(config: dict[str, Any], requested_arn: str, recipe_arn: str) ->
         raise InvalidInputException(
             f"campaignConfig.itemExplorationConfig applies to User-Personalization recipes only, not {recipe_arn}."
         )
-    for key, value in exploration.items():
-        if key not in EXPLORATION_KEYS:
-            raise InvalidInputException(
-                f"campaignConfig.itemExplorationConfig has unknown key {key!r}; allowed: {', '.join(EXPLORATION_KEYS)}."
-            )
-        _check_number(f"campaignConfig.itemExplorationConfig.{key}", value, *EXPLORATION_KEYS[key])
+    check_exploration("campaignConfig.itemExplorationConfig", exploration)
     if config.get("rankingInfluence") and recipe_arn != SEMANTIC_SIMILARITY:
         raise InvalidInputException(
             f"campaignConfig.rankingInfluence applies to aws-semantic-similarity only, not {recipe_arn}."
         )
 
-
-def _check_number(field: str, text: str, low: float, high: float | None) -> None:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInputException(f"{field} must be a number; got {text!r}.") from None
-    if value < low or (high is not None and value > high):
-        bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidInputException(f"{field} must be {bound}; got {text!r}.")
 
 
 # ---- handlers --------------------------------------------------------------------------------------------------

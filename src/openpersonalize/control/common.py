@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ..api.errors import InvalidNextTokenException, LimitExceededException, TooManyTagsException
+from ..api.errors import InvalidInputException, InvalidNextTokenException, LimitExceededException, TooManyTagsException
 from .context import RequestContext
 from .store import Record
 
@@ -24,7 +24,9 @@ CREATE_STOPPING = "CREATE STOPPING"
 CREATE_STOPPED = "CREATE STOPPED"
 IN_FLIGHT = (CREATE_PENDING, CREATE_IN_PROGRESS)
 
-MAX_TAGS_PER_RESOURCE = 50  # spec §2.13: AWS-wide default
+MAX_TAGS_PER_RESOURCE = 50
+# itemExplorationConfig of campaigns, recommenders and batch jobs (spec §2.6, §2.7): key → allowed range.
+EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, None)}  # spec §2.13: AWS-wide default
 
 # spec §11 defaults; each can be raised with OPENPERSONALIZE_QUOTA_<NAME>.
 QUOTAS = {
@@ -55,6 +57,26 @@ def check_quota(ctx: RequestContext, name: str, current: int, message: str) -> N
     limit = quota(ctx, name)
     if current >= limit:
         raise LimitExceededException(message.format(limit=limit))
+
+
+def check_number(member: str, text: str, low: float, high: float | None) -> float:
+    """A number sent as a string (the wire model cannot express its range), within [low, high]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInputException(f"{member} must be a number; got {text!r}.") from None
+    if value < low or (high is not None and value > high):
+        bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise InvalidInputException(f"{member} must be {bound}; got {text!r}.")
+    return value
+
+
+def check_exploration(member: str, exploration: dict[str, str]) -> None:
+    """An itemExplorationConfig map: known keys, numbers in range."""
+    for key, text in exploration.items():
+        if key not in EXPLORATION_KEYS:
+            raise InvalidInputException(f"{member} has unknown key {key!r}; allowed: {', '.join(EXPLORATION_KEYS)}.")
+        check_number(f"{member}.{key}", text, *EXPLORATION_KEYS[key])
 
 
 def tags_from(params: dict[str, Any]) -> dict[str, str]:

@@ -32,6 +32,7 @@ from ..serving.recommend import Query
 from . import arns
 from .common import (
     ACTIVE,
+    check_exploration,
     CREATE_FAILED,
     CREATE_PENDING,
     DELETE_IN_PROGRESS,
@@ -54,7 +55,6 @@ START_PENDING, START_IN_PROGRESS = "START PENDING", "START IN_PROGRESS"
 DELETING = (DELETE_PENDING, DELETE_IN_PROGRESS)
 SUMMARY = ("name", "recommenderArn", "datasetGroupArn", "recipeArn", "recommenderConfig", "status",
            "creationDateTime", "lastUpdatedDateTime")
-EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, None)}  # spec §2.7
 DEFAULT_TPS = 1
 # Datasets a use case needs besides Interactions (spec §6 tables: "Interactions + Items").
 NEEDS_ITEMS = ("aws-vod-more-like-x", "aws-vod-top-picks")
@@ -110,24 +110,10 @@ def check_config(ctx: RequestContext, group_arn: str, recipe: catalogue.Recipe, 
             f"recommenderConfig.itemExplorationConfig applies to Top picks for you and Recommended for you only, "
             f"not to {recipe.name}."
         )
-    for key, value in exploration.items():
-        if key not in EXPLORATION_KEYS:
-            raise InvalidInputException(
-                f"recommenderConfig.itemExplorationConfig has unknown key {key!r}; allowed: {', '.join(EXPLORATION_KEYS)}."
-            )
-        _check_number(f"recommenderConfig.itemExplorationConfig.{key}", value, *EXPLORATION_KEYS[key])
+    check_exploration("recommenderConfig.itemExplorationConfig", exploration)
     _check_columns(ctx, group_arn, config.get("trainingDataConfig", {}))
     return {"minRecommendationRequestsPerSecond": DEFAULT_TPS, **config}
 
-
-def _check_number(field: str, text: str, low: float, high: float | None) -> None:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInputException(f"{field} must be a number; got {text!r}.") from None
-    if value < low or (high is not None and value > high):
-        bound = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidInputException(f"{field} must be {bound}; got {text!r}.")
 
 
 def _update_in_flight(record: Record) -> str | None:
