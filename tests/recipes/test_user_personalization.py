@@ -43,3 +43,16 @@ def test_timestamps_change_the_answer_for_a_live_user() -> None:
     # did not — the repeat probability drops, while the time-blind transition part stays the same.
     assert set(now[0][:3]) == {"i1", "i2", "i3"}
     assert now[1][:3].sum() > stale[1][:3].sum()
+
+
+def test_large_catalogues_keep_the_most_popular_items_in_the_matrices() -> None:
+    """The V×V matrices grow with the square of the vocabulary; past max_vocabulary the tail is left out."""
+    data = _clicks_then_watches()
+    counts = data.item_counts()
+    full = UserPersonalization(repeat_weight=0.0, min_item_count=1).fit(data)
+    capped = UserPersonalization(repeat_weight=0.0, min_item_count=1, max_vocabulary=5).fit(data)
+    assert len(capped.vocabulary_) == 5 < len(full.vocabulary_)
+    assert capped.transition_.shape == (5, 5)
+    assert set(capped.vocabulary_.tolist()) == set(np.argsort(-counts, kind="stable")[:5].tolist())
+    ids, _ = capped.recommend([str(data.item_ids[0])], num_results=3)
+    assert len(ids) == 3  # still answers

@@ -33,6 +33,9 @@ class SequentialLinear(Recipe):
     ease_l2 : float > 0, EASE's ridge penalty.
     popularity_discount : float in [0, 1], positive scores are divided by popularity^this (coverage).
     min_item_count : int ≥ 1, items with fewer training users are left out of the matrices (cold tail).
+    max_vocabulary : int ≥ 1, the most items the matrices hold: they grow with its square (15k items ≈ 4 GB
+        while fitting), so a larger catalogue keeps its most popular items and reaches the rest through
+        exploration and the popularity fallback.
     position_weight : float ≥ 0, training rows late in a user's history weigh (1 + this × relative
         position): recommendations are asked for a user's *latest* state, and early events (e.g. a
         sign-up questionnaire of popular titles) behave differently. 0 weighs all rows equally.
@@ -61,6 +64,7 @@ class SequentialLinear(Recipe):
         "ease_l2": Interval(float, 1e-6, None),
         "popularity_discount": Interval(float, 0.0, 1.0),
         "min_item_count": Interval(int, 1, None),
+        "max_vocabulary": Interval(int, 1, None),
         "position_weight": Interval(float, 0.0, None),
     }
 
@@ -78,6 +82,7 @@ class SequentialLinear(Recipe):
         popularity_discount: float = 0.15,
         min_item_count: int = 3,
         position_weight: float = 3.0,
+        max_vocabulary: int = 15_000,
     ) -> None:
         self.bptt = bptt
         self.recency_mask = recency_mask
@@ -90,10 +95,14 @@ class SequentialLinear(Recipe):
         self.popularity_discount = popularity_discount
         self.min_item_count = min_item_count
         self.position_weight = position_weight
+        self.max_vocabulary = max_vocabulary
 
     def _fit(self, data: TrainingData) -> None:
         counts = data.item_counts()
         vocabulary = np.flatnonzero(counts >= self.min_item_count)
+        if len(vocabulary) > self.max_vocabulary:
+            keep = np.argsort(-counts[vocabulary], kind="stable")[: self.max_vocabulary]
+            vocabulary = np.sort(vocabulary[keep])
         column = np.full(data.n_items, -1, dtype=np.int64)
         column[vocabulary] = np.arange(len(vocabulary))
         items, users = column[data.item_idx], data.user_idx

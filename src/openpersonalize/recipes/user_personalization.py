@@ -65,6 +65,7 @@ class UserPersonalization(SequentialLinear):
         popularity_discount: float = 0.15,
         min_item_count: int = 3,
         position_weight: float = 3.0,
+        max_vocabulary: int = 15_000,
         repeat_weight: float = 1.0,
         validation_fraction: float = 0.1,
         random_seed: int = 0,
@@ -73,7 +74,7 @@ class UserPersonalization(SequentialLinear):
             bptt=bptt, recency_mask=recency_mask, history_decay=history_decay, target_decay=target_decay,
             target_window=target_window, l2=l2, ease_weight=ease_weight, ease_l2=ease_l2,
             popularity_discount=popularity_discount, min_item_count=min_item_count,
-            position_weight=position_weight,
+            position_weight=position_weight, max_vocabulary=max_vocabulary,
         )
         self.repeat_weight = repeat_weight
         self.validation_fraction = validation_fraction
