@@ -21,6 +21,8 @@ from .sequential import SequentialLinear
 # Candidate scales for mapping linear scores to probabilities (1 − exp(−c·s)); chosen on validation.
 SCALES = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 
+SCORE_CHUNK = 256  # validation users scored at once: bounds memory at 256 × catalogue floats
+
 
 class UserPersonalization(SequentialLinear):
     """``SequentialLinear`` with a fitted repeat model and a validated blend scale.
@@ -106,12 +108,16 @@ class UserPersonalization(SequentialLinear):
     def _best_scale(self, inputs: Histories, targets: Histories, n_items: int) -> float:
         from ..evaluation.metrics import compute_metrics  # evaluation imports recipes.base: import late
 
-        linear = super()._score(inputs)
+        # In chunks: validation users × catalogue scores would not fit in memory for a large catalogue.
+        tops: dict[float, list[np.ndarray]] = {scale: [] for scale in SCALES}
+        for start in range(0, len(inputs), SCORE_CHUNK):
+            chunk = inputs.slice(start, min(start + SCORE_CHUNK, len(inputs)))
+            linear = super()._score(chunk)
+            for scale in SCALES:
+                tops[scale].append(_top_10(self._blend(linear, chunk, scale)))
         best, best_scale = -1.0, SCALES[0]
         for scale in SCALES:
-            scores = self._blend(linear, inputs, scale)
-            top = np.argsort(-scores, axis=1)[:, :10]
-            ndcg = compute_metrics(top, targets, n_items)["normalized_discounted_cumulative_gain_at_10"]
+            ndcg = compute_metrics(np.concatenate(tops[scale]), targets, n_items)["normalized_discounted_cumulative_gain_at_10"]
             if ndcg > best:
                 best, best_scale = ndcg, scale
         return best_scale
@@ -125,6 +131,14 @@ class UserPersonalization(SequentialLinear):
         future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
         repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_)
         return repeat.blend(future, histories, self.repeat_weight)
+
+
+def _top_10(scores: np.ndarray) -> np.ndarray:
+    """The 10 best columns per row, best first (a partition, not a sort of the whole catalogue)."""
+    k = min(10, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
 
 
 def _has_repeats(data: TrainingData) -> bool:
