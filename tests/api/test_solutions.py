@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from conftest import unique, wait_for
 from test_datasets import active_dataset, active_group, error_of, new_schema, wait_gone
+from test_filters import INTERACTIONS
 
 UP = "arn:aws:personalize:::recipe/aws-user-personalization"
 UP2 = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
@@ -16,11 +17,6 @@ ITEMS = json.dumps({
     "type": "record", "name": "Items",
     "fields": [{"name": "ITEM_ID", "type": "string"}, {"name": "GENRES", "type": "string", "categorical": True},
                {"name": "PRICE", "type": "float"}, {"name": "RATING", "type": ["null", "float"]}],
-})
-INTERACTIONS = json.dumps({
-    "type": "record", "name": "Interactions",
-    "fields": [{"name": n, "type": t} for n, t in
-               (("USER_ID", "string"), ("ITEM_ID", "string"), ("EVENT_TYPE", "string"), ("TIMESTAMP", "long"))],
 })
 
 

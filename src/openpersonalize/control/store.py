@@ -230,9 +230,6 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def find_by_arn(self, arn: str) -> Record | None:
-        return self.get(arn)
-
     # ---- jobs ------------------------------------------------------------------------------------
 
     def enqueue(
@@ -293,14 +290,6 @@ class Store:
         with self.transaction() as c:
             c.execute(
                 update(jobs).where(jobs.c.id == job_id).values(state="queued", claimed_by=None, run_after=time.time())
-            )
-
-    def pending_jobs(self, arn: str) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(jobs).where(jobs.c.arn == arn, jobs.c.state.in_(("queued", "running")))
-                ).scalar_one()
             )
 
     @contextmanager
