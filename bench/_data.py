@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from openpersonalize.recipes.base import TrainingData
@@ -57,3 +58,38 @@ DATASETS: dict[str, Callable[[], TrainingData]] = {
     "ml-1m": ml_1m_positive,
     "ml-latest-small": ml_latest_small_workshop,
 }
+
+
+def long_tail(*, users: int, items: int, interactions: int, tastes: int = 2000, seed: int = 0) -> pl.DataFrame:
+    """A generated Interactions frame with a realistic long tail, for catalogues too large for real data.
+
+    Every item belongs to one of ``tastes`` groups and has a Zipf popularity (exponent 1, so a few thousand
+    items take half the events and most of a 1M catalogue sees a handful); every user has two tastes and
+    picks each event from one of them by popularity, or (one event in five) from the whole catalogue. Users
+    have a log-normal number of events (mean interactions/users). Columns: USER_ID, ITEM_ID, TIMESTAMP,
+    EVENT_TYPE ("click"), plus GENRE (the item's taste) for an Items table.
+    """
+    rng = np.random.default_rng(seed)
+    weight = 1.0 / (rng.permutation(items) + 10.0)  # Zipf over a random ordering of the ids
+    taste = rng.integers(tastes, size=items)
+    by_taste = np.argsort(taste, kind="stable")
+    cumulative = np.cumsum(weight[by_taste])
+    bounds = np.searchsorted(taste[by_taste], np.arange(tastes + 1))
+    lengths = np.maximum(1, rng.lognormal(0.0, 0.8, size=users))
+    lengths = np.maximum(1, np.round(lengths * interactions / lengths.sum())).astype(np.int64)
+    user = np.repeat(np.arange(users), lengths)
+    mine = rng.integers(tastes, size=(users, 2))[user, rng.integers(2, size=len(user))]
+    low = np.where(bounds[mine] > 0, cumulative[np.maximum(bounds[mine] - 1, 0)], 0.0)
+    high = cumulative[np.maximum(bounds[mine + 1] - 1, 0)]
+    picked = np.searchsorted(cumulative, low + rng.random(len(user)) * (high - low), side="right")
+    item = by_taste[np.minimum(picked, items - 1)]
+    anywhere = rng.random(len(user)) < 0.2
+    item[anywhere] = by_taste[np.searchsorted(cumulative, rng.random(int(anywhere.sum())) * cumulative[-1])]
+    step = np.arange(len(user)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return pl.DataFrame({
+        "USER_ID": np.char.add("u", user.astype(str)),
+        "ITEM_ID": np.char.add("i", item.astype(str)),
+        "TIMESTAMP": 1_700_000_000 + 600 * step + rng.integers(0, 86_400 * 30, size=users)[user],
+        "EVENT_TYPE": np.full(len(user), "click"),
+        "GENRE": np.char.add("g", taste[item].astype(str)),
+    })

@@ -13,9 +13,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from ._data import TrainingData
+from ._retrieval import InvertedIndex
 from .base import Histories, Interval, Recipe
+
+# The tail beyond ``max_vocabulary`` (issue 4): items outside the matrices get a vector from a small iALS, and a
+# user's matrix scores are projected onto those vectors (least squares over the modelled items), so tail scores
+# sit on the same scale. Per request an inverted-file index returns the best tail items, rescored exactly.
+TAIL_FACTORS = 32
+TAIL_ITERATIONS = 8
+TAIL_PROBES = 48  # index lists opened per query (of ~√tail lists): bench/large_catalog.py measures recall@25
+TAIL_CANDIDATES = 256  # tail items scored per user; the rest of the tail sits below every scored item
+TAIL_RIDGE = 0.01  # projection ridge, relative to the mean squared norm of the modelled items' vectors
 
 
 class SequentialLinear(Recipe):
@@ -34,8 +45,9 @@ class SequentialLinear(Recipe):
     popularity_discount : float in [0, 1], positive scores are divided by popularity^this (coverage).
     min_item_count : int ≥ 1, items with fewer training users are left out of the matrices (cold tail).
     max_vocabulary : int ≥ 1, the most items the matrices hold: they grow with its square (15k items ≈ 4 GB
-        while fitting), so a larger catalogue keeps its most popular items and reaches the rest through
-        exploration and the popularity fallback.
+        while fitting), so a larger catalogue keeps its most popular items there and scores the rest (every
+        trained item outside) through the tail: iALS vectors, the user's matrix scores projected onto them,
+        and approximate top-k retrieval (``_retrieval.py``).
     position_weight : float ≥ 0, training rows late in a user's history weigh (1 + this × relative
         position): recommendations are asked for a user's *latest* state, and early events (e.g. a
         sign-up questionnaire of popular titles) behave differently. 0 weighs all rows equally.
@@ -46,12 +58,19 @@ class SequentialLinear(Recipe):
     transition_ : float32 (V × V), the transition weights B.
     ease_ : float32 (V × V) or (0, 0), the EASE weights.
     discount_ : float32 (V,), the popularity divisor.
+    tail_items_ : int64 (T,), catalogue indices of the tail (empty unless the vocabulary was capped);
+        tail_discount_ their popularity divisor; tail_projection_ float32 (factors × V), matrix scores →
+        query vector; tail_centroids_, tail_offsets_, tail_vectors_, tail_positions_ the ``InvertedIndex``.
+    exact_tail : class attribute, not learned: True scores every tail item (the reference recall is
+        measured against) instead of the index's candidates.
 
     References
     ----------
     M. Choi et al., "Session-aware Linear Item-Item Models for Session-based Recommendation", WWW 2021;
     H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019.
     """
+
+    exact_tail = False
 
     _parameter_constraints = {
         "bptt": Interval(int, 2, 200),
@@ -100,7 +119,8 @@ class SequentialLinear(Recipe):
     def _fit(self, data: TrainingData) -> None:
         counts = data.item_counts()
         vocabulary = np.flatnonzero(counts >= self.min_item_count)
-        if len(vocabulary) > self.max_vocabulary:
+        capped = len(vocabulary) > self.max_vocabulary
+        if capped:
             keep = np.argsort(-counts[vocabulary], kind="stable")[: self.max_vocabulary]
             vocabulary = np.sort(vocabulary[keep])
         column = np.full(data.n_items, -1, dtype=np.int64)
@@ -113,6 +133,7 @@ class SequentialLinear(Recipe):
         rows = sp.diags(np.sqrt(self._row_weights(data.user_offsets(), data.user_idx)))
         self.transition_ = _ridge(rows @ inputs, rows @ targets, self.l2)
         self.ease_ = self._fit_ease(items, users, len(vocabulary))
+        self._fit_tail(data, vocabulary, np.flatnonzero((counts > 0) & (column < 0)) if capped else vocabulary[:0])
         self.discount_ = (counts[vocabulary].astype(np.float32) + 1.0) ** -self.popularity_discount
         self.vocabulary_ = vocabulary.astype(np.int64)
         self.n_items_ = np.array(data.n_items, dtype=np.int64)
@@ -140,10 +161,51 @@ class SequentialLinear(Recipe):
         weights[np.diag_indices(width)] = 0.0
         return weights.astype(np.float32)
 
+    def _fit_tail(self, data: TrainingData, vocabulary: np.ndarray, tail: np.ndarray) -> None:
+        """Vectors for every item, a projection from the vocabulary's scores, an index over the tail's vectors."""
+        from .als import ImplicitALS  # implicit loads its BLAS threads on import: only when a tail is fitted
+
+        counts = data.item_counts()
+        self.tail_items_ = tail.astype(np.int64)
+        self.tail_discount_ = (counts[tail].astype(np.float32) + 1.0) ** -self.popularity_discount
+        factors = min(TAIL_FACTORS, max(1, len(vocabulary) - 1))
+        if not len(tail):
+            index = InvertedIndex(np.zeros((0, factors), np.float32), np.zeros(1, np.int64), np.zeros((0, factors), np.float32), tail[:0])
+            self.tail_projection_ = np.zeros((factors, len(vocabulary)), np.float32)
+        else:
+            with threadpool_limits(1, "blas"):  # implicit runs its own threads over single-threaded BLAS
+                vectors = ImplicitALS(factors=factors, iterations=TAIL_ITERATIONS).fit(data).item_factors_
+            head = vectors[vocabulary].astype(np.float64)
+            gram = head.T @ head
+            gram[np.diag_indices(factors)] += TAIL_RIDGE * np.trace(gram) / factors
+            self.tail_projection_ = np.ascontiguousarray(scipy.linalg.solve(gram, head.T, assume_a="pos"), np.float32)
+            index = InvertedIndex.build(vectors[tail], lists=int(np.sqrt(len(tail))) + 1)
+        self.tail_centroids_, self.tail_offsets_ = index.centroids, index.offsets
+        self.tail_vectors_, self.tail_positions_ = index.vectors, index.positions
+
+    def _tail_scores(self, head: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per row of matrix scores: (positions in ``tail_items_``, scores) of its best tail items."""
+        index = InvertedIndex(self.tail_centroids_, self.tail_offsets_, self.tail_vectors_, self.tail_positions_)
+        queries = head @ self.tail_projection_.T
+        if self.exact_tail:
+            everything = np.arange(len(self.tail_items_))
+            return [(everything, index.exact_scores(query)) for query in queries]
+        return [index.search(query, TAIL_CANDIDATES, TAIL_PROBES) for query in queries]
+
+    def _columns(self) -> np.ndarray:
+        """Catalogue index → matrix column (-1 outside), built once per vocabulary: at 1M items building it
+        per request cost more than the scoring."""
+        cached = getattr(self, "_column_cache", None)
+        if cached is None or cached[0] is not self.vocabulary_ or len(cached[1]) != int(self.n_items_):
+            column = np.full(int(self.n_items_), -1, dtype=np.int64)
+            column[self.vocabulary_] = np.arange(len(self.vocabulary_))
+            cached = (self.vocabulary_, column)
+            self._column_cache = cached
+        return cached[1]
+
     def _score(self, histories: Histories) -> np.ndarray:
         width = len(self.vocabulary_)
-        column = np.full(int(self.n_items_), -1, dtype=np.int64)
-        column[self.vocabulary_] = np.arange(width)
+        column = self._columns()
         count, lengths = len(histories), histories.lengths()
         rows = np.repeat(np.arange(count), lengths)
         cols = column[histories.items]
@@ -160,9 +222,13 @@ class SequentialLinear(Recipe):
         scores = _unit_rows(np.asarray(recent @ self._c_order("transition_")))
         if self.ease_weight > 0:
             scores += self.ease_weight * _unit_rows(np.asarray(whole @ self._c_order("ease_")))
+        tail = self._tail_scores(scores) if len(getattr(self, "tail_items_", ())) else []
         scores = np.where(scores > 0, scores * self.discount_, scores)
-        full = np.full((len(histories), int(self.n_items_)), np.float32(scores.min(initial=0.0) - 1.0))
+        floor = min([scores.min(initial=0.0), *(values.min(initial=0.0) for _, values in tail)]) - 1.0
+        full = np.full((len(histories), int(self.n_items_)), np.float32(floor))
         full[:, self.vocabulary_] = scores
+        for row, (positions, values) in enumerate(tail):
+            full[row, self.tail_items_[positions]] = np.where(values > 0, values * self.tail_discount_[positions], values)
         return full
 
     def _c_order(self, name: str) -> np.ndarray:

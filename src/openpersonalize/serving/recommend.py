@@ -24,6 +24,9 @@ from .realtime import UserHistory
 IMPRESSION_PENALTY = 0.5  # per unclicked impression, in standard deviations of the user's scores
 EXPLORATION_SHARE = 0.5  # at explorationWeight 1.0 half the list explores; the default 0.3 → 15 % (impl. choice)
 SCORE_CACHE_BYTES = 256 * 2**20
+# Past this many items a cached ranking keeps only its best PARTIAL_RANKING items (issue 4: sorting a 1M-item
+# vector took ~100 ms per user); a request that finds too few allowed items there partitions the catalogue.
+FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
 MAX_REMEMBERED_RECOMMENDATIONS = 100_000  # recommendationId → items, for implicit impressions (spec §10.1)
 REASON_PROMOTED, REASON_EXPLORATION = "Promoted item", "Exploration"
 
@@ -108,7 +111,11 @@ def _ranking(scores: np.ndarray) -> tuple[np.ndarray, float, float] | None:
     if found is not None and found[0] is scores:
         return found[1], found[2], found[3]
     finite = np.isfinite(scores)
-    order = np.argsort(-scores, kind="stable")
+    if len(scores) > FULL_RANKING_LIMIT:
+        head = np.argpartition(-scores, PARTIAL_RANKING)[:PARTIAL_RANKING]
+        order = head[np.lexsort((head, -scores[head]))]  # ties by index, as the stable sort below
+    else:
+        order = np.argsort(-scores, kind="stable")
     order = order[finite[order]].astype(np.int32)
     top = float(scores[order[0]]) if len(order) else 0.0
     total = float(np.exp(scores[finite] - top).sum()) if len(order) else 0.0
@@ -238,7 +245,9 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
         found = order[:head][allowed[order[:head]]]
         if len(found) < k:
             found = order[allowed[order]]
-        return found[:k].tolist()
+        if len(found) >= k or len(scores) <= FULL_RANKING_LIMIT:  # a full ranking holds every allowed item
+            return found[:k].tolist()
+        # a partial ranking (large catalogue) without k allowed items: partition the allowed ones below
     candidates = np.flatnonzero(allowed)
     if len(candidates) > k:
         part = np.argpartition(-scores[candidates], k - 1)[:k]
