@@ -1,7 +1,8 @@
 """Solution versions: CreateSolutionVersion / Describe / List / Stop, and GetSolutionMetrics (spec §2.5).
 
 Creating a version records it and enqueues a "train" job; the worker trains, evaluates with Personalize's
-protocol and writes the metrics back. Stopping is cooperative: the trainer checks the status between epochs.
+protocol and writes the metrics back. A trainingMode UPDATE version refreshes the newest ACTIVE model instead
+(jobs/updates.py) and reports that model's metrics: it learnt nothing new to evaluate. Stopping is cooperative: the trainer checks the status between epochs.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def _check_mode(ctx: RequestContext, solution: Record, mode: str) -> None:
     recipe_arn = solution.body["recipeArn"]
     if not catalogue.supports_update_training(recipe_arn):
         raise InvalidInputException(f"trainingMode UPDATE is not supported by recipe {recipe_arn}; use FULL.")
-    full = [v for v in ctx.store.list(KIND, parent=solution.arn, statuses=(ACTIVE,)) if v.body["trainingMode"] == "FULL"]
+    # An automatic training (AUTOTRAIN) is a full training too; jobs/updates.py starts from the newest ACTIVE model.
+    full = [v for v in ctx.store.list(KIND, parent=solution.arn, statuses=(ACTIVE,)) if v.body["trainingMode"] in ("FULL", "AUTOTRAIN")]
     if not full:
         raise InvalidInputException(
             f"trainingMode UPDATE needs an ACTIVE solution version trained with FULL; solution {solution.arn} has none."

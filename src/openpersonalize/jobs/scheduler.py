@@ -3,7 +3,8 @@
 The first automatic version comes within an hour of the solution becoming ACTIVE (unless a version was
 created meanwhile); later ones every ``rate(N days)`` (default 7) after the previous training started, and
 only when interactions arrived since then. Versions it creates have trainingMode AUTOTRAIN and
-trainingType AUTOMATIC.
+trainingType AUTOMATIC. Each tick also runs the model refreshes of jobs/updates.py: automatic updates of
+deployed User-Personalization models (every 2 h) and Semantic-Similarity incremental updates (~30 min).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from pathlib import Path
 
 from ..control.common import ACTIVE, IN_FLIGHT
 from ..control.context import RequestContext, Services
 from ..control.solution_versions import start_version
 from ..control.store import Record
-from . import attribution, recommender_training
+from . import attribution, recommender_training, updates
 
 log = logging.getLogger("openpersonalize.scheduler")
 FIRST_RUN_SECONDS = 3600.0
@@ -30,22 +30,9 @@ def interval_seconds(solution: Record) -> float:
     return (int(match.group()) if match else DEFAULT_DAYS) * 86400.0
 
 
-def _newest_file(path: Path) -> float:
-    if path.is_file():
-        return path.stat().st_mtime
-    if not path.exists():
-        return 0.0
-    return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=0.0)
-
-
 def interactions_changed_since(services: Services, group_arn: str, since: float) -> bool:
     """Bulk files or streamed events of the group's Interactions dataset newer than ``since``."""
-    for dataset in services.store.list("dataset", parent=group_arn):
-        if dataset.body.get("datasetType") != "INTERACTIONS":
-            continue
-        newest = max(_newest_file(services.data.dataset_dir(dataset.arn)), _newest_file(services.data.events.path(dataset.arn)))
-        return newest > since
-    return False
+    return updates.data_changed_since(services, group_arn, ("INTERACTIONS",), since)
 
 
 def due(services: Services, solution: Record, now: float) -> bool:
@@ -76,5 +63,7 @@ def tick(services: Services, now: float | None = None) -> list[str]:
         log.info("automatic training of %s started: %s", solution.arn, arn)
         started.append(arn)
     recommender_training.retrain_due(services, now)  # weekly recommender retraining (spec §3.4)
+    updates.run_auto_updates(services, now)  # deployed User-Personalization models, every 2 h (spec §3.4)
+    updates.run_incremental_updates(services, now)  # Semantic-Similarity performIncrementalUpdate (spec §3.4)
     attribution.publish_put_reports(services, now)  # PutEvents metric reports (spec §2.11), on their own interval
     return started

@@ -98,6 +98,10 @@ def _phase(services: Services, arn: str, text: str, started: float) -> None:
 
 def train(services: Services, version: Record) -> dict[str, Any]:
     """Fit and evaluate; returns the version's new fields. Raises JobFailed with a user-facing reason."""
+    if version.body.get("trainingMode") == "UPDATE":  # a warm start of the newest model, not a retrain
+        from .updates import train_update  # updates.py reuses this module's data loading: import late
+
+        return train_update(services, version)
     started = time.monotonic()
     phase = partial(_phase, services, version.arn, started=started)
     phase("loading data")

@@ -179,6 +179,35 @@ class Recipe(abc.ABC):
         self.event_types_ = np.asarray(data.event_types, dtype=str)
         return self
 
+    def update(self, data: TrainingData) -> Self:
+        """Refresh a fitted model with the data as it is now, without refitting (trainingMode UPDATE, automatic
+        updates: spec §2.5, §3.4).
+
+        New items join the catalogue (so they can be explored and, once interacted with, recommended) and cheap
+        statistics such as popularity are recomputed; the expensive learnt state is kept as it is. Recipes that
+        cannot be refreshed this way raise ``NotImplementedError`` (the caller trains them again instead).
+
+        Parameters
+        ----------
+        data : all the training data now (the old catalogue need not be a subset: no item is dropped).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be updated incrementally; train it again (trainingMode FULL).")
+
+    def _grow_catalogue(self, data: TrainingData) -> tuple[np.ndarray, np.ndarray]:
+        """Make ``item_ids_`` the union of the model's items and ``data``'s, recount popularity from ``data``.
+
+        Returns (new position of each old item, new position of each ``data`` item): learnt arrays indexed by
+        catalogue position are remapped with the first, per-item statistics of ``data`` with the second.
+        """
+        check_is_fitted(self)
+        old_ids = np.asarray(self.item_ids_, dtype=str)
+        ids = np.union1d(old_ids, np.asarray(data.item_ids, dtype=str))
+        old_to_new, data_to_new = np.searchsorted(ids, old_ids), np.searchsorted(ids, data.item_ids)
+        counts = np.zeros(len(ids), dtype=np.int64)
+        counts[data_to_new] = data.item_counts()
+        self.item_ids_, self.item_counts_ = ids, counts
+        return old_to_new.astype(np.int64), data_to_new.astype(np.int64)
+
     @abc.abstractmethod
     def _fit(self, data: TrainingData) -> None:
         """Compute the learned state from ``data``."""

@@ -18,9 +18,9 @@ from typing import Any, Self
 import numpy as np
 import polars as pl
 
-from ._data import ITEM_ID
+from ._data import ITEM_ID, lookup_sorted
 from ._item_features import ColdItemScoring, history_matrix, item_text
-from .base import Histories, Interval, TrainingData
+from .base import Histories, Interval, TrainingData, check_is_fitted
 
 EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
 ENCODE_BATCH = 64
@@ -63,6 +63,8 @@ class SemanticSimilarity(ColdItemScoring):
     embeddings_ : float32 (n_items × 384), unit rows; zero for items without text.
     popularity_, freshness_ : float32 per item in [0, 1].
     servable_ : bool per item, has text.
+    text_hashes_ : uint64 per item, hash of the embedded text (an update re-embeds an item when it changes).
+    embedded_last_update_ : int64 scalar array, how many items the last ``update`` embedded.
 
     References
     ----------
@@ -95,10 +97,41 @@ class SemanticSimilarity(ColdItemScoring):
             raise ValueError(
                 "SemanticSimilarity needs Items with an itemName or textual field; no item has either.")
         self.embeddings_ = embed_texts(texts)
+        self.text_hashes_ = text_hashes(texts)
+        self._refresh_statistics(data)
+
+    def _refresh_statistics(self, data: TrainingData) -> None:
+        """Servability, popularity and freshness: cheap, recomputed by every fit and update."""
         self.servable_ = np.abs(self.embeddings_).sum(axis=1) > 0
         counts = np.log1p(data.item_counts().astype(np.float64))
         self.popularity_ = (counts / max(float(counts.max(initial=0)), 1e-12)).astype(np.float32)
         self.freshness_ = _freshness(data)
+
+    def update(self, data: TrainingData) -> Self:
+        """Incremental update (performIncrementalUpdate, spec §3.4): embed only items that are new or whose text
+        changed since the model last saw them; every other embedding is kept. ``data`` must hold the whole
+        Items dataset (items it lacks are dropped: they were deleted)."""
+        check_is_fitted(self)
+        texts = item_text(data)
+        hashes = text_hashes(texts)
+        known = lookup_sorted(self.item_ids_, np.asarray(data.item_ids, dtype=str))
+        old_hashes = getattr(self, "text_hashes_", None)  # models saved before hashes were kept: re-embed all
+        same = known >= 0
+        if old_hashes is not None:
+            same &= old_hashes[np.maximum(known, 0)] == hashes
+        else:
+            same[:] = False
+        embeddings = np.zeros((data.n_items, EMBEDDING_DIM), dtype=np.float32)
+        embeddings[same] = self.embeddings_[known[same]]
+        changed = np.flatnonzero(~same)
+        if len(changed):
+            embeddings[changed] = embed_texts(texts[changed])
+        self.embeddings_, self.text_hashes_ = embeddings, hashes
+        self.item_ids_ = np.asarray(data.item_ids, dtype=str)
+        self.item_counts_ = data.item_counts()
+        self.embedded_last_update_ = np.array(len(changed), dtype=np.int64)
+        self._refresh_statistics(data)
+        return self
 
     def _score(self, histories: Histories) -> np.ndarray:
         query = history_matrix(histories, len(self.embeddings_)) @ self.embeddings_
@@ -106,6 +139,12 @@ class SemanticSimilarity(ColdItemScoring):
         boost = self.popularity_influence * self.popularity_ + self.freshness_influence * self.freshness_
         # Without influence, ties (an item without text) follow popularity rather than arbitrary order.
         return scores + boost + 1e-6 * self.popularity_
+
+
+def text_hashes(texts: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per item text: an update re-embeds an item only when its hash changed. (polars' hash may
+    change between polars versions; then one update re-embeds everything, which is slower, never wrong.)"""
+    return pl.Series(np.asarray(texts, dtype=str)).hash(seed=0).to_numpy().astype(np.uint64)
 
 
 def _freshness(data: TrainingData) -> np.ndarray:

@@ -10,6 +10,8 @@ the whole history (long-term taste); the two are blended after scaling each row 
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
@@ -137,6 +139,20 @@ class SequentialLinear(Recipe):
         self.discount_ = (counts[vocabulary].astype(np.float32) + 1.0) ** -self.popularity_discount
         self.vocabulary_ = vocabulary.astype(np.int64)
         self.n_items_ = np.array(data.n_items, dtype=np.int64)
+
+    def update(self, data: TrainingData) -> Self:
+        """New items join the catalogue outside the matrices (as zero rows and columns would: they are never an
+        input, and as a target they score below every modelled item), popularity and its discount are recounted;
+        ``transition_``, ``ease_`` and the modelled items stay exactly as fitted."""
+        old_to_new, _ = self._grow_catalogue(data)
+        self.vocabulary_ = old_to_new[self.vocabulary_]
+        self.n_items_ = np.array(len(self.item_ids_), dtype=np.int64)
+        counts = self.item_counts_[self.vocabulary_]
+        self.discount_ = (counts.astype(np.float32) + 1.0) ** -self.popularity_discount
+        if hasattr(self, "tail_items_"):  # the trained items beyond max_vocabulary keep their vectors too
+            self.tail_items_ = old_to_new[self.tail_items_]
+            self.tail_discount_ = (self.item_counts_[self.tail_items_].astype(np.float32) + 1.0) ** -self.popularity_discount
+        return self
 
     def _row_weights(self, offsets: np.ndarray, users: np.ndarray) -> np.ndarray:
         position = np.arange(len(users)) - offsets[users]

@@ -10,10 +10,12 @@ future" footing. A user unknown at training time is scored from the events the c
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 
 from ._data import TrainingData
-from ._repeat import RepeatModel
+from ._repeat import RepeatModel, _item_propensity
 from ._validation import hold_out_tails
 from .base import Histories, Interval
 from .sequential import SequentialLinear
@@ -100,6 +102,19 @@ class UserPersonalization(SequentialLinear):
         self._keep_repeat(repeat, SCALES[len(SCALES) // 2])
         if holdout is not None:
             self.repeat_scale_ = np.array(self._best_scale(holdout.inputs, holdout.targets, data.n_items), np.float32)
+
+    def update(self, data: TrainingData) -> Self:
+        """``SequentialLinear.update``, and each item's repeat propensity recounted over ``data`` (new items
+        included); the repeat table and the blend scale stay as fitted."""
+        old_ids, old_propensity = self.item_ids_, self.repeat_items_
+        super().update(data)
+        propensity = np.ones(len(self.item_ids_), dtype=np.float32)
+        propensity[np.searchsorted(self.item_ids_, old_ids)] = old_propensity
+        if float(self.repeat_scale_) > 0:  # the blend is on: recount who comes back to what
+            recounted = _item_propensity(data.item_idx, data.user_offsets(), data.n_items)
+            propensity[np.searchsorted(self.item_ids_, data.item_ids)] = recounted
+        self.repeat_items_ = propensity
+        return self
 
     def _keep_repeat(self, repeat: RepeatModel, scale: float) -> None:
         self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items

@@ -11,6 +11,10 @@ campaign loading never delays requests to another. A model unused for ``OPENPERS
 Each served model carries a ``Catalog``: the model's items plus items added since training (PutItems or a
 later import — exploration candidates), their metadata, age and popularity. PutItems marks the group's
 catalogue stale and the next request rebuilds it in the background while the old one keeps serving.
+
+Automatic updates (jobs/updates.py) rewrite a version's ``arrays.npz`` in place with an atomic rename. At most
+every ``REVISION_CHECK_SECONDS`` a request looks at the file's modification time; when it changed, the new
+revision loads in the background and replaces the old model in one assignment, so no request fails or waits.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..recipes import catalogue, registry
 from ..recipes._data import lookup_sorted
-from ..recipes.base import Recipe
+from ..recipes.base import ARRAYS_FILE, Recipe
 from .realtime import GroupHistory
 
 if TYPE_CHECKING:
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("openpersonalize.serving")
 LOAD_TIMEOUT = 120.0
 REFRESH_SECONDS = 1.0  # at most one catalogue rebuild per group per second after PutItems
+REVISION_CHECK_SECONDS = 2.0  # how stale a served model may be after an automatic update rewrote it
 
 
 @dataclass
@@ -83,6 +88,7 @@ class ServedModel:
     catalog: Catalog
     history: GroupHistory
     loaded_at: float = field(default_factory=time.monotonic)
+    revision: int = 0  # modification time (ns) of the arrays file this model was loaded from
 
 
 class ModelCache:
@@ -97,6 +103,8 @@ class ModelCache:
         self._last_used: dict[str, float] = {}
         self._stale_items: dict[str, float] = {}  # group → when PutItems last changed it
         self._refreshing: set[str] = set()
+        self._revision_checked: dict[str, float] = {}  # version → when its artifact was last looked at
+        self._reloading: set[str] = set()
         self._lock = threading.Lock()
         self._last_sweep = time.monotonic()
 
@@ -120,11 +128,47 @@ class ModelCache:
             self._sweep(now)
         if model.group_arn in self._stale_items:
             self._refresh_catalog(services, model)
+        if now - self._revision_checked.get(version_arn, 0.0) > REVISION_CHECK_SECONDS:
+            self._revision_checked[version_arn] = now
+            if artifact_revision(services, version_arn) != model.revision:
+                self._reload_in_background(services, version_arn)
         return model
 
     def warm(self, services: Services, version_arn: str) -> ServedModel:
         """Load (if needed) and return the model; raises if its artifact is missing or unreadable."""
         return self.get(services, version_arn)
+
+    def reload(self, services: Services, version_arn: str) -> None:
+        """Load the version's artifact again and swap it in if the version is being served (after an update)."""
+        if version_arn not in self._models:
+            return  # not served by this process: it loads the new artifact when first asked
+        served = self._load(services, version_arn)
+        done: Future[ServedModel] = Future()
+        done.set_result(served)
+        with self._lock:
+            if version_arn in self._models:
+                self._models[version_arn] = done
+        from . import recommend  # recommend imports this module: a late import
+
+        recommend.forget(version_arn)  # scores cached from the old revision must not be served again
+
+    def _reload_in_background(self, services: Services, version_arn: str) -> None:
+        with self._lock:
+            if version_arn in self._reloading:
+                return
+            self._reloading.add(version_arn)
+
+        def run() -> None:
+            try:
+                self.reload(services, version_arn)
+                log.info("reloaded updated model %s", version_arn)
+            except Exception:  # the old model keeps serving; the next check tries again
+                log.exception("reloading updated model %s failed", version_arn)
+            finally:
+                with self._lock:
+                    self._reloading.discard(version_arn)
+
+        self._pool.submit(run)
 
     def drop(self, version_arn: str) -> None:
         with self._lock:
@@ -155,11 +199,12 @@ class ModelCache:
         path = model_dir(services.data.root, version_arn)
         if not (Path(path) / "config.json").exists():
             raise FileNotFoundError(f"The model of solution version {version_arn} is missing from {path}.")
+        revision = artifact_revision(services, version_arn)
         recipe = Recipe.load(path)
         history = self.history(services, group_arn)
         served = ServedModel(
             version_arn, recipe_arn, recipe_type, group_arn, recipe,
-            build_catalog(services, group_arn, recipe, history), history,
+            build_catalog(services, group_arn, recipe, history), history, revision=revision,
         )
         log.info("loaded model %s in %.0f ms", version_arn, (time.perf_counter() - started) * 1000)
         return served
@@ -231,6 +276,14 @@ class ModelCache:
                 return
         if future.exception() is None:
             future.result().observe(rows)
+
+
+def artifact_revision(services: Services, version_arn: str) -> int:
+    """The modification time (ns) of a model's arrays file: automatic updates replace it (0 = no file)."""
+    try:
+        return (model_dir(services.data.root, version_arn) / ARRAYS_FILE).stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 def _model_source(services: Services, model_arn: str) -> tuple[str, str, str]:

@@ -97,6 +97,13 @@ def _cached(key: tuple[Any, ...], size: int, compute: Callable[[], np.ndarray]) 
     return scores
 
 
+
+def forget(version_arn: str) -> None:
+    """Drop the scores cached for a model whose artifact was replaced (an automatic update)."""
+    with _SCORES_LOCK:
+        for key in [k for k in _SCORES if k[0] == version_arn]:
+            _SCORES.pop(key, None)
+
 # Per cached score vector: its finite items best first, and the softmax normaliser (top score, Σ exp).
 # Computed once per user history, so a repeated request picks its top k by one gather instead of a partition
 # over the catalogue and scores it without an exp over every item.
