@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from .errors import InternalFailure, PersonalizeError, SerializationException, U
 from .metrics import REGISTRY
 from .model import TARGET_PREFIX, WireOperation, rest_routes, wire_operations
 from .operations import OPERATIONS
+from .progress import progress_route
 from .serialize import serialize
 from .validation import validate
 
@@ -29,18 +31,58 @@ JSON_11 = "application/x-amz-json-1.1"
 # cost more than the work and halve throughput (bench/serving.py). They run on the loop; anything that would
 # wait (a model still loading) raises WouldBlock and the call moves to a thread.
 ON_LOOP = frozenset({"GetRecommendations", "GetPersonalizedRanking"})
+# Handlers that already return their output in wire form (no timestamps, no absent members, item lists as
+# pre-encoded JSON): the generic serialiser would cost a fifth of a cached answer (tests/api/test_wire_shaped.py
+# checks them against it).
+WIRE_SHAPED = frozenset({"GetRecommendations", "GetPersonalizedRanking"})
+_MEDIA = {False: JSON_11.encode(), True: b"application/json"}
 
 
-def _resolve(request: Request) -> WireOperation:
-    if request.url.path == "/":
-        target = request.headers.get("x-amz-target", "")
+def new_request_id() -> str:
+    """A version-4 UUID. Request ids need to be unique, not secret: no system call per request."""
+    value = random.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)  # version 4
+    value = value & ~(0xC000 << 48) | (0x8000 << 48)  # RFC 4122 variant
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer, as the ASGI messages need it."""
+
+    status: int
+    body: bytes
+    request_id: str
+    media: bytes
+    error_type: str | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", self.media), (b"content-length", str(len(self.body)).encode()),
+                   (b"x-amzn-requestid", self.request_id.encode())]
+        if self.error_type is not None:
+            headers.append((b"x-amzn-errortype", self.error_type.encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _resolve(scope: Any) -> WireOperation:
+    path = scope["path"]
+    if path == "/":
+        target = _header(scope, b"x-amz-target") or ""
         op = wire_operations().get(target.removeprefix(TARGET_PREFIX)) if target.startswith(TARGET_PREFIX) else None
         if op is None or op.rest:
             raise UnknownOperationException(f"Unknown operation {target!r}.")
         return op
-    op = rest_routes().get(request.url.path)
+    op = rest_routes().get(path)
     if op is None:
-        raise UnknownOperationException(f"Unknown operation POST {request.url.path}.")
+        raise UnknownOperationException(f"Unknown operation POST {path}.")
     return op
 
 
@@ -53,11 +95,9 @@ def _parse_body(body: bytes) -> Any:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from None
 
 
-def _error_response(error: PersonalizeError, rest: bool, request_id: str) -> Response:
-    headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code}
+def _error_answer(error: PersonalizeError, rest: bool, request_id: str) -> Answer:
     body = orjson.dumps({"__type": error.code, "message": error.message})
-    media = "application/json" if rest else JSON_11
-    return Response(body, status_code=error.http_status(rest), headers=headers, media_type=media)
+    return Answer(error.http_status(rest), body, request_id, _MEDIA[rest], error.code)
 
 
 class Dispatcher:
@@ -66,39 +106,45 @@ class Dispatcher:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def dispatch(self, request: Request) -> Response:
-        request_id = str(uuid.uuid4())
+    async def dispatch(self, request: Request) -> Answer:
+        """The Starlette route for the control plane."""
+        return await self.answer(request.scope, await request.body())
+
+    async def answer(self, scope: Any, body: bytes) -> Answer:
+        request_id = new_request_id()
         started = time.perf_counter()
-        name, rest = "-", request.url.path != "/"
+        path = scope["path"]
+        name, rest = "-", path != "/"
         try:
-            op = _resolve(request)
+            op = _resolve(scope)
             name, rest = op.name, op.rest
-            response = await self._handle(op, request, request_id)
+            answer = await self._handle(op, scope, body, request_id)
         except PersonalizeError as error:
-            response = _error_response(error, rest, request_id)
+            answer = _error_answer(error, rest, request_id)
         except Exception:  # a bug of ours: logged with the request id, answered AWS-shaped
             log.exception("%s %s internal failure", request_id, name)
-            response = _error_response(InternalFailure("An internal error occurred."), rest, request_id)
+            answer = _error_answer(InternalFailure("An internal error occurred."), rest, request_id)
         elapsed = time.perf_counter() - started
-        REGISTRY.observe_request(name, response.status_code, elapsed)
-        log.info("%s %s %s %d %.1fms", request_id, request.url.path, name, response.status_code, elapsed * 1000)
-        return response
+        REGISTRY.observe_request(name, answer.status, elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s %s %d %.1fms", request_id, path, name, answer.status, elapsed * 1000)
+        return answer
 
-    async def _handle(self, op: WireOperation, request: Request, request_id: str) -> Response:
-        body = await request.body()
-        caller = auth.parse_authorization(request.headers.get("authorization"))
-        auth.check_caller(caller, self.services.settings.access_keys, auth.incoming(request, body))
+    async def _handle(self, op: WireOperation, scope: Any, body: bytes, request_id: str) -> Answer:
+        settings = self.services.settings
+        caller = auth.parse_authorization(_header(scope, b"authorization"))
+        if settings.access_keys:  # only then is the whole request needed, to check its signature
+            auth.check_caller(caller, settings.access_keys, auth.incoming(Request(scope), body))
         params = validate(_parse_body(body), op.model.input_shape)
         ctx = RequestContext(
             services=self.services,
-            region=caller.region or self.services.settings.default_region,
-            account_id=self.services.settings.account_id,
+            region=caller.region or settings.default_region,
+            account_id=settings.account_id,
             request_id=request_id,
         )
         result = await _call(OPERATIONS[op.name], op.name, ctx, params)
-        payload = orjson.dumps(serialize(result, op.model.output_shape))
-        media = "application/json" if op.rest else JSON_11
-        return Response(payload, headers={"x-amzn-RequestId": request_id}, media_type=media)
+        payload = orjson.dumps(result if op.name in WIRE_SHAPED else serialize(result, op.model.output_shape))
+        return Answer(200, payload, request_id, _MEDIA[op.rest])
 
 
 async def _call(handler: Any, name: str, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +164,19 @@ async def _metrics(request: Request) -> Response:
     return Response(REGISTRY.render(), media_type="text/plain; version=0.0.4")
 
 
-# The runtime API's paths skip Starlette's router and middleware stack: the dispatcher already answers every
-# error AWS-shaped, and those layers cost a third of a cached recommendation's time (bench/serving.py).
+# The runtime API's paths skip Starlette's router, middleware and Request/Response objects: the dispatcher
+# already answers every error AWS-shaped, and those layers cost a third of a cached recommendation's time
+# (bench/serving.py).
 HOT_PATHS = frozenset({"/recommendations", "/personalize-ranking"})
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class PersonalizeApp(Starlette):
@@ -132,9 +188,8 @@ class PersonalizeApp(Starlette):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in HOT_PATHS:
-            scope["app"] = self
-            response = await self.dispatcher.dispatch(Request(scope, receive))
-            await response(scope, receive, send)
+            answer = await self.dispatcher.answer(scope, await _read_body(receive))
+            await answer(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -143,6 +198,7 @@ def create_app(services: Services, lifespan: Any = None) -> Starlette:
     dispatcher = Dispatcher(services)
     routes = [
         Route("/metrics", _metrics, methods=["GET"]),
+        Route("/progress/{arn:path}", progress_route, methods=["GET"]),  # not an AWS operation (api/progress.py)
         Route("/", dispatcher.dispatch, methods=["POST"]),
         Route("/{path:path}", dispatcher.dispatch, methods=["POST"]),
     ]

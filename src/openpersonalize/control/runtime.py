@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..api.errors import InvalidInputException, ResourceNotFoundException
-from ..serving import recommend
+from ..serving import answers, recommend
 from ..serving.models import Catalog, ServedModel, cache_for
 from ..serving.realtime import UserHistory
 from . import recommenders
@@ -56,8 +56,18 @@ def forget(arn: str) -> None:
 
 
 def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    """GetRecommendations."""
+    """GetRecommendations. Wire-shaped output (api/app.py WIRE_SHAPED): the item list is encoded JSON."""
     campaign, model = _campaign_model(ctx, params)
+    key = _answer_key(ctx, campaign, model, params)
+    found = answers.get(key) if key is not None else None
+    if found is None:
+        found = answers.Answer.of(_recommend(ctx, params, campaign, model))
+        if key is not None:
+            answers.put(key, found)
+    return {"itemList": found.encoded, "recommendationId": recommend.remember(campaign.arn, found.item_ids)}
+
+
+def _recommend(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> list[dict[str, Any]]:
     if campaign.kind == recommenders.KIND:  # domain use cases: their own userId/itemId rules and auto filter
         recommenders.check_request(campaign, params)
         query = recommenders.domain_query(campaign, model, _query(ctx, params, campaign, model))
@@ -65,8 +75,32 @@ def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str
         query = _query(ctx, params, campaign, model)
         _check_request_for(model, params)
     history = model.history.get(params["userId"]) if "userId" in params else EMPTY
-    items = recommend.recommend(model, query, history)
-    return {"itemList": items, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in items])}
+    return recommend.recommend(model, query, history)
+
+
+def _answer_key(ctx: RequestContext, campaign: Record, model: ServedModel, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Everything a campaign's answer depends on, or None when it is drawn at random (exploration slots,
+    promotion positions) or comes from a recommender (domain rules). The user's streamed-change counter covers
+    their events and impressions; the catalogue and history tokens cover PutItems and imports."""
+    if campaign.kind != "campaign" or params.get("promotions"):
+        return None
+    config = campaign.body.get("campaignConfig") or {}
+    weight = float((config.get("itemExplorationConfig") or {}).get("explorationWeight", "0.3"))
+    num = params.get("numResults") or DEFAULT_RESULTS
+    if model.recipe_type == "USER_PERSONALIZATION" and recommend.exploration_slots(num, weight):
+        return None
+    if "filterArn" in params:
+        record = _record(ctx, params["filterArn"], "filter")
+        if record is None or record.status != ACTIVE:
+            return None  # the full path raises the right error
+    user = params.get("userId")
+    history = model.history
+    return (
+        campaign.arn, campaign.body.get("lastUpdatedDateTime"), model.version_arn, model.revision, model.loaded_at,
+        answers.token(model.catalog.extras), history.token, user, history.user_version(user) if user else -1,
+        params.get("itemId"), num, params.get("filterArn"), answers.frozen(params.get("filterValues")),
+        answers.frozen(params.get("context")), answers.frozen(params.get("metadataColumns")),
+    )
 
 
 def get_personalized_ranking(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

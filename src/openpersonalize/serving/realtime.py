@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .answers import new_token
+
 MAX_EVENTS_PER_USER = 500  # the newest events kept per user: models read ≤ 200, filters the newest 100 per type
 CONTEXT_COLUMNS_SKIPPED = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_VALUE", "IMPRESSION", "RECOMMENDATION_ID",
                                      "EVENT_ATTRIBUTION_SOURCE"})
@@ -65,6 +67,7 @@ class GroupHistory:
         self._tails: dict[str, _Tail] = defaultdict(_Tail)
         self._merged: set[tuple[str, str]] = set()  # (session, user) pairs already merged
         self._lock = threading.Lock()
+        self.token = new_token()  # identifies this snapshot in answer-cache keys (serving/answers.py)
         self.latest_timestamp = float(self._times.max()) if len(self._times) else 0.0
         self.context_popularity = _context_popularity(frame)
         first = frame.group_by("ITEM_ID").agg(pl.col("TIMESTAMP").min()).sort("ITEM_ID")

@@ -28,7 +28,7 @@ SCORE_CACHE_BYTES = 256 * 2**20
 # vector took ~100 ms per user); a request that finds too few allowed items there partitions the catalogue.
 FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
 MAX_REMEMBERED_RECOMMENDATIONS = 100_000  # recommendationId → items, for implicit impressions (spec §10.1)
-REASON_PROMOTED, REASON_EXPLORATION = "Promoted item", "Exploration"
+REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Exploration", "Popular item"
 
 MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
 
@@ -236,12 +236,20 @@ def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[di
         allowed[catalog.index([query.item_id])[catalog.index([query.item_id]) >= 0]] = False
     picked = _top(scores, allowed, query.num_results)
     reasons: dict[int, str] = {}
-    n_explore = int(round(query.num_results * query.exploration_weight * EXPLORATION_SHARE))
+    short = len(picked) < query.num_results and model.recipe_type == "USER_PERSONALIZATION"
+    if short and filter_mask is not None and query.with_reasons:
+        picked += _popular_fill(catalog, scores, filter_mask, picked, query, reasons)
+    n_explore = exploration_slots(query.num_results, query.exploration_weight)
     if n_explore and model.recipe_type == "USER_PERSONALIZATION":
         picked = _explore(model, query, history, scores, filter_mask, picked, n_explore, reasons)
     if query.promotion is not None:
         picked = _promote(catalog, query, scores, picked, reasons)
     return _render(model, query, scores, allowed, picked, reasons)
+
+
+def exploration_slots(num_results: int, weight: float) -> int:
+    """How many of ``num_results`` go to exploration at this explorationWeight."""
+    return int(round(num_results * weight * EXPLORATION_SHARE))
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
@@ -261,6 +269,23 @@ def _top(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
         candidates = candidates[part]
     order = np.argsort(-scores[candidates], kind="stable")
     return candidates[order].tolist()
+
+
+def _popular_fill(
+    catalog: Catalog, scores: np.ndarray, filter_mask: np.ndarray, picked: list[int], query: Query,
+    reasons: dict[int, str],
+) -> list[int]:
+    """v2 (spec §2.14): when the filter left fewer scored items than asked for, the most popular items the model
+    cannot score (and the filter allows) fill the list, unscored, with the reason "Popular item"."""
+    eligible = ~np.isfinite(scores) & filter_mask
+    if query.item_id is not None:
+        eligible[catalog.index([query.item_id])[catalog.index([query.item_id]) >= 0]] = False
+    eligible[picked] = False
+    pool = np.flatnonzero(eligible)
+    fill = pool[np.argsort(-catalog.counts[pool], kind="stable")][: query.num_results - len(picked)].tolist()
+    for index in fill:
+        reasons[index] = REASON_POPULAR
+    return fill
 
 
 def _explore(
