@@ -102,3 +102,16 @@ def test_semantic_update_embeds_only_new_and_changed_items(monkeypatch: pytest.M
     embedded.clear()
     model.update(_catalogue(changed))
     assert embedded == []  # nothing changed: nothing embedded
+
+
+def test_items_beyond_the_vocabulary_keep_their_tail_vectors() -> None:
+    interactions, items = _frames()
+    model = UserPersonalization(max_vocabulary=20).fit(TrainingData.from_frames(interactions, items))
+    tail = model.item_ids_[model.tail_items_]
+    assert len(tail) > 0
+    history = [str(i) for i in interactions["ITEM_ID"].head(5)]
+    before = model.recommend(history, num_results=30)[0]
+    model.update(_with_new_item(interactions, items, "0-new-item"))  # shifts every old item's position
+    assert np.array_equal(model.item_ids_[model.tail_items_], tail)
+    after = model.recommend(history, num_results=30)[0]
+    assert len(set(before) & set(after)) >= 25  # the same model: only popularity discounts were recounted
