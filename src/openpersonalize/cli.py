@@ -1,13 +1,16 @@
-"""The ``openpersonalize`` command: serve, worker."""
+"""The ``openpersonalize`` command: serve, worker, progress."""
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -125,6 +128,81 @@ def import_model(directory: str, solution_arn: str, data_dir: str | None, metada
 
     services = build_services(_settings(data_dir, metadata_url))
     click.echo(_or_exit(lambda: load(services, Path(directory), solution_arn)))
+
+
+@main.command()
+@click.argument("arn")
+@click.option("--endpoint-url", default="http://127.0.0.1:8080", show_default=True,
+              help="The server to ask (GET /progress/<arn>, signed with your AWS credentials if any).")
+@click.option("--data-dir", default=None, help="Read the metadata store under DIR instead of asking a server.")
+@click.option("--metadata-url", default=None, help="Read this metadata store (e.g. PostgreSQL) instead of a server.")
+@click.option("--follow", is_flag=True, help="Print every change until the job ends (ACTIVE, FAILED or STOPPED).")
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(min=0.05), help="Seconds between polls.")
+def progress(arn: str, endpoint_url: str, data_dir: str | None, metadata_url: str | None, follow: bool,
+             interval: float) -> None:
+    """Show what the job ARN (a solution version, batch job...) is doing: phase, step, percent, elapsed time."""
+    if data_dir or metadata_url:
+        from .api.progress import progress_of
+        from .server import build_services
+
+        services = build_services(_settings(data_dir, metadata_url))
+        fetch: Callable[[], dict[str, Any]] = partial(_or_exit, partial(progress_of, services, arn))
+    else:
+        fetch = partial(_fetch_progress, endpoint_url, arn)
+    shown = None
+    while True:
+        report = fetch()
+        line = _progress_line(report)
+        if line != shown:
+            click.echo(f"[{report['elapsedSeconds']:>7.1f} s] {line}")
+            sys.stdout.flush()  # one line per change, also when piped (| tee, | grep --line-buffered)
+            shown = line
+        if not follow or _ended(report["status"]):
+            break
+        time.sleep(interval)
+    if "FAILED" in report["status"]:
+        raise click.ClickException(f"{report['status']}: {report.get('failureReason') or 'no reason recorded'}")
+
+
+def _ended(status: str) -> bool:
+    return status in ("ACTIVE", "INACTIVE", "COMPLETED") or status.endswith(("FAILED", "STOPPED"))
+
+
+def _progress_line(report: dict[str, Any]) -> str:
+    """``STATUS  phase: detail (12.5 %)`` from a GET /progress answer."""
+    parts = [report["status"]]
+    if report.get("phase"):
+        parts.append(report["phase"] + (f": {report['detail']}" if report.get("detail") else ""))
+    if report.get("percent") is not None:
+        parts.append(f"({report['percent']:.1f} %)")
+    return "  ".join(parts)
+
+
+def _fetch_progress(endpoint_url: str, arn: str) -> dict[str, Any]:
+    """GET /progress/<arn>, SigV4-signed like the AWS CLI's requests when credentials are configured."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import boto3
+    import orjson
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest("GET", f"{endpoint_url.rstrip('/')}/progress/{urllib.parse.quote(arn, safe=':/')}")
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    if credentials is not None:
+        SigV4Auth(credentials, "personalize", session.region_name or "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(prepared.url, headers=dict(prepared.headers)), timeout=30) as answer:
+            return orjson.loads(answer.read())  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as error:
+        detail = orjson.loads(error.read() or b"{}")
+        raise click.ClickException(f"{detail.get('__type', error.code)}: {detail.get('message', error.reason)}") from None
+    except urllib.error.URLError as error:
+        raise click.ClickException(f"Could not reach {endpoint_url}: {error.reason}") from None
 
 
 def _or_exit(action: Callable[[], T]) -> T:

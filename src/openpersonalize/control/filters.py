@@ -11,13 +11,16 @@ from typing import Any
 from ..api.errors import InvalidInputException, ResourceInUseException
 from ..data.schema import Schema, parse_schema
 from ..filters.parse import check_filter, parse_filter
-from . import arns
-from .common import CREATE_PENDING, DELETE_PENDING, check_quota, new_record, paginate, pick, tags_from
+from . import arns, runtime
+from .batch_jobs import INFERENCE_KIND, SEGMENT_KIND
+from .common import CREATE_PENDING, DELETE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
 from .dataset_groups import require_active_group
+from .store import Record
 
 KIND = "filter"
 MAX_FIELDS_PER_GROUP = 20  # spec §11: distinct dataset fields across all filters of a group
+BATCH_KINDS = {INFERENCE_KIND: "batch inference job", SEGMENT_KIND: "batch segment job"}
 SUMMARY = ("name", "filterArn", "creationDateTime", "lastUpdatedDateTime", "datasetGroupArn", "failureReason", "status")
 
 
@@ -78,12 +81,28 @@ def list_filters(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return paginate(ctx, params, KIND, records, "Filters", lambda r: pick(r.body, SUMMARY))
 
 
+def _batch_jobs_using(ctx: RequestContext, filter_arn: str) -> list[Record]:
+    """Batch jobs, waiting or running, that will read the filter (jobs/batch_inference.make_filter)."""
+    return [job for kind in BATCH_KINDS for job in ctx.store.list(kind, statuses=IN_FLIGHT)
+            if job.body.get("filterArn") == filter_arn]
+
+
 def delete_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    """DeleteFilter."""
+    """DeleteFilter. Refused while a batch job that uses the filter is pending or in progress (spec §2.8);
+    campaigns and recommenders hold no reference (a filter is named per request), so they never block it."""
     record = ctx.store.require(params["filterArn"], KIND, "filter")
     if record.status in (DELETE_PENDING,):
         raise ResourceInUseException(f"Filter {record.arn} is already being deleted.")
+    users = _batch_jobs_using(ctx, record.arn)
+    if users:
+        job = users[0]
+        more = f" (and {len(users) - 1} more batch jobs)" if len(users) > 1 else ""
+        raise ResourceInUseException(
+            f"Filter {record.arn} is used by {BATCH_KINDS[job.kind]} {job.arn}, which is {job.status}{more}; "
+            "delete the filter once the job has finished."
+        )
     ctx.store.update(record.arn, {"status": DELETE_PENDING})
+    runtime.forget(record.arn)  # this process's runtime stops using it at once, not after its record cache expires
     ctx.store.enqueue("delete", record.arn)
     ctx.services.nudge()
     return {}

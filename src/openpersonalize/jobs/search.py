@@ -22,6 +22,17 @@ if TYPE_CHECKING:  # optuna loads in the worker only when a solution asks for HP
 HPO_METRIC = "normalized_discounted_cumulative_gain_at_10"
 AUTOML_DEFAULT_METRIC = "precision_at_25"
 DEFAULT_TRIALS = 8
+# Called after each trial (and once before the first): trials done, trials planned, best metric so far.
+Report = Callable[[int, int, float | None], None]
+
+
+def _no_report(done: int, total: int, best: float | None) -> None:
+    """Searching without anyone watching (benchmarks, tests)."""
+
+
+def automl_metric(config: dict[str, Any]) -> str:
+    """The metric AutoML compares recipes by: autoMLConfig.metricName, or precision_at_25."""
+    return str(config.get("autoMLConfig", {}).get("metricName") or AUTOML_DEFAULT_METRIC)
 
 
 def task_of(recipe_arn: str) -> str:
@@ -51,6 +62,7 @@ def tune(
     *,
     seed: int,
     check_stop: Callable[[], None],
+    report: Report = _no_report,
 ) -> dict[str, str]:
     """Best algorithmHyperParameters (wire strings) over ``maxNumberOfTrainingJobs`` trials (TPE)."""
     hpo = config.get("hpoConfig", {})
@@ -73,7 +85,9 @@ def tune(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=trials)
+    report(0, trials, None)
+    study.optimize(objective, n_trials=trials,
+                   callbacks=[lambda done, _trial: report(len(done.trials), trials, done.best_value)])
     best = {**fixed, **{k: _wire(v) for k, v in study.best_params.items()}}
     return best
 
@@ -82,14 +96,17 @@ def _wire(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def pick_recipe(config: dict[str, Any], train: TrainingData, *, seed: int, check_stop: Callable[[], None]) -> str:
+def pick_recipe(config: dict[str, Any], train: TrainingData, *, seed: int, check_stop: Callable[[], None],
+                report: Report = _no_report) -> str:
     """AutoML: the recipe of ``autoMLConfig.recipeList`` with the best validation metric."""
-    automl = config.get("autoMLConfig", {})
-    metric = automl.get("metricName") or AUTOML_DEFAULT_METRIC
+    recipes = config.get("autoMLConfig", {}).get("recipeList", [])
+    metric = automl_metric(config)
     inner = split_users(train, seed=seed + 1)
     scores: dict[str, float] = {}
-    for arn in automl.get("recipeList", []):
+    report(0, len(recipes), None)
+    for arn in recipes:
         check_stop()
         recipe = make_recipe(arn, {}, seed=seed)
         scores[arn] = float(evaluate(recipe, inner, task=task_of(arn)).metrics.get(metric, 0.0))
+        report(len(scores), len(recipes), max(scores.values()))
     return max(scores, key=lambda arn: scores[arn])

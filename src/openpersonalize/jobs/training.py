@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -29,7 +30,7 @@ from ..evaluation import trends
 from ..evaluation.split import split_users
 from ..recipes import catalogue
 from ..recipes._actions import ActionTrainingData
-from ..recipes.base import Recipe, TrainingData
+from ..recipes.base import Recipe, TrainingData, fit_progress
 from ..recipes.registry import make_recipe
 from ..recipes.trending import TrendingNow
 from . import search
@@ -37,6 +38,8 @@ from .base import JobFailed, Progress
 
 log = logging.getLogger("openpersonalize.training")
 SEED = 0  # evaluation split and model initialisation: reproducible versions (issue 3)
+STEP_WRITE_SECONDS = 0.5  # epochs and trials reach the record at most this often (the last one always)
+FITTING = "fitting and evaluating"
 MIN_INTERACTIONS = 1000  # spec §4.8
 MIN_USERS_WITH_TWO = 25
 MIN_SHARE_WITH_TWO = 0.01
@@ -90,10 +93,39 @@ def _check_stop(services: Services, arn: str) -> None:
         raise Stopped
 
 
-def _phase(services: Services, arn: str, text: str, started: float) -> None:
-    """Training progress, in the log and on the record (``_phase``, outside the wire shape, for the console)."""
-    log.info("training %s: %s (%.1f s)", arn, text, time.monotonic() - started)
-    services.store.update(arn, {"_phase": text})
+class Phases:
+    """Training progress (issue 3), logged and kept on the record outside the wire shape: ``_training`` (phase,
+    detail, step of steps where known, wall-clock start) and ``_phase`` (the same as one line). GET /progress/<arn>
+    (api/progress.py) and ``openpersonalize progress`` show it."""
+
+    def __init__(self, services: Services, arn: str) -> None:
+        self.services, self.arn = services, arn
+        self.started, self.wall_started = time.monotonic(), time.time()
+        self.phase, self.written = "", 0.0
+
+    def __call__(self, phase: str, detail: str = "", step: int | None = None, steps: int | None = None) -> None:
+        now = time.monotonic()
+        if phase == self.phase and step is not None and step != steps and now - self.written < STEP_WRITE_SECONDS:
+            return  # a fast run of epochs or trials: the record is written at most every STEP_WRITE_SECONDS
+        self.phase, self.written = phase, now
+        text = f"{phase}: {detail}" if detail else phase
+        log.info("training %s: %s (%.1f s)", self.arn, text, now - self.started)
+        state = {"phase": phase, "detail": detail, "step": step, "steps": steps, "started": self.wall_started}
+        self.services.store.update(self.arn, {"_phase": text, "_training": state})
+
+    def searching(self, phase: str, noun: str, metric: str) -> Callable[[int, int, float | None], None]:
+        """A reporter for jobs/search.py: ``done`` of ``total`` trials (or recipes) and the best metric so far."""
+
+        def report(done: int, total: int, best: float | None) -> None:
+            so_far = f", best {metric} so far {best:.4f}" if best is not None else ""
+            self(phase, f"{done} of {total} {noun} done{so_far}", done, total)
+
+        return report
+
+    def epoch(self, epoch: int, epochs: int, validation: float | None) -> None:
+        """Fit progress of iterative recipes (recipes/base.report_epoch): epochs may stop early."""
+        score = f", validation score {validation:.4f}" if validation is not None else ""
+        self(FITTING, f"epoch {epoch} of at most {epochs}{score}", epoch, epochs)
 
 
 def train(services: Services, version: Record) -> dict[str, Any]:
@@ -102,8 +134,7 @@ def train(services: Services, version: Record) -> dict[str, Any]:
         from .updates import train_update  # updates.py reuses this module's data loading: import late
 
         return train_update(services, version)
-    started = time.monotonic()
-    phase = partial(_phase, services, version.arn, started=started)
+    phase = Phases(services, version.arn)
     phase("loading data")
     body = version.body
     config = body.get("solutionConfig", {})
@@ -115,24 +146,25 @@ def train(services: Services, version: Record) -> dict[str, Any]:
         check_minimums(interactions)
     data = TrainingData.from_frames(interactions, frames.items, frames.users, item_roles=item_roles(frames.schemas.get("ITEMS")))
     split = split_users(data, seed=SEED)
-    phase(f"{data.n_interactions} interactions of {data.n_users} users and {data.n_items} items; split for evaluation")
+    phase("preparing", f"{data.n_interactions} interactions of {data.n_users} users and {data.n_items} items; split for evaluation")
     stop = partial(_check_stop, services, version.arn)
     changes: dict[str, Any] = {}
     recipe_arn = body["recipeArn"]
     if body.get("performAutoML"):
-        phase("AutoML: comparing the recipes of autoMLConfig.recipeList")
-        recipe_arn = search.pick_recipe(config, split.train, seed=SEED, check_stop=stop)
+        report = phase.searching("AutoML", "recipes of autoMLConfig.recipeList", search.automl_metric(config))
+        recipe_arn = search.pick_recipe(config, split.train, seed=SEED, check_stop=stop, report=report)
         changes["recipeArn"] = recipe_arn
         services.store.update(body["solutionArn"], {"autoMLResult": {"bestRecipeArn": recipe_arn}})
     algorithm = config.get("algorithmHyperParameters", {})
     if body.get("performHPO"):
-        phase("HPO: tuning hyperparameters on a validation split")
-        algorithm = search.tune(recipe_arn, config, split.train, seed=SEED, check_stop=stop)
+        report = phase.searching("HPO", "trials on a validation split", search.HPO_METRIC)
+        algorithm = search.tune(recipe_arn, config, split.train, seed=SEED, check_stop=stop, report=report)
         changes["tunedHPOParams"] = {"algorithmHyperParameters": algorithm}
     recipe = _recipe(recipe_arn, algorithm, config.get("featureTransformationParameters", {}))
     stop()
-    phase("fitting and evaluating")
-    evaluation = _evaluate(recipe_arn, recipe, data, frames, split)
+    phase(FITTING)
+    with fit_progress(phase.epoch):
+        evaluation = _evaluate(recipe_arn, recipe, data, frames, split)
     stop()
     phase("saving the model")
     target = model_dir(services.data.root, version.arn)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Histories, Interval, Recipe, TrainingData
+from .base import Histories, Interval, Recipe, TrainingData, report_epoch
 
 # implicit's ALS calls BLAS from many threads; OpenBLAS threading on top oversubscribes (implicit's warning).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -74,7 +74,9 @@ class ImplicitALS(Recipe):
 
     def _fit(self, data: TrainingData) -> None:
         model = self._model()
-        model.fit(data.user_item_matrix(), show_progress=False)
+        # implicit calls back after each sweep with (0-based sweep, seconds, loss); shown as fit progress
+        model.fit(data.user_item_matrix(), show_progress=False,
+                  callback=lambda sweep, _seconds, _loss: report_epoch(sweep + 1, self.iterations))
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
 
     def _score(self, histories: Histories) -> np.ndarray:

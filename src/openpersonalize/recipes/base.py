@@ -12,7 +12,9 @@ from __future__ import annotations
 import abc
 import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -24,6 +26,29 @@ from ._data import TrainingData, lookup_sorted
 FORMAT_VERSION = 1
 CONFIG_FILE, ARRAYS_FILE = "config.json", "arrays.npz"
 _BATCH = 256  # users scored at once by recommend_batch: bounds memory at 256 × n_items floats
+
+
+# Fit progress (issue 3): a training job installs a reporter around ``fit``; iterative recipes call
+# ``report_epoch`` after each epoch. Recipes know nothing of jobs, and without a reporter the call does nothing.
+FitReporter = Callable[[int, int, float | None], None]  # (epoch done, epochs planned, validation metric)
+_FIT_REPORTER: ContextVar[FitReporter | None] = ContextVar("fit_reporter", default=None)
+
+
+@contextmanager
+def fit_progress(reporter: FitReporter) -> Iterator[None]:
+    """Send the ``report_epoch`` calls made inside the block (same thread) to ``reporter``."""
+    token = _FIT_REPORTER.set(reporter)
+    try:
+        yield
+    finally:
+        _FIT_REPORTER.reset(token)
+
+
+def report_epoch(epoch: int, epochs: int, validation: float | None = None) -> None:
+    """An iterative recipe finished ``epoch`` (1-based) of at most ``epochs``."""
+    reporter = _FIT_REPORTER.get()
+    if reporter is not None:
+        reporter(epoch, epochs, validation)
 
 
 class NotFittedError(ValueError, AttributeError):

@@ -10,12 +10,14 @@ variant and a benchmark baseline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
 from . import _sasrec
 from ._repeat import RepeatModel
-from .base import Histories, Interval, Recipe, TrainingData
+from .base import Histories, Interval, Recipe, TrainingData, report_epoch
 
 _STATE_PREFIX = "net."
 
@@ -123,9 +125,22 @@ class SASRec(Recipe):
             data.n_items,
         )
         self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items
-        check = self._validator(data, offsets, validation) if validation else None
+        check = self._reporting(self._validator(data, offsets, validation)) if validation else None
         self.training_log_ = _sasrec.train(self.net_, seq_items, seq_types, self._train_config(), check)
         self.net_.eval()
+
+    def _reporting(self, check: Callable[[], float]) -> Callable[[], float]:
+        """The per-epoch validation, also reported as fit progress (a training job shows "epoch k of n")."""
+        done = 0
+
+        def checked() -> float:
+            nonlocal done
+            value = check()
+            done += 1
+            report_epoch(done, self.epochs, value)
+            return value
+
+        return checked
 
     def _validation_cut(self, offsets: np.ndarray) -> list[tuple[int, int]]:
         """Pick validation users (≥ 5 events) and where their held-back newest 10 % starts."""
