@@ -221,7 +221,10 @@ def _refresh(services: Services, version: Record, campaigns: list[Record], now: 
     services.store.update(version.arn, {"_modelUpdatedAt": now, "_modelDataAt": data_at, "_autoUpdates": count})
     for campaign in campaigns:  # lastUpdatedDateTime shows when the deployed model last changed
         services.store.update(campaign.arn, {"_modelUpdatedAt": now})
-    cache_for(services).reload(services, version.arn)
+    try:
+        cache_for(services).reload(services, version.arn)  # this process serves it: swap now, not at the next check
+    except Exception:  # serving keeps the old model and retries at its next revision check
+        log.exception("reloading %s after its %s failed", version.arn, what)
     log.info("%s of %s (campaigns: %s): %d items (%d new), %d interactions, %.1f s", what, version.arn,
              ", ".join(c.arn for c in campaigns) or "none", len(recipe.item_ids_), new_items, data.n_interactions,
              time.monotonic() - started)
