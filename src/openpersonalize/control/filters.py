@@ -11,7 +11,7 @@ from typing import Any
 from ..api.errors import InvalidInputException, ResourceInUseException
 from ..data.schema import Schema, parse_schema
 from ..filters.parse import check_filter, parse_filter
-from . import arns, runtime
+from . import arns
 from .batch_jobs import INFERENCE_KIND, SEGMENT_KIND
 from .common import CREATE_PENDING, DELETE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
@@ -102,7 +102,9 @@ def delete_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
             "delete the filter once the job has finished."
         )
     ctx.store.update(record.arn, {"status": DELETE_PENDING})
-    runtime.forget(record.arn)  # this process's runtime stops using it at once, not after its record cache expires
+    from .runtime import forget  # late: runtime → recommenders → solutions, which imports this module
+
+    forget(record.arn)  # this process's runtime stops using it at once, not after its record cache expires
     ctx.store.enqueue("delete", record.arn)
     ctx.services.nudge()
     return {}
