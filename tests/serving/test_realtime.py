@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
+from openpersonalize.data.eventlog import EventLog
 from openpersonalize.serving import recommend
 from openpersonalize.serving.models import Catalog
-from openpersonalize.serving.realtime import GroupHistory, annotate_events
+from openpersonalize.serving.realtime import GroupHistory, annotate_events, replayed_session_merges
 
 
 def _history() -> GroupHistory:
@@ -90,3 +93,30 @@ def test_interleave_keeps_relative_orders() -> None:
     out = recommend._interleave([1, 2, 3, 4], [9, 8], 5)
     assert len(out) == 5 and [x for x in out if x in (9, 8)] == [9, 8]
     assert [x for x in out if x not in (9, 8)] == [1, 2, 3]
+
+
+def test_session_merges_are_replayed_from_the_event_log_after_a_restart(tmp_path: Path) -> None:
+    """The live merge and the one rebuilt from the durable log give the user the same history."""
+    arn = "arn:aws:personalize:us-east-1:1:dataset/g/INTERACTIONS"
+    batches = [
+        [{"USER_ID": "s1", "ITEM_ID": "i7", "TIMESTAMP": 3, "EVENT_TYPE": "Click", "$sid": "s1", "$anon": True, "$eid": "e1"}],
+        [{"USER_ID": "u9", "ITEM_ID": "i8", "TIMESTAMP": 4, "EVENT_TYPE": "Click", "$sid": "s1", "$eid": "e2"}],
+        # anonymous again after the sign-in: the live merge does not repeat, so neither does the replay
+        [{"USER_ID": "s1", "ITEM_ID": "i5", "TIMESTAMP": 6, "EVENT_TYPE": "Click", "$sid": "s1", "$anon": True, "$eid": "e3"}],
+        [{"USER_ID": "u9", "ITEM_ID": "i6", "TIMESTAMP": 7, "EVENT_TYPE": "Click", "$sid": "s1", "$eid": "e4"}],
+    ]
+    live = GroupHistory(pl.DataFrame(schema={"USER_ID": pl.String, "ITEM_ID": pl.String, "TIMESTAMP": pl.Int64, "EVENT_TYPE": pl.String}))
+    log = EventLog(tmp_path)
+    for rows in batches:
+        live.observe(rows)
+        log.append(arn, rows)
+    types = {"USER_ID": pl.String, "ITEM_ID": pl.String, "TIMESTAMP": pl.Int64, "EVENT_TYPE": pl.String}
+    stored = log.columns(arn, types)
+    assert stored is not None
+    frame = log.columns(arn, types | {"$sid": pl.String, "$anon": pl.Boolean})
+    assert frame is not None
+    restarted = GroupHistory(pl.concat([stored, replayed_session_merges(frame)], how="diagonal_relaxed"))
+    assert live.get("u9").item_ids == ["i7", "i8", "i6"]
+    assert restarted.get("u9").item_ids == live.get("u9").item_ids
+    assert restarted.get("s1").item_ids == ["i7", "i5"]
+    log.close()

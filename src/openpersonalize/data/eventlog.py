@@ -247,15 +247,21 @@ class EventLog:
         Later rows reusing an event id are dropped and exact duplicates are stored once (spec §10.1);
         the last copy of a duplicate is the one kept, so "latest row per id" stays the newest upsert.
         """
+        frame = self.columns(dataset_arn, {f.name: POLARS_TYPES[f.type] for f in schema.fields})
+        if frame is None:
+            return None
+        frame = frame.unique(keep="last", maintain_order=True)
+        return frame if frame.height else None
+
+    def columns(self, dataset_arn: str, columns: dict[str, Any]) -> pl.DataFrame | None:
+        """The named columns (bookkeeping keys such as ``$sid`` too) of every row in append order, rows that
+        reuse an earlier event id dropped; None when the log is empty."""
         data = self._log(dataset_arn).read_bytes()
         if not data:
             return None
-        columns = {f.name: POLARS_TYPES[f.type] for f in schema.fields}
         frame = pl.read_ndjson(data, schema={**columns, EVENT_ID: pl.Utf8})
         first_use = frame[EVENT_ID].is_null() | frame[EVENT_ID].is_first_distinct()
-        frame = frame.filter(first_use).drop(EVENT_ID)
-        frame = frame.unique(keep="last", maintain_order=True)
-        return frame if frame.height else None
+        return frame.filter(first_use).drop(EVENT_ID)
 
     def delete_users(self, dataset_arn: str, user_ids: set[str]) -> int:
         """Remove every row whose USER_ID is one of ``user_ids``, atomically; returns the number removed."""

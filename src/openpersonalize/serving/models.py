@@ -37,7 +37,7 @@ from ..data.schema import Schema, parse_schema
 from ..recipes import catalogue, registry
 from ..recipes._data import lookup_sorted
 from ..recipes.base import ARRAYS_FILE, Recipe
-from .realtime import GroupHistory
+from .realtime import GroupHistory, replayed_session_merges
 
 if TYPE_CHECKING:
     from ..control.context import Services
@@ -253,7 +253,7 @@ class ModelCache:
 
     def _load_history(self, services: Services, group_arn: str, future: Future[GroupHistory]) -> None:
         try:
-            frame = read_group_dataset(services, group_arn, "INTERACTIONS")
+            frame = _with_session_merges(services, group_arn, read_group_dataset(services, group_arn, "INTERACTIONS"))
             history = GroupHistory(frame if frame is not None else _empty_interactions())
             with self._lock:
                 # Events acknowledged while the dataset was read: those not in the snapshot are applied now.
@@ -305,6 +305,20 @@ def _in_snapshot(history: GroupHistory, row: dict[str, Any]) -> bool:
     events = history.get(str(row.get("USER_ID")))
     stamp = float(row.get("TIMESTAMP") or 0.0)
     return any(i == row.get("ITEM_ID") and t == stamp for i, t in zip(events.item_ids[-20:], events.timestamps[-20:], strict=True))
+
+
+def _with_session_merges(services: Services, group_arn: str, frame: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Interactions plus the anonymous session events earlier merges gave their users (lost with the process
+    that made them otherwise)."""
+    found = group_schemas(services, group_arn).get("INTERACTIONS")
+    if frame is None or found is None:
+        return frame
+    wanted = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"} & set(frame.columns)
+    log = services.data.events.columns(found[0], {c: frame.schema[c] for c in wanted} | {"$sid": pl.String, "$anon": pl.Boolean})
+    if log is None:
+        return frame
+    merged = replayed_session_merges(log)
+    return pl.concat([frame, merged], how="diagonal_relaxed") if merged.height else frame
 
 
 def _empty_interactions() -> pl.DataFrame:

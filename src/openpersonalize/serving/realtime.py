@@ -143,6 +143,21 @@ class GroupHistory:
             tail.shown[item] = tail.shown.get(item, 0) + count
 
 
+def replayed_session_merges(log: pl.DataFrame) -> pl.DataFrame:
+    """The merges ``observe`` made, rebuilt from the event log after a restart (spec §10.2).
+
+    ``log``: the Interactions event log's USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE, ``$sid`` and ``$anon`` in
+    append order. For each (session, user) pair, the session's anonymous events logged before the pair's first
+    identified event are returned again under the user's id — what the live merge copied into the user's tail.
+    """
+    log = log.with_row_index("_line")
+    known = log.filter(pl.col("$sid").is_not_null() & ~pl.col("$anon").fill_null(False) & (pl.col("USER_ID") != pl.col("$sid")))
+    pairs = known.group_by(["$sid", "USER_ID"]).agg(pl.col("_line").min().alias("_at")).rename({"USER_ID": "_user"})
+    anonymous = log.filter(pl.col("$anon").fill_null(False))
+    merged = anonymous.join(pairs, left_on="USER_ID", right_on="$sid").filter(pl.col("_line") < pl.col("_at"))
+    return merged.with_columns(pl.col("_user").alias("USER_ID")).drop("_line", "_at", "_user", "$sid", "$anon")
+
+
 def _impressions(row: dict[str, Any]) -> list[str]:
     shown = row.get("$impression") or row.get("IMPRESSION")
     if not shown:
