@@ -299,30 +299,59 @@ def _explore(
     Items shown to this user without a click are drawn less often.
     """
     catalog = model.catalog
-    cutoff = model.history.latest_timestamp - query.exploration_cutoff_days * 86400.0
-    young = np.where(np.isnan(catalog.created), np.arange(len(catalog.created)) >= catalog.n_model, catalog.created >= cutoff)
-    trained = catalog.counts[: catalog.n_model]
-    median = float(np.median(trained[trained > 0])) if (trained > 0).any() else 1.0
-    eligible = young & (catalog.counts < median)
+    pool = _exploration_pool(catalog, model.history.latest_timestamp - query.exploration_cutoff_days * 86400.0)
     if filter_mask is not None:
-        eligible &= filter_mask
-    eligible[picked] = False
-    pool = np.flatnonzero(eligible)
-    if not len(pool):
+        pool = pool[filter_mask[pool]]
+    chosen = _draw(pool, n_explore, set(picked), _shown_counts(catalog, history, pool))
+    if not len(chosen):
         return picked
-    weights = np.ones(len(pool))
-    unclicked = history.unclicked_impressions()
-    if unclicked:
-        shown = np.zeros(len(catalog.item_ids))
-        pos = catalog.index(list(unclicked))
-        ok = pos >= 0
-        shown[pos[ok]] = np.fromiter(unclicked.values(), float, len(unclicked))[ok]
-        weights = 1.0 / (1.0 + 2.0 * shown[pool])
-    chosen = np.random.default_rng().choice(pool, size=min(n_explore, len(pool)), replace=False, p=weights / weights.sum())
     keep = picked[: max(0, query.num_results - len(chosen))]
     for index in chosen.tolist():
         reasons[index] = REASON_EXPLORATION
     return _interleave(keep, chosen.tolist(), query.num_results)
+
+
+def _exploration_pool(catalog: Catalog, cutoff: float) -> np.ndarray:
+    """Items young enough (created after ``cutoff``; new items without a date count as young) and less popular
+    than the median trained item. Kept per catalogue until the newest interaction moves the cut-off."""
+    key = ("exploration_pool", cutoff)
+    found = catalog.extras.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    young = np.where(np.isnan(catalog.created), np.arange(len(catalog.created)) >= catalog.n_model, catalog.created >= cutoff)
+    trained = catalog.counts[: catalog.n_model]
+    median = float(np.median(trained[trained > 0])) if (trained > 0).any() else 1.0
+    pool = np.flatnonzero(young & (catalog.counts < median))
+    for old in [k for k in catalog.extras if isinstance(k, tuple) and k[0] == "exploration_pool"]:
+        catalog.extras.pop(old, None)
+    catalog.extras[key] = pool
+    return pool
+
+
+def _shown_counts(catalog: Catalog, history: UserHistory, pool: np.ndarray) -> np.ndarray | None:
+    """How often each pool item was shown to this user without a click; None when nothing was."""
+    unclicked = history.unclicked_impressions()
+    if not unclicked:
+        return None
+    shown = np.zeros(len(catalog.item_ids))
+    pos = catalog.index(list(unclicked))
+    ok = pos >= 0
+    shown[pos[ok]] = np.fromiter(unclicked.values(), float, len(unclicked))[ok]
+    return shown[pool]  # type: ignore[no-any-return]
+
+
+_RNG = np.random.default_rng()  # one generator: seeding one per request reads the OS entropy pool each time
+
+
+def _draw(pool: np.ndarray, k: int, excluded: set[int], shown: np.ndarray | None) -> np.ndarray:
+    """``k`` distinct pool items not in ``excluded``: uniformly, or weighted 1 / (1 + 2·shown) (weighted
+    sampling without replacement by exponential keys: the k largest u^(1/w))."""
+    if shown is None:
+        draw = _RNG.choice(pool, size=min(k + len(excluded), len(pool)), replace=False) if len(pool) else pool
+    else:
+        keys = _RNG.random(len(pool)) ** (1.0 + 2.0 * shown)
+        draw = pool[np.argsort(-keys, kind="stable")]
+    return np.asarray([i for i in draw.tolist() if i not in excluded][:k], dtype=np.int64)
 
 
 def _promote(catalog: Catalog, query: Query, scores: np.ndarray, picked: list[int], reasons: dict[int, str]) -> list[int]:
@@ -343,7 +372,7 @@ def _promote(catalog: Catalog, query: Query, scores: np.ndarray, picked: list[in
 def _interleave(base: list[int], inserted: list[int], limit: int) -> list[int]:
     """``inserted`` at random positions among ``base``; both keep their relative order."""
     total = min(limit, len(base) + len(inserted))
-    slots = sorted(np.random.default_rng().choice(total, size=min(len(inserted), total), replace=False).tolist())
+    slots = sorted(_RNG.choice(total, size=min(len(inserted), total), replace=False).tolist())
     out: list[int] = []
     rest, extra = iter(base), iter(inserted)
     slot_set = set(slots)
