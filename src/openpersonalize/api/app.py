@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..control.context import ON_EVENT_LOOP, RequestContext, Services, WouldBlock
+from ..ids import new_uuid
 from . import auth
 from .errors import InternalFailure, PersonalizeError, SerializationException, UnknownOperationException
 from .metrics import REGISTRY
@@ -36,14 +36,6 @@ ON_LOOP = frozenset({"GetRecommendations", "GetPersonalizedRanking"})
 # checks them against it).
 WIRE_SHAPED = frozenset({"GetRecommendations", "GetPersonalizedRanking"})
 _MEDIA = {False: JSON_11.encode(), True: b"application/json"}
-
-
-def new_request_id() -> str:
-    """A version-4 UUID. Request ids need to be unique, not secret: no system call per request."""
-    value = random.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)  # version 4
-    value = value & ~(0xC000 << 48) | (0x8000 << 48)  # RFC 4122 variant
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +103,7 @@ class Dispatcher:
         return await self.answer(request.scope, await request.body())
 
     async def answer(self, scope: Any, body: bytes) -> Answer:
-        request_id = new_request_id()
+        request_id = new_uuid()
         started = time.perf_counter()
         path = scope["path"]
         name, rest = "-", path != "/"

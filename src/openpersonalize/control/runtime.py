@@ -70,11 +70,12 @@ def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str
 def _recommend(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> list[dict[str, Any]]:
     if campaign.kind == recommenders.KIND:  # domain use cases: their own userId/itemId rules and auto filter
         recommenders.check_request(campaign, params)
-        query = recommenders.domain_query(campaign, model, _query(ctx, params, campaign, model))
+        history = _history(model, params)
+        query = recommenders.domain_query(campaign, model, _query(ctx, params, campaign, model, history))
     else:
-        query = _query(ctx, params, campaign, model)
         _check_request_for(model, params)
-    history = model.history.get(params["userId"]) if "userId" in params else EMPTY
+        history = _history(model, params)
+        query = _query(ctx, params, campaign, model, history)
     return recommend.recommend(model, query, history)
 
 
@@ -114,8 +115,8 @@ def get_personalized_ranking(ctx: RequestContext, params: dict[str, Any]) -> dic
     limit = MAX_RANKING_INPUT_WITH_METADATA if params.get("metadataColumns") else MAX_RANKING_INPUT
     if len(params["inputList"]) > limit:
         raise InvalidInputException(f"inputList has {len(params['inputList'])} items; at most {limit} are allowed here.")
-    query = _query(ctx, {**params, "numResults": len(params["inputList"]) or 1}, campaign, model)
-    history = model.history.get(params["userId"])
+    history = _history(model, params)
+    query = _query(ctx, {**params, "numResults": len(params["inputList"]) or 1}, campaign, model, history)
     ranked = recommend.rank(model, query, history, params["inputList"])
     return {"personalizedRanking": ranked, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in ranked])}
 
@@ -161,23 +162,28 @@ def _check_request_for(model: ServedModel, params: dict[str, Any]) -> None:
         raise InvalidInputException("This campaign deploys a PERSONALIZED_ACTIONS recipe: use GetActionRecommendations.")
 
 
-def _query(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> recommend.Query:
+def _history(model: ServedModel, params: dict[str, Any]) -> UserHistory:
+    return model.history.get(params["userId"]) if "userId" in params else EMPTY
+
+
+def _query(
+    ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel, history: UserHistory
+) -> recommend.Query:
     config = campaign.body.get("campaignConfig") or campaign.body.get("recommenderConfig") or {}
     columns = _metadata_columns(params, config, model)
     num = _num_results(params, bool(columns))
     exploration = config.get("itemExplorationConfig") or {}
     user_id = params.get("userId")
-    history_for_filter = model.history.get(user_id) if user_id else EMPTY
     mask = None
     if "filterArn" in params:
-        mask = _filter(ctx, model, params["filterArn"], params.get("filterValues", {}), user_id, history_for_filter, params.get("itemId"))
+        mask = _filter(ctx, model, params["filterArn"], params.get("filterValues", {}), user_id, history, params.get("itemId"))
     return recommend.Query(
         user_id=user_id,
         item_id=params.get("itemId"),
         num_results=num,
         context=_context(params.get("context", {}), model),
         mask=mask,
-        promotion=_promotion(ctx, params, model, user_id, history_for_filter),
+        promotion=_promotion(ctx, params, model, user_id, history),
         metadata_columns=columns,
         exploration_weight=float(exploration.get("explorationWeight", "0.3")),
         exploration_cutoff_days=float(exploration.get("explorationItemAgeCutOff", "30")),

@@ -98,6 +98,7 @@ class ModelCache:
         self.idle_seconds = idle_seconds
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model-load")
         self._models: dict[str, Future[ServedModel]] = {}
+        self._ready: dict[str, tuple[Future[ServedModel], ServedModel]] = {}  # finished loads, by version
         self._groups: dict[str, Future[GroupHistory]] = {}
         self._pending: dict[str, list[list[dict[str, Any]]]] = {}  # group → rows streamed while loading
         self._last_used: dict[str, float] = {}
@@ -114,16 +115,12 @@ class ModelCache:
         """The loaded model (loading it now if needed; the caller's thread waits, others do not)."""
         now = time.monotonic()
         future = self._models.get(version_arn)
-        if future is None or (future.done() and future.exception() is not None):
-            with self._lock:
-                future = self._models.get(version_arn)
-                if future is None or (future.done() and future.exception() is not None):
-                    future = self._pool.submit(self._load, services, version_arn)
-                    self._models[version_arn] = future
+        ready = self._ready.get(version_arn)
+        if ready is not None and ready[0] is future:
+            model = ready[1]  # the common case, without the future's locks
+        else:
+            model = self._wait(services, version_arn)
         self._last_used[version_arn] = now
-        if not future.done() and ON_EVENT_LOOP.get():
-            raise WouldBlock(version_arn)
-        model = future.result(LOAD_TIMEOUT)
         if now - self._last_sweep > 30:
             self._sweep(now)
         if model.group_arn in self._stale_items:
@@ -132,6 +129,20 @@ class ModelCache:
             self._revision_checked[version_arn] = now
             if artifact_revision(services, version_arn) != model.revision:
                 self._reload_in_background(services, version_arn)
+        return model
+
+    def _wait(self, services: Services, version_arn: str) -> ServedModel:
+        future = self._models.get(version_arn)
+        if future is None or (future.done() and future.exception() is not None):
+            with self._lock:
+                future = self._models.get(version_arn)
+                if future is None or (future.done() and future.exception() is not None):
+                    future = self._pool.submit(self._load, services, version_arn)
+                    self._models[version_arn] = future
+        if not future.done() and ON_EVENT_LOOP.get():
+            raise WouldBlock(version_arn)
+        model = future.result(LOAD_TIMEOUT)
+        self._ready[version_arn] = (future, model)
         return model
 
     def warm(self, services: Services, version_arn: str) -> ServedModel:
@@ -173,6 +184,7 @@ class ModelCache:
     def drop(self, version_arn: str) -> None:
         with self._lock:
             self._models.pop(version_arn, None)
+            self._ready.pop(version_arn, None)
             self._last_used.pop(version_arn, None)
 
     def loaded(self) -> list[str]:
@@ -185,6 +197,7 @@ class ModelCache:
             for arn, used in list(self._last_used.items()):
                 if now - used > self.idle_seconds:
                     self._models.pop(arn, None)
+                    self._ready.pop(arn, None)
                     self._last_used.pop(arn, None)
                     log.info("unloaded idle model %s", arn)
             groups_in_use = {f.result().group_arn for f in self._models.values() if f.done() and f.exception() is None}

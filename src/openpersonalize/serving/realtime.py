@@ -34,11 +34,14 @@ class UserHistory:
     event_types: list[str]
     timestamps: list[float]
     shown: dict[str, int] = field(default_factory=dict)  # item → times shown (impressions)
+    _unclicked: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     def unclicked_impressions(self) -> dict[str, int]:
-        """Items shown but never interacted with → how often they were shown."""
-        seen = set(self.item_ids)
-        return {item: count for item, count in self.shown.items() if item not in seen}
+        """Items shown but never interacted with → how often they were shown (a request asks more than once)."""
+        if self._unclicked is None:
+            seen = set(self.item_ids) if self.shown else set()
+            self._unclicked = {item: count for item, count in self.shown.items() if item not in seen}
+        return self._unclicked
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ids import new_uuid
 from .models import Catalog, ServedModel
 from .realtime import UserHistory
 
@@ -65,7 +65,7 @@ _RECOMMENDATIONS_LOCK = threading.Lock()
 
 def remember(source_arn: str, item_ids: list[str]) -> str:
     """A new ``recommendationId`` ("RID-" + UUID, spec §3.1) and the items it showed."""
-    rid = f"RID-{uuid.uuid4()}"
+    rid = f"RID-{new_uuid()}"
     with _RECOMMENDATIONS_LOCK:
         _RECOMMENDATIONS[rid] = (source_arn, item_ids)
         if len(_RECOMMENDATIONS) > MAX_REMEMBERED_RECOMMENDATIONS:

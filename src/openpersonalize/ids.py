@@ -1,0 +1,14 @@
+"""Identifiers made per request."""
+
+from __future__ import annotations
+
+import random
+
+
+def new_uuid() -> str:
+    """A random version-4 UUID in its usual text form. Request and recommendation ids must be unique, not
+    secret: Python's generator (seeded from the OS once) instead of a system call per id, as uuid4() makes."""
+    value = random.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)  # version 4
+    value = value & ~(0xC000 << 48) | (0x8000 << 48)  # RFC 4122 variant
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
