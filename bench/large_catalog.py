@@ -167,14 +167,15 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=300, help="users for recall@25 and the HTTP passes")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (the trained model, to profile)")
     args = parser.parse_args()
     frame = timed("generate", lambda: long_tail(users=args.users, items=args.items, interactions=args.interactions,
                                                 tastes=args.tastes, seed=3))
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = args.keep or Path(tmp)
         paths = write_files(folder / "csv", frame, args.items, args.tastes, seed=3)
         port = free_port()
-        (folder / "data").mkdir()
+        (folder / "data").mkdir(parents=True)
         server = start_server(folder / "data", port)
         try:
             campaign, version, flt = setup(port, paths)

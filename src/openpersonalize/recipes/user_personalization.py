@@ -123,13 +123,14 @@ class UserPersonalization(SequentialLinear):
     def _best_scale(self, inputs: Histories, targets: Histories, n_items: int) -> float:
         from ..evaluation.metrics import compute_metrics  # evaluation imports recipes.base: import late
 
-        # In chunks: validation users × catalogue scores would not fit in memory for a large catalogue.
+        # In chunks, on the compact scores (candidates only): validation users × catalogue scores would not fit in
+        # memory for a large catalogue, and partitioning them took minutes per scale at 1M items.
         tops: dict[float, list[np.ndarray]] = {scale: [] for scale in SCALES}
         for start in range(0, len(inputs), SCORE_CHUNK):
             chunk = inputs.slice(start, min(start + SCORE_CHUNK, len(inputs)))
-            linear = super()._score(chunk)
+            columns, linear, _ = self._linear(chunk)
             for scale in SCALES:
-                tops[scale].append(_top_10(self._blend(linear, chunk, scale)))
+                tops[scale].append(_top_10(self._blend(columns, linear, chunk, scale), columns))
         best, best_scale = -1.0, SCALES[0]
         for scale in SCALES:
             ndcg = compute_metrics(np.concatenate(tops[scale]), targets, n_items)["normalized_discounted_cumulative_gain_at_10"]
@@ -137,23 +138,29 @@ class UserPersonalization(SequentialLinear):
                 best, best_scale = ndcg, scale
         return best_scale
 
-    def _score(self, histories: Histories) -> np.ndarray:
-        linear = super()._score(histories)
-        active = self.repeat_weight > 0 and float(self.repeat_scale_) > 0
-        return self._blend(linear, histories, float(self.repeat_scale_)) if active else linear
+    def _compact(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, float]:
+        columns, linear, fill = self._linear(histories)
+        if self.repeat_weight == 0 or float(self.repeat_scale_) == 0:
+            return columns, linear, fill
+        # every item outside ``columns`` has the (negative) fill score, which the blend maps to 0
+        return columns, self._blend(columns, linear, histories, float(self.repeat_scale_)), 0.0
 
-    def _blend(self, linear: np.ndarray, histories: Histories, scale: float) -> np.ndarray:
+    def _blend(self, columns: np.ndarray, linear: np.ndarray, histories: Histories, scale: float) -> np.ndarray:
+        """The blend over compact scores: ``columns`` holds every history item, so the repeat model works on
+        column positions, with the items' propensities gathered alongside."""
         future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
-        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_)
-        return repeat.blend(future, histories, self.repeat_weight)
+        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_[columns])
+        local = Histories(np.searchsorted(columns, histories.items), histories.offsets, histories.event_types, histories.timestamps)
+        return repeat.blend(future, local, self.repeat_weight)
 
 
-def _top_10(scores: np.ndarray) -> np.ndarray:
-    """The 10 best columns per row, best first (a partition, not a sort of the whole catalogue)."""
+def _top_10(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The 10 best items per row, best first, as catalogue indices (-1 pads rows with fewer columns)."""
     k = min(10, scores.shape[1])
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    top = columns[np.take_along_axis(part, order, axis=1)]
+    return np.pad(top, ((0, 0), (0, 10 - k)), constant_values=-1)
 
 
 def _has_repeats(data: TrainingData) -> bool:
