@@ -5,7 +5,8 @@ position gives a row x_t (the last ``bptt`` items, weighted by recency) and a ta
 ``target_window`` items, weighted by proximity); B = (XᵀX + λI)⁻¹ XᵀY in one Cholesky solve. On
 MovieLens-1M under Personalize's protocol this alone doubles EASE's NDCG@10 in seconds
 (bench/quality.py), where a transformer needs minutes of CPU for the same gain. The EASE part scores
-the whole history (long-term taste); the two are blended after scaling each row to unit mean magnitude.
+the whole history (long-term taste), older items weighing less; the two are blended after scaling each
+row to unit mean magnitude.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class SequentialLinear(Recipe):
     l2 : float > 0, ridge penalty of the transition regression.
     ease_weight : float ≥ 0, weight of the EASE (whole-history) scores; 0 skips fitting EASE.
     ease_l2 : float > 0, EASE's ridge penalty.
+    ease_history_decay : float ≥ 0, the EASE part reads each distinct history item with weight
+        exp(−age/this), age = events since its newest occurrence: tastes drift over a long history
+        (100 with ease_l2 250: +1.7 % NDCG@10, +0.01 coverage on ml-1m). 0 reads it as an unweighted set.
     popularity_discount : float in [0, 1], positive scores are divided by popularity^this (coverage).
     min_item_count : int ≥ 1, items with fewer training users are left out of the matrices (cold tail).
     max_vocabulary : int ≥ 1, the most items the matrices hold: they grow with its square (15k items ≈ 4 GB
@@ -83,6 +87,7 @@ class SequentialLinear(Recipe):
         "l2": Interval(float, 1e-6, None),
         "ease_weight": Interval(float, 0.0, None),
         "ease_l2": Interval(float, 1e-6, None),
+        "ease_history_decay": Interval(float, 0.0, None),
         "popularity_discount": Interval(float, 0.0, 1.0),
         "min_item_count": Interval(int, 1, None),
         "max_vocabulary": Interval(int, 1, None),
@@ -98,9 +103,10 @@ class SequentialLinear(Recipe):
         target_decay: float = 5.0,
         target_window: int = 10,
         l2: float = 300.0,
-        ease_weight: float = 0.5,
-        ease_l2: float = 500.0,
-        popularity_discount: float = 0.15,
+        ease_weight: float = 1.0,
+        ease_l2: float = 250.0,
+        ease_history_decay: float = 100.0,
+        popularity_discount: float = 0.2,
         min_item_count: int = 3,
         position_weight: float = 3.0,
         max_vocabulary: int = 15_000,
@@ -113,6 +119,7 @@ class SequentialLinear(Recipe):
         self.l2 = l2
         self.ease_weight = ease_weight
         self.ease_l2 = ease_l2
+        self.ease_history_decay = ease_history_decay
         self.popularity_discount = popularity_discount
         self.min_item_count = min_item_count
         self.position_weight = position_weight
@@ -245,9 +252,7 @@ class SequentialLinear(Recipe):
         weights = self._input_weights().astype(np.float32)
         recent = sp.csr_matrix((weights[from_end[tail]], (rows[tail], cols[tail])), shape=(count, width))  # sums repeats
         known = cols >= 0
-        whole = sp.csr_matrix((np.ones(int(known.sum()), np.float32), (rows[known], cols[known])), shape=(count, width))
-        whole.sum_duplicates()
-        whole.data[:] = 1.0  # the whole history as a set
+        whole = self._whole_history(rows[known], cols[known], from_end[known], count, width)
         scores = _unit_rows(np.asarray(recent @ self._c_order("transition_")))
         if self.ease_weight > 0:
             scores += self.ease_weight * _unit_rows(np.asarray(whole @ self._c_order("ease_")))
@@ -286,6 +291,18 @@ class SequentialLinear(Recipe):
         if (chunk.lengths() == 0).any() or np.isfinite(scores).sum(axis=1).min() < num_results:
             return super().recommend_batch(chunk, num_results=num_results, exclude_history=exclude_history)
         return columns[_top_k(scores, num_results)]
+
+    def _whole_history(
+        self, rows: np.ndarray, cols: np.ndarray, from_end: np.ndarray, count: int, width: int
+    ) -> sp.csr_matrix:
+        """EASE's input: each distinct (row, item) once, weighted by the age of its newest occurrence."""
+        keys = rows.astype(np.int64) * width + cols
+        order = np.lexsort((from_end, keys))  # per key, the newest occurrence first
+        newest = order[np.r_[True, keys[order][1:] != keys[order][:-1]]] if len(order) else order
+        age = from_end[newest].astype(np.float32)
+        decay = self.ease_history_decay
+        weights = np.exp(-age / decay) if decay > 0 else np.ones(len(newest), np.float32)
+        return sp.csr_matrix((weights.astype(np.float32), (rows[newest], cols[newest])), shape=(count, width))
 
     def _c_order(self, name: str) -> np.ndarray:
         """A learned matrix in C order, converted once: scipy's sparse @ dense copies a Fortran-ordered operand

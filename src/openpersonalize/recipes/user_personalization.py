@@ -64,9 +64,10 @@ class UserPersonalization(SequentialLinear):
         target_decay: float = 5.0,
         target_window: int = 10,
         l2: float = 300.0,
-        ease_weight: float = 0.5,
-        ease_l2: float = 500.0,
-        popularity_discount: float = 0.15,
+        ease_weight: float = 1.0,
+        ease_l2: float = 250.0,
+        ease_history_decay: float = 100.0,
+        popularity_discount: float = 0.2,
         min_item_count: int = 3,
         position_weight: float = 3.0,
         max_vocabulary: int = 15_000,
@@ -77,8 +78,8 @@ class UserPersonalization(SequentialLinear):
         super().__init__(
             bptt=bptt, recency_mask=recency_mask, history_decay=history_decay, target_decay=target_decay,
             target_window=target_window, l2=l2, ease_weight=ease_weight, ease_l2=ease_l2,
-            popularity_discount=popularity_discount, min_item_count=min_item_count,
-            position_weight=position_weight, max_vocabulary=max_vocabulary,
+            ease_history_decay=ease_history_decay, popularity_discount=popularity_discount,
+            min_item_count=min_item_count, position_weight=position_weight, max_vocabulary=max_vocabulary,
         )
         self.repeat_weight = repeat_weight
         self.validation_fraction = validation_fraction
@@ -102,6 +103,17 @@ class UserPersonalization(SequentialLinear):
         self._keep_repeat(repeat, SCALES[len(SCALES) // 2])
         if holdout is not None:
             self.repeat_scale_ = np.array(self._best_scale(holdout.inputs, holdout.targets, data.n_items), np.float32)
+            self._recount(data)
+
+    def _recount(self, data: TrainingData) -> None:
+        """Popularity discounts and repeat propensities over all of ``data``: the validation tails were held out
+        only to choose the scale, and ``update`` counts over everything, so an update without new events changes
+        no ranking (counted over the fitted slice, near-ties among unseen items flipped)."""
+        counts = data.item_counts()
+        self.discount_ = (counts[self.vocabulary_].astype(np.float32) + 1.0) ** -self.popularity_discount
+        if len(getattr(self, "tail_items_", ())):
+            self.tail_discount_ = (counts[self.tail_items_].astype(np.float32) + 1.0) ** -self.popularity_discount
+        self.repeat_items_ = _item_propensity(data.item_idx, data.user_offsets(), data.n_items)
 
     def update(self, data: TrainingData) -> Self:
         """``SequentialLinear.update``, and each item's repeat propensity recounted over ``data`` (new items
