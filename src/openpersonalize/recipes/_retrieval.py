@@ -55,8 +55,11 @@ class InvertedIndex:
         """(caller indices, exact inner products) of the k best items in the ``probes`` best lists."""
         probes = min(probes, len(self.centroids))
         best = np.argpartition(-(self.centroids @ query), probes - 1)[:probes]
-        rows = np.concatenate([np.arange(self.offsets[b], self.offsets[b + 1]) for b in best])
-        return _best(self.positions[rows], self.vectors[rows] @ query, k)
+        spans = [(int(self.offsets[b]), int(self.offsets[b + 1])) for b in best]
+        # list by list on contiguous slices: gathering the probed rows first copied megabytes per query
+        scores = np.concatenate([self.vectors[lo:hi] @ query for lo, hi in spans])
+        rows = np.concatenate([self.positions[lo:hi] for lo, hi in spans])
+        return _best(rows, scores, k)
 
     def exact_top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The true k best items by inner product (every vector scored): what ``search`` approximates."""

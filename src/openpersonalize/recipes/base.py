@@ -353,8 +353,17 @@ class Recipe(abc.ABC):
         empty = histories.lengths() == 0
         if empty.any():
             scores[empty] = self.item_counts_.astype(np.float32)
-        scores[:, self.item_counts_ == 0] = -np.inf
+        scores += self._untrained_penalty()
         return scores
+
+    def _untrained_penalty(self) -> np.ndarray:
+        """0, or -inf for items never trained on; kept per ``item_counts_`` array: one vectorised add per
+        request instead of a boolean column mask (6 ms per user at 1M items, issue 4)."""
+        cached = getattr(self, "_penalty_cache", None)
+        if cached is None or cached[0] is not self.item_counts_:
+            cached = (self.item_counts_, np.where(self.item_counts_ == 0, -np.inf, 0.0).astype(np.float32))
+            self._penalty_cache = cached
+        return cached[1]
 
     def _display_scores(self, scores: np.ndarray, top: np.ndarray) -> np.ndarray:
         """Scores as returned to callers: a softmax over the finite candidates (spec §5.4)."""

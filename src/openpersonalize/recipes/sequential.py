@@ -336,8 +336,10 @@ def _lagged(items: np.ndarray, users: np.ndarray, lags: np.ndarray, weights: np.
 def _ridge(inputs: sp.csr_matrix, targets: sp.csr_matrix, l2: float) -> np.ndarray:
     gram = (inputs.T @ inputs).toarray().astype(np.float64)
     gram[np.diag_indices_from(gram)] += l2
-    cross = (inputs.T @ targets).toarray().astype(np.float64)
-    return scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram, overwrite_a=True), cross).astype(np.float32)
+    # Fortran order lets LAPACK solve in place: one V × V float64 matrix fewer at the peak (1.8 GB at 15k items)
+    cross = (inputs.T @ targets).toarray(order="F").astype(np.float64, order="F")
+    factor = scipy.linalg.cho_factor(gram, overwrite_a=True)
+    return scipy.linalg.cho_solve(factor, cross, overwrite_b=True).astype(np.float32)
 
 
 def _inverse(gram: np.ndarray) -> np.ndarray:
