@@ -117,3 +117,31 @@ def test_v2_fills_with_popular_items_when_the_filter_leaves_too_few(personalize:
 
 def _in(items: Any, genre: str) -> set[str]:
     return {i for i, g in zip(items["ITEM_ID"], items["GENRES"], strict=True) if genre in g.split("|")}
+
+
+def test_exploration_slots_are_drawn_per_request_around_the_same_ranked_items(
+    personalize: Any, events: Any, runtime: Any, group: ServingGroup, up_campaign: str
+) -> None:
+    version = personalize.describe_campaign(campaignArn=up_campaign)["campaign"]["solutionVersionArn"]
+    explorer = deploy(personalize, version, campaignConfig={"itemExplorationConfig": {"explorationWeight": "1.0"}})
+    fresh = [unique("young") for _ in range(10)]  # PutItems takes at most 10
+    events.put_items(datasetArn=group.items_dataset, items=[{
+        "itemId": item, "properties": f'{{"genres": "Drama", "title": "New", "creationTimestamp": {int(time.time())}, "description": "d"}}',
+    } for item in fresh])
+    user = _user(group, 4)
+    drawn: set[str] = set()
+    ranked: list[list[str]] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (len(drawn) < 3 or len(ranked) < 5):
+        answer = runtime.get_recommendations(campaignArn=explorer, userId=user, numResults=10)["itemList"]
+        assert len(answer) == 10
+        explored = [i["itemId"] for i in answer if "score" not in i]
+        if not explored:  # the catalogue is rebuilt in the background after PutItems
+            time.sleep(0.1)
+            continue
+        assert len(explored) == 5  # 10 results · weight 1.0 · ½ (recommend.EXPLORATION_SHARE)
+        drawn |= set(explored) & set(fresh)
+        ranked.append([i["itemId"] for i in answer if "score" in i])
+    assert len(drawn) >= 3, "different young items are drawn on different requests"
+    shortest = min(len(r) for r in ranked)
+    assert all(r[:shortest] == ranked[0][:shortest] for r in ranked), "the ranked items keep their order"

@@ -56,18 +56,21 @@ def forget(arn: str) -> None:
 
 
 def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    """GetRecommendations. Wire-shaped output (api/app.py WIRE_SHAPED): the item list is encoded JSON."""
+    """GetRecommendations. Wire-shaped output (api/app.py WIRE_SHAPED): a fixed item list is encoded JSON."""
     campaign, model = _campaign_model(ctx, params)
     key = _answer_key(ctx, campaign, model, params)
     found = answers.get(key) if key is not None else None
     if found is None:
-        found = answers.Answer.of(_recommend(ctx, params, campaign, model))
+        found = answers.Answer.of(_prepare(ctx, params, campaign, model))
         if key is not None:
             answers.put(key, found)
-    return {"itemList": found.encoded, "recommendationId": recommend.remember(campaign.arn, found.item_ids)}
+    if found.encoded is not None:
+        return {"itemList": found.encoded, "recommendationId": recommend.remember(campaign.arn, found.item_ids)}
+    items = recommend.explore(model, found.prepared)  # this request's exploration slots
+    return {"itemList": items, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in items])}
 
 
-def _recommend(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> list[dict[str, Any]]:
+def _prepare(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> recommend.Prepared:
     if campaign.kind == recommenders.KIND:  # domain use cases: their own userId/itemId rules and auto filter
         recommenders.check_request(campaign, params)
         history = _history(model, params)
@@ -76,20 +79,22 @@ def _recommend(ctx: RequestContext, params: dict[str, Any], campaign: Record, mo
         _check_request_for(model, params)
         history = _history(model, params)
         query = _query(ctx, params, campaign, model, history)
-    return recommend.recommend(model, query, history)
+    if query.promotion is not None:  # promotion positions are drawn per request: nothing to reuse
+        return recommend.Prepared.final(recommend.recommend(model, query, history), query)
+    return recommend.prepare(model, query, history)
 
 
 def _answer_key(ctx: RequestContext, campaign: Record, model: ServedModel, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Everything a campaign's answer depends on, or None when it is drawn at random (exploration slots,
-    promotion positions) or comes from a recommender (domain rules). The user's streamed-change counter covers
-    their events and impressions; the catalogue and history tokens cover PutItems and imports."""
+    """Everything a campaign's prepared answer depends on; None for promotions (their positions are drawn per
+    request) and recommenders (domain rules). The user's streamed-change counter covers their events and
+    impressions; the catalogue and history tokens cover PutItems and imports. With exploration, the pool's age
+    cut-off follows the newest interaction to the hour."""
     if campaign.kind != "campaign" or params.get("promotions"):
         return None
     config = campaign.body.get("campaignConfig") or {}
     weight = float((config.get("itemExplorationConfig") or {}).get("explorationWeight", "0.3"))
     num = params.get("numResults") or DEFAULT_RESULTS
-    if model.recipe_type == "USER_PERSONALIZATION" and recommend.exploration_slots(num, weight):
-        return None
+    exploring = model.recipe_type == "USER_PERSONALIZATION" and recommend.exploration_slots(num, weight) > 0
     if "filterArn" in params:
         record = _record(ctx, params["filterArn"], "filter")
         if record is None or record.status != ACTIVE:
@@ -101,6 +106,7 @@ def _answer_key(ctx: RequestContext, campaign: Record, model: ServedModel, param
         answers.token(model.catalog.extras), history.token, user, history.user_version(user) if user else -1,
         params.get("itemId"), num, params.get("filterArn"), answers.frozen(params.get("filterValues")),
         answers.frozen(params.get("context")), answers.frozen(params.get("metadataColumns")),
+        int(history.latest_timestamp // 3600) if exploring else None,
     )
 
 

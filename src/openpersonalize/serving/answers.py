@@ -1,36 +1,43 @@
 """Finished GetRecommendations answers, kept while nothing they depend on changes.
 
-A user who reloads a page asks the same question again. When the answer is deterministic (no exploration
-slots or promotion positions drawn at random) it depends only on the model, the catalogue, the user's
-history and the request; control/runtime.py builds that key, so a repeated request costs a dictionary
-lookup instead of a filter evaluation, a top-k and a render (bench/serving.py). Answers are held as encoded
-JSON, bounded by bytes, oldest first out.
+A user who reloads a page asks the same question again. Apart from exploration slots (drawn per request)
+the answer depends only on the model, the catalogue, the user's history and the request; control/runtime.py
+builds that key, so a repeated request costs a dictionary lookup (and the draw) instead of a filter
+evaluation, a top-k and a render (bench/serving.py). Answers without exploration are held as encoded JSON;
+bounded by bytes, oldest first out.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..ids import new_token
+
+if TYPE_CHECKING:
+    from .recommend import Prepared
+
 CACHE_BYTES = 64 * 2**20
-_TOKENS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    encoded: orjson.Fragment  # the itemList, as JSON
+    prepared: Prepared
+    encoded: orjson.Fragment | None  # the itemList as JSON, when nothing is drawn per request
     item_ids: list[str]  # for the recommendationId's implicit impressions
     size: int
 
     @classmethod
-    def of(cls, items: list[dict[str, Any]]) -> Answer:
-        encoded = orjson.dumps(items)
-        return cls(orjson.Fragment(encoded), [item["itemId"] for item in items], len(encoded) + 64 * len(items))
+    def of(cls, prepared: Prepared) -> Answer:
+        if prepared.n_explore:
+            return cls(prepared, None, [], 512 * len(prepared.entries) + prepared.pool.nbytes)
+        encoded = orjson.dumps(prepared.entries)
+        ids = [item["itemId"] for item in prepared.entries]
+        return cls(prepared, orjson.Fragment(encoded), ids, len(encoded) + 64 * len(ids))
 
 
 _ANSWERS: OrderedDict[tuple[Any, ...], Answer] = OrderedDict()
@@ -54,16 +61,11 @@ def put(key: tuple[Any, ...], answer: Answer) -> None:
 
 
 def token(extras: dict[str, Any]) -> int:
-    """A number that identifies one catalogue (or other object carrying ``extras``) for its lifetime; unlike
-    ``id()`` it is never reused by a later object."""
+    """The token (ids.new_token) of the catalogue or other object carrying ``extras``."""
     found = extras.get("answers_token")
     if found is None:
-        found = extras.setdefault("answers_token", next(_TOKENS))
+        found = extras.setdefault("answers_token", new_token())
     return int(found)
-
-
-def new_token() -> int:
-    return next(_TOKENS)
 
 
 def frozen(value: Any) -> bytes | None:

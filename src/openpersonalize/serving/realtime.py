@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .answers import new_token
+from ..ids import new_token
 
 MAX_EVENTS_PER_USER = 500  # the newest events kept per user: models read ≤ 200, filters the newest 100 per type
 CONTEXT_COLUMNS_SKIPPED = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_VALUE", "IMPRESSION", "RECOMMENDATION_ID",
