@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -31,7 +31,8 @@ FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
 MAX_REMEMBERED_RECOMMENDATIONS = 100_000  # recommendationId → items, for implicit impressions (spec §10.1)
 REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Exploration", "Popular item"
 
-MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
+MaskFn = Callable[[Catalog], np.ndarray]
+T = TypeVar("T")  # the caller's filter, evaluated against a catalogue
 
 
 @dataclass
@@ -232,8 +233,66 @@ def demote_impressions(scores: np.ndarray, catalog: Catalog, history: UserHistor
 # ---- the answer --------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An answer before this request's exploration slots are drawn: what a repeated request can reuse."""
+
+    entries: list[dict[str, Any]]  # the rendered picks, best first
+    picked: list[int]  # their catalogue positions
+    n_explore: int  # slots to draw per request (0: ``entries`` is the answer)
+    pool: np.ndarray  # exploration candidates the filter allows
+    shown: np.ndarray | None  # per pool item, how often the user saw it without a click (draw weights)
+    num_results: int
+    explore_query: Query  # reasons and metadata columns for the drawn items
+
+    @classmethod
+    def final(cls, entries: list[dict[str, Any]], query: Query) -> Prepared:
+        """A finished answer, nothing left to draw."""
+        return cls(entries, [], 0, np.zeros(0, np.int64), None, query.num_results, query)
+
+
 def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[dict[str, Any]]:
     """GetRecommendations' itemList for this model and request."""
+    if query.promotion is None:
+        return explore(model, prepare(model, query, history))
+    scores, allowed, filter_mask, picked, reasons = _pick(model, query, history)
+    n_explore = _slots(model, query)
+    if n_explore:
+        picked = _explore(model, query, history, filter_mask, picked, n_explore, reasons)
+    picked = _promote(model.catalog, query, scores, picked, reasons)
+    return _render(model, query, scores, allowed, picked, reasons)
+
+
+def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
+    """Everything of the answer but the exploration draw (no promotions: their positions are drawn too)."""
+    assert query.promotion is None
+    scores, allowed, filter_mask, picked, reasons = _pick(model, query, history)
+    n_explore = _slots(model, query)
+    pool = _filtered_pool(model, query, filter_mask) if n_explore else np.zeros(0, np.int64)
+    shown = _shown_counts(model.catalog, history, pool) if n_explore else None
+    entries = _render(model, query, scores, allowed, picked, reasons)
+    return Prepared(entries, picked, n_explore, pool, shown, query.num_results, query)
+
+
+def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
+    """The prepared answer with ``n_explore`` young, little-seen items drawn in (spec §5.4): they replace the
+    weakest picks, at random positions."""
+    if not prepared.n_explore:
+        return prepared.entries
+    chosen = _draw(prepared.pool, prepared.n_explore, set(prepared.picked), prepared.shown).tolist()
+    if not chosen:
+        return prepared.entries
+    keep = prepared.entries[: max(0, prepared.num_results - len(chosen))]
+    catalog, query = model.catalog, prepared.explore_query
+    names = catalog.item_ids[np.asarray(chosen, dtype=np.int64)].tolist()
+    drawn = [_entry(catalog, query, index, name, None, REASON_EXPLORATION) for index, name in zip(chosen, names, strict=True)]
+    return _interleave(keep, drawn, prepared.num_results)
+
+
+def _pick(
+    model: ServedModel, query: Query, history: UserHistory
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[int], dict[int, str]]:
+    """Scores, the allowed mask, the filter's mask, the best allowed items and their reasons."""
     catalog = model.catalog
     if model.recipe_type == "RELATED_ITEMS" and query.item_id is not None:
         scores = item_scores(model, query.item_id)
@@ -253,12 +312,13 @@ def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[di
     short = len(picked) < query.num_results and model.recipe_type == "USER_PERSONALIZATION"
     if short and filter_mask is not None and query.with_reasons:
         picked += _popular_fill(catalog, scores, filter_mask, picked, query, reasons)
-    n_explore = exploration_slots(query.num_results, query.exploration_weight)
-    if n_explore and model.recipe_type == "USER_PERSONALIZATION":
-        picked = _explore(model, query, history, scores, filter_mask, picked, n_explore, reasons)
-    if query.promotion is not None:
-        picked = _promote(catalog, query, scores, picked, reasons)
-    return _render(model, query, scores, allowed, picked, reasons)
+    return scores, allowed, filter_mask, picked, reasons
+
+
+def _slots(model: ServedModel, query: Query) -> int:
+    if model.recipe_type != "USER_PERSONALIZATION":
+        return 0
+    return exploration_slots(query.num_results, query.exploration_weight)
 
 
 def exploration_slots(num_results: int, weight: float) -> int:
@@ -303,26 +363,25 @@ def _popular_fill(
 
 
 def _explore(
-    model: ServedModel, query: Query, history: UserHistory, scores: np.ndarray, filter_mask: np.ndarray | None,
+    model: ServedModel, query: Query, history: UserHistory, filter_mask: np.ndarray | None,
     picked: list[int], n_explore: int, reasons: dict[int, str],
 ) -> list[int]:
-    """Give ``n_explore`` slots to young, little-seen items (spec §5.4); they replace the weakest picks.
-
-    Eligible: created within ``explorationItemAgeCutOff`` days of the newest interaction, fewer interactions
-    than the median item (new items from PutItems have none), allowed by the filter, not already picked.
-    Items shown to this user without a click are drawn less often.
-    """
-    catalog = model.catalog
-    pool = _exploration_pool(catalog, model.history.latest_timestamp - query.exploration_cutoff_days * 86400.0)
-    if filter_mask is not None:
-        pool = pool[filter_mask[pool]]
-    chosen = _draw(pool, n_explore, set(picked), _shown_counts(catalog, history, pool))
-    if not len(chosen):
+    """``explore`` on catalogue positions, for answers that promotions rearrange afterwards."""
+    pool = _filtered_pool(model, query, filter_mask)
+    chosen = _draw(pool, n_explore, set(picked), _shown_counts(model.catalog, history, pool)).tolist()
+    if not chosen:
         return picked
-    keep = picked[: max(0, query.num_results - len(chosen))]
-    for index in chosen.tolist():
+    for index in chosen:
         reasons[index] = REASON_EXPLORATION
-    return _interleave(keep, chosen.tolist(), query.num_results)
+    return _interleave(picked[: max(0, query.num_results - len(chosen))], chosen, query.num_results)
+
+
+def _filtered_pool(model: ServedModel, query: Query, filter_mask: np.ndarray | None) -> np.ndarray:
+    """Exploration candidates (spec §5.4): created within ``explorationItemAgeCutOff`` days of the newest
+    interaction, fewer interactions than the median item (new items from PutItems have none), allowed by the
+    filter. Items shown to this user without a click are drawn less often (``_shown_counts``)."""
+    pool = _exploration_pool(model.catalog, model.history.latest_timestamp - query.exploration_cutoff_days * 86400.0)
+    return pool[filter_mask[pool]] if filter_mask is not None else pool
 
 
 def _exploration_pool(catalog: Catalog, cutoff: float) -> np.ndarray:
@@ -383,11 +442,11 @@ def _promote(catalog: Catalog, query: Query, scores: np.ndarray, picked: list[in
     return _interleave(others, promoted, query.num_results)
 
 
-def _interleave(base: list[int], inserted: list[int], limit: int) -> list[int]:
+def _interleave(base: list[T], inserted: list[T], limit: int) -> list[T]:
     """``inserted`` at random positions among ``base``; both keep their relative order."""
     total = min(limit, len(base) + len(inserted))
     slots = sorted(random.sample(range(total), min(len(inserted), total)))  # small: Python's sampler is cheaper
-    out: list[int] = []
+    out: list[T] = []
     rest, extra = iter(base), iter(inserted)
     slot_set = set(slots)
     for position in range(total):
@@ -428,21 +487,22 @@ def _render(
     catalog = model.catalog
     shown = display_scores(scores, allowed, picked) if query.with_scores else [None] * len(picked)
     names = catalog.item_ids[np.asarray(picked, dtype=np.int64)].tolist()
-    out = []
-    for index, name, score in zip(picked, names, shown, strict=True):
-        entry: dict[str, Any] = {"itemId": name}
-        reason = reasons.get(index)
-        if score is not None and reason != REASON_EXPLORATION:
-            entry["score"] = score
-        if reason is not None:
-            if reason == REASON_PROMOTED and query.promotion is not None:
-                entry["promotionName"] = query.promotion.name
-            if query.with_reasons:
-                entry["reason"] = [reason]
-        if query.metadata_columns:
-            entry["metadata"] = catalog.metadata(index, query.metadata_columns)
-        out.append(entry)
-    return out
+    return [_entry(catalog, query, index, name, score, reasons.get(index)) for index, name, score in zip(picked, names, shown, strict=True)]
+
+
+def _entry(catalog: Catalog, query: Query, index: int, name: str, score: float | None, reason: str | None) -> dict[str, Any]:
+    """One PredictedItem: exploration slots carry no score; reasons are a v2 feature."""
+    entry: dict[str, Any] = {"itemId": name}
+    if score is not None and reason != REASON_EXPLORATION:
+        entry["score"] = score
+    if reason is not None:
+        if reason == REASON_PROMOTED and query.promotion is not None:
+            entry["promotionName"] = query.promotion.name
+        if query.with_reasons:
+            entry["reason"] = [reason]
+    if query.metadata_columns:
+        entry["metadata"] = catalog.metadata(index, query.metadata_columns)
+    return entry
 
 
 def rank(model: ServedModel, query: Query, history: UserHistory, input_list: list[str]) -> list[dict[str, Any]]:
