@@ -235,9 +235,8 @@ def main() -> None:
     for name, row in rows.items():
         print(f"{name:48} {row['p50']:8.2f} {row['p99']:8.2f} {row['rps']:9.0f} {row['errors']:7d}")
     print("(first-visit row: one pass over every user with and without the filter, scores computed. Other rows: "
-          "repeat visits; without exploration the whole answer is cached until the user's history, the catalogue "
-          "or the model changes; with exploration the user's scores are cached and the exploration slots are "
-          "drawn for each request)")
+          "repeat visits: the ranked answer is cached until the user's history, the catalogue or the model "
+          "changes; with exploration its slots are drawn anew for each request)")
     ratio = rows["GetRecommendations UP"]["rps"] / rows["no-op endpoint (bare Starlette)"]["rps"]
     print(f"\nUP throughput / no-op throughput: {ratio:.0%}")
     print(f"cold first request of a user (scores computed, sequential boto3 call): median {cold:.1f} ms")
