@@ -34,7 +34,8 @@ class Answer:
     @classmethod
     def of(cls, prepared: Prepared) -> Answer:
         if prepared.n_explore:
-            return cls(prepared, None, [], 512 * len(prepared.entries) + prepared.pool.nbytes)
+            own = (0 if prepared.pool_shared else prepared.pool.nbytes) + (0 if prepared.shown is None else prepared.shown.nbytes)
+            return cls(prepared, None, [], 512 * len(prepared.entries) + own)
         encoded = orjson.dumps(prepared.entries)
         ids = [item["itemId"] for item in prepared.entries]
         return cls(prepared, orjson.Fragment(encoded), ids, len(encoded) + 64 * len(ids))

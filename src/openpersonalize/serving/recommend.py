@@ -241,6 +241,7 @@ class Prepared:
     picked: list[int]  # their catalogue positions
     n_explore: int  # slots to draw per request (0: ``entries`` is the answer)
     pool: np.ndarray  # exploration candidates the filter allows
+    pool_shared: bool  # ``pool`` is the catalogue's own (no filter): not this answer's memory
     shown: np.ndarray | None  # per pool item, how often the user saw it without a click (draw weights)
     num_results: int
     explore_query: Query  # reasons and metadata columns for the drawn items
@@ -248,7 +249,7 @@ class Prepared:
     @classmethod
     def final(cls, entries: list[dict[str, Any]], query: Query) -> Prepared:
         """A finished answer, nothing left to draw."""
-        return cls(entries, [], 0, np.zeros(0, np.int64), None, query.num_results, query)
+        return cls(entries, [], 0, np.zeros(0, np.int64), True, None, query.num_results, query)
 
 
 def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[dict[str, Any]]:
@@ -271,7 +272,7 @@ def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
     pool = _filtered_pool(model, query, filter_mask) if n_explore else np.zeros(0, np.int64)
     shown = _shown_counts(model.catalog, history, pool) if n_explore else None
     entries = _render(model, query, scores, allowed, picked, reasons)
-    return Prepared(entries, picked, n_explore, pool, shown, query.num_results, query)
+    return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, query.num_results, query)
 
 
 def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
@@ -423,7 +424,9 @@ def _draw(pool: np.ndarray, k: int, excluded: set[int], shown: np.ndarray | None
         draw = _RNG.choice(pool, size=min(k + len(excluded), len(pool)), replace=False) if len(pool) else pool
     else:
         keys = _RNG.random(len(pool)) ** (1.0 + 2.0 * shown)
-        draw = pool[np.argsort(-keys, kind="stable")]
+        wanted = min(k + len(excluded), len(pool))
+        best = np.argpartition(-keys, wanted - 1)[:wanted] if 0 < wanted < len(pool) else np.arange(len(pool))
+        draw = pool[best[np.argsort(-keys[best], kind="stable")]]
     return np.asarray([i for i in draw.tolist() if i not in excluded][:k], dtype=np.int64)
 
 
