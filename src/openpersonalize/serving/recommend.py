@@ -13,7 +13,7 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -272,7 +272,8 @@ def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
     pool = _filtered_pool(model, query, filter_mask) if n_explore else np.zeros(0, np.int64)
     shown = _shown_counts(model.catalog, history, pool) if n_explore else None
     entries = _render(model, query, scores, allowed, picked, reasons)
-    return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, query.num_results, query)
+    light = replace(query, mask=None, context={})  # kept with the answer: no filter closure, no user data
+    return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, query.num_results, light)
 
 
 def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
