@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from ._data import TrainingData
+from ._neighbours import PositionIndex, newest_events
 from ._retrieval import InvertedIndex
 from .base import Histories, Interval, Recipe, _top_k, check_is_fitted
 
@@ -54,6 +55,9 @@ class SequentialLinear(Recipe):
         while fitting), so a larger catalogue keeps its most popular items there and scores the rest (every
         trained item outside) through the tail: iALS vectors, the user's matrix scores projected onto them,
         and approximate top-k retrieval (``_retrieval.py``).
+    neighbour_weight : float ≥ 0, weight of the nearest training positions' votes (``_neighbours.py``), blended
+        like the EASE part; 0 keeps no index.
+    neighbour_count : int ≥ 1, how many nearest training positions vote.
     position_weight : float ≥ 0, training rows late in a user's history weigh (1 + this × relative
         position): recommendations are asked for a user's *latest* state, and early events (e.g. a
         sign-up questionnaire of popular titles) behave differently. 0 weighs all rows equally.
@@ -92,6 +96,8 @@ class SequentialLinear(Recipe):
         "min_item_count": Interval(int, 1, None),
         "max_vocabulary": Interval(int, 1, None),
         "position_weight": Interval(float, 0.0, None),
+        "neighbour_weight": Interval(float, 0.0, None),
+        "neighbour_count": Interval(int, 1, None),
     }
 
     def __init__(
@@ -110,6 +116,8 @@ class SequentialLinear(Recipe):
         min_item_count: int = 3,
         position_weight: float = 3.0,
         max_vocabulary: int = 15_000,
+        neighbour_weight: float = 0.4,
+        neighbour_count: int = 300,
     ) -> None:
         self.bptt = bptt
         self.recency_mask = recency_mask
@@ -124,6 +132,8 @@ class SequentialLinear(Recipe):
         self.min_item_count = min_item_count
         self.position_weight = position_weight
         self.max_vocabulary = max_vocabulary
+        self.neighbour_weight = neighbour_weight
+        self.neighbour_count = neighbour_count
 
     def _fit(self, data: TrainingData) -> None:
         counts = data.item_counts()
@@ -142,6 +152,9 @@ class SequentialLinear(Recipe):
         rows = sp.diags(np.sqrt(self._row_weights(data.user_offsets(), data.user_idx)))
         self.transition_ = _ridge(rows @ inputs, rows @ targets, self.l2)
         self.ease_ = self._fit_ease(items, users, len(vocabulary))
+        # the neighbours' positions, as matrix columns: the index is rebuilt from them when first needed
+        kept = newest_events(data.timestamp) if self.neighbour_weight > 0 else np.zeros(len(items), dtype=bool)
+        self.neighbour_items_, self.neighbour_users_ = items[kept].astype(np.int32), users[kept].astype(np.int32)
         self._fit_tail(data, vocabulary, np.flatnonzero((counts > 0) & (column < 0)) if capped else vocabulary[:0])
         self.discount_ = (counts[vocabulary].astype(np.float32) + 1.0) ** -self.popularity_discount
         self.vocabulary_ = vocabulary.astype(np.int64)
@@ -215,6 +228,23 @@ class SequentialLinear(Recipe):
             return [(everything, index.exact_scores(query)) for query in queries]
         return [index.search(query, TAIL_CANDIDATES, TAIL_PROBES) for query in queries]
 
+    def _neighbour_index(self) -> PositionIndex | None:
+        """The position index, built once per fitted model (None when off, or for a model saved without one):
+        it is the transition model's rows again, cheap to rebuild and ~30× the size of what is saved."""
+        items = getattr(self, "neighbour_items_", None)
+        if self.neighbour_weight == 0 or items is None or not len(items):
+            return None
+        cached = getattr(self, "_neighbour_cache", None)
+        if cached is None or cached[0] is not items:
+            items64, users = items.astype(np.int64), self.neighbour_users_.astype(np.int64)
+            width = len(self.vocabulary_)
+            inputs = _lagged(items64, users, -np.arange(self.bptt), self._input_weights(), width)
+            window = np.arange(1, self.target_window + 1)
+            targets = _lagged(items64, users, window, _decay(self.target_window, self.target_decay), width)
+            cached = (items, PositionIndex.build(inputs, targets))
+            self._neighbour_cache = cached
+        return cached[1]
+
     def _columns(self) -> np.ndarray:
         """Catalogue index → matrix column (-1 outside), built once per vocabulary: at 1M items building it
         per request cost more than the scoring."""
@@ -256,6 +286,9 @@ class SequentialLinear(Recipe):
         scores = _unit_rows(np.asarray(recent @ self._c_order("transition_")))
         if self.ease_weight > 0:
             scores += self.ease_weight * _unit_rows(np.asarray(whole @ self._c_order("ease_")))
+        index = self._neighbour_index()
+        if index is not None:
+            scores += self.neighbour_weight * _unit_rows(index.scores(recent, self.neighbour_count))
         tail = self._tail_scores(scores) if len(getattr(self, "tail_items_", ())) else []
         scores = np.where(scores > 0, scores * self.discount_, scores)
         floor = min([scores.min(initial=0.0), *(values.min(initial=0.0) for _, values in tail)]) - 1.0

@@ -71,6 +71,8 @@ class UserPersonalization(SequentialLinear):
         min_item_count: int = 3,
         position_weight: float = 3.0,
         max_vocabulary: int = 15_000,
+        neighbour_weight: float = 0.4,
+        neighbour_count: int = 300,
         repeat_weight: float = 1.0,
         validation_fraction: float = 0.1,
         random_seed: int = 0,
@@ -80,6 +82,7 @@ class UserPersonalization(SequentialLinear):
             target_window=target_window, l2=l2, ease_weight=ease_weight, ease_l2=ease_l2,
             ease_history_decay=ease_history_decay, popularity_discount=popularity_discount,
             min_item_count=min_item_count, position_weight=position_weight, max_vocabulary=max_vocabulary,
+            neighbour_weight=neighbour_weight, neighbour_count=neighbour_count,
         )
         self.repeat_weight = repeat_weight
         self.validation_fraction = validation_fraction

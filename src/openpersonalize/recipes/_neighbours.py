@@ -1,0 +1,67 @@
+"""Sequence-aware nearest neighbours over training positions: the nonparametric twin of the transition model.
+
+Every training position t is a key (the ``bptt`` items up to t, weighted by recency, as the transition model's
+input rows) and a value (the next ``target_window`` items, weighted by proximity, as its targets). A query — a
+user's recent items, weighted the same way — is compared with every key by cosine-normalised dot product, the
+``count`` most similar positions vote for what came next, each with its similarity squared. Where the linear
+model averages all positions into one matrix, the neighbours keep the rare, specific continuations: blended at
+weight 0.4 with 300 neighbours, NDCG@10 on ml-1m rose from 0.1710 to 0.1766 (mean of 3 seeds, bench/quality.py).
+
+References: D. Garg et al., "Sequence and Time Aware Neighborhood for Session-based Recommendations" (STAN),
+SIGIR 2019; D. Jannach, M. Ludewig, "When Recurrent Neural Networks meet the Neighborhood", RecSys 2017.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+SIMILARITY_POWER = 2.0  # sharpens the vote towards the closest positions (2 beat 1 and 3 on ml-1m)
+MAX_EVENTS = 2_000_000  # positions kept (the newest): keys and values take ~30 bytes × bptt per position
+
+
+@dataclass(frozen=True)
+class PositionIndex:
+    """Keys transposed (items × positions, an inverted index), their norms, and values (positions × items)."""
+
+    keys_by_item: sp.csr_matrix
+    inverse_norms: np.ndarray
+    values: sp.csr_matrix
+
+    @classmethod
+    def build(cls, inputs: sp.csr_matrix, targets: sp.csr_matrix) -> PositionIndex:
+        """From the transition model's weighted input and target rows."""
+        norms = np.sqrt(np.asarray(inputs.multiply(inputs).sum(axis=1)).ravel())
+        inverse = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
+        return cls(inputs.T.tocsr().astype(np.float32), inverse, targets.tocsr().astype(np.float32))
+
+    def scores(self, queries: sp.csr_matrix, count: int) -> np.ndarray:
+        """Dense (queries × items) votes of each query's ``count`` nearest positions (zero rows: no overlap)."""
+        similar = (queries @ self.keys_by_item).tocsr()
+        similar = similar.multiply(self.inverse_norms[None, :]).tocsr()
+        rows, cols, vals = [], [], []
+        for row in range(similar.shape[0]):  # ≤ 256 rows per call; each keeps its own top ``count``
+            start, stop = similar.indptr[row], similar.indptr[row + 1]
+            values, positions = similar.data[start:stop], similar.indices[start:stop]
+            if len(values) > count:
+                keep = np.argpartition(-values, count - 1)[:count]
+                values, positions = values[keep], positions[keep]
+            rows.append(np.full(len(values), row))
+            cols.append(positions)
+            vals.append(values**SIMILARITY_POWER)
+        if not rows:
+            return np.zeros((0, self.values.shape[1]), np.float32)
+        nearest = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=similar.shape
+        )
+        return np.asarray((nearest @ self.values).todense(), dtype=np.float32)
+
+
+def newest_events(timestamps: np.ndarray, limit: int = MAX_EVENTS) -> np.ndarray:
+    """Mask of the newest ``limit`` events (ties at the cut all kept): bounds the index's memory on large logs."""
+    if len(timestamps) <= limit:
+        return np.ones(len(timestamps), dtype=bool)
+    cut = np.partition(timestamps, len(timestamps) - limit)[len(timestamps) - limit]
+    return timestamps >= cut
