@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from openpersonalize.recipes._neighbours import PositionIndex, newest_events
+from openpersonalize.recipes._neighbours import PositionIndex, neighbour_events
 from openpersonalize.recipes.base import Recipe
 from openpersonalize.recipes.sequential import _decay, _lagged
 from openpersonalize.recipes.user_personalization import UserPersonalization
@@ -38,10 +38,10 @@ def test_a_query_without_overlap_gets_no_votes() -> None:
     assert not index.scores(query, count=5).any()
 
 
-def test_newest_events_keeps_the_newest() -> None:
+def test_the_vote_is_off_for_logs_over_the_limit() -> None:
     times = np.array([5, 1, 4, 2, 3])
-    assert newest_events(times, limit=2).tolist() == [True, False, True, False, False]
-    assert newest_events(times, limit=9).all()
+    assert neighbour_events(times, limit=5).all()
+    assert not neighbour_events(times, limit=4).any()
 
 
 def test_the_blend_changes_scores_and_survives_save_and_load(tmp_path) -> None:

@@ -19,7 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 
 SIMILARITY_POWER = 2.0  # sharpens the vote towards the closest positions (2 beat 1 and 3 on ml-1m)
-MAX_EVENTS = 2_000_000  # positions kept (the newest): keys and values take ~30 bytes × bptt per position
+# Above this many training events the vote is off. A user's query touches every position that shares one of
+# their recent items, so its cost grows with the log: about 1 ms per user at 150k events, and a batch job over a
+# million users of an 8M-event log ran 30 times slower than without it (bench/batch.py).
+MAX_EVENTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,6 @@ class PositionIndex:
         return np.asarray((nearest @ self.values).todense(), dtype=np.float32)
 
 
-def newest_events(timestamps: np.ndarray, limit: int = MAX_EVENTS) -> np.ndarray:
-    """Mask of the newest ``limit`` events (ties at the cut all kept): bounds the index's memory on large logs."""
-    if len(timestamps) <= limit:
-        return np.ones(len(timestamps), dtype=bool)
-    cut = np.partition(timestamps, len(timestamps) - limit)[len(timestamps) - limit]
-    return timestamps >= cut
+def neighbour_events(timestamps: np.ndarray, limit: int = MAX_EVENTS) -> np.ndarray:
+    """Mask of the events the index keeps: all of them, or none when there are more than ``limit``."""
+    return np.full(len(timestamps), len(timestamps) <= limit, dtype=bool)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from ._data import TrainingData
-from ._neighbours import PositionIndex, newest_events
+from ._neighbours import PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
 from .base import Histories, Interval, Recipe, _top_k, check_is_fitted
 
@@ -153,7 +153,7 @@ class SequentialLinear(Recipe):
         self.transition_ = _ridge(rows @ inputs, rows @ targets, self.l2)
         self.ease_ = self._fit_ease(items, users, len(vocabulary))
         # the neighbours' positions, as matrix columns: the index is rebuilt from them when first needed
-        kept = newest_events(data.timestamp) if self.neighbour_weight > 0 else np.zeros(len(items), dtype=bool)
+        kept = neighbour_events(data.timestamp) if self.neighbour_weight > 0 else np.zeros(len(items), dtype=bool)
         self.neighbour_items_, self.neighbour_users_ = items[kept].astype(np.int32), users[kept].astype(np.int32)
         self._fit_tail(data, vocabulary, np.flatnonzero((counts > 0) & (column < 0)) if capped else vocabulary[:0])
         self.discount_ = (counts[vocabulary].astype(np.float32) + 1.0) ** -self.popularity_discount
