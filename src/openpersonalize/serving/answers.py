@@ -26,6 +26,8 @@ CACHE_BYTES = 64 * 2**20
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """One cached answer: the prepared part, and its encoded item list when nothing is drawn per request."""
+
     prepared: Prepared
     encoded: orjson.Fragment | None  # the itemList as JSON, when nothing is drawn per request
     item_ids: list[str]  # for the recommendationId's implicit impressions
