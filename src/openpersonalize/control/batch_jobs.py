@@ -105,9 +105,7 @@ def _check_pending(ctx: RequestContext, kind: str, quota_name: str) -> None:
 def _record_and_queue(ctx: RequestContext, kind: str, job_kind: str, arn: str, params: dict[str, Any],
                       body: dict[str, Any]) -> None:
     record = new_record(kind, arn, params["jobName"], params["solutionVersionArn"], body, tags_from(params))
-    with ctx.store.transaction() as conn:  # the record and its job land together or not at all
-        ctx.store.create(record, conn)
-        ctx.store.enqueue(job_kind, arn, conn=conn)
+    ctx.store.create_queued(record, job_kind)
     ctx.services.nudge()
 
 

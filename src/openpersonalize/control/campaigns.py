@@ -120,8 +120,7 @@ def create_campaign(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         "_requestedVersionArn": requested,
         "_solutionArn": version.body["solutionArn"],
     }
-    ctx.store.create(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)))
-    ctx.store.enqueue("campaign-deploy", arn)
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), "campaign-deploy")
     ctx.services.nudge()
     return {"campaignArn": arn}
 

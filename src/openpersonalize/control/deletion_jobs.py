@@ -53,9 +53,7 @@ def create_data_deletion_job(ctx: RequestContext, params: dict[str, Any]) -> dic
         "status": PENDING,
     }
     record = new_record(KIND, arn, params["jobName"], group_arn, body, tags_from(params))
-    with ctx.store.transaction() as conn:  # the record and its job land together or not at all
-        ctx.store.create(record, conn)
-        ctx.store.enqueue(JOB_KIND, arn, conn=conn)
+    ctx.store.create_queued(record, JOB_KIND)
     ctx.services.nudge()
     return {"dataDeletionJobArn": arn}
 

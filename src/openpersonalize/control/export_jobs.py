@@ -76,9 +76,7 @@ def create_dataset_export_job(ctx: RequestContext, params: dict[str, Any]) -> di
         "jobOutput": params["jobOutput"],
     }
     record = new_record(KIND, arn, params["jobName"], dataset_arn, body, tags_from(params))
-    with ctx.store.transaction() as conn:  # the record and its job land together or not at all
-        ctx.store.create(record, conn)
-        ctx.store.enqueue(JOB_KIND, arn, conn=conn)
+    ctx.store.create_queued(record, JOB_KIND)
     ctx.services.nudge()
     return {"datasetExportJobArn": arn}
 

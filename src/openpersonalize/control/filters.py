@@ -64,8 +64,7 @@ def create_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
         "status": CREATE_PENDING,
         "_fields": sorted(fields),  # not on the wire: the serializer only writes shape members
     }
-    ctx.store.create(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)))
-    ctx.store.enqueue("activate", arn)
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), "activate")
     ctx.services.nudge()
     return {"filterArn": arn}
 

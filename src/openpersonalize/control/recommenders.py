@@ -146,8 +146,7 @@ def create_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
         "recommenderConfig": config,
         "status": CREATE_PENDING,
     }
-    ctx.store.create(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)))
-    ctx.store.enqueue("recommender-create", arn)
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)), "recommender-create")
     ctx.services.nudge()
     return {"recommenderArn": arn}
 

@@ -81,8 +81,8 @@ def start_version(ctx: RequestContext, solution: Record, mode: str, training_typ
         "status": CREATE_PENDING,
         **pick(params, ("name",)),
     }
-    ctx.store.create(new_record(KIND, arn, params.get("name", arns.name_of(arn)), solution.arn, body, tags_from(params)))
-    ctx.store.enqueue("train", arn)
+    record = new_record(KIND, arn, params.get("name", arns.name_of(arn)), solution.arn, body, tags_from(params))
+    ctx.store.create_queued(record, "train")
     ctx.services.nudge()
     return arn
 

@@ -202,8 +202,7 @@ def create_solution(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         "status": CREATE_PENDING,
         **pick(params, ("eventType",)),
     }
-    ctx.store.create(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)))
-    ctx.store.enqueue("activate", arn)
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)), "activate")
     ctx.services.nudge()
     return {"solutionArn": arn}
 

@@ -155,6 +155,14 @@ class Store:
             )
         return record
 
+    def create_queued(self, record: Record, job_kind: str) -> Record:
+        """Insert a resource and queue the job that brings it to life, in one transaction: a crash between the
+        two would leave a pending resource no job ever finishes."""
+        with self.transaction() as conn:
+            self.create(record, conn)
+            self.enqueue(job_kind, record.arn, conn=conn)
+        return record
+
     def get(self, arn: str, kind: str | None = None) -> Record | None:
         query = select(resources).where(resources.c.arn == arn)
         if kind is not None:
