@@ -92,9 +92,8 @@ def _answer_key(ctx: RequestContext, campaign: Record, model: ServedModel, param
     if campaign.kind != "campaign" or params.get("promotions"):
         return None
     config = campaign.body.get("campaignConfig") or {}
-    weight = float((config.get("itemExplorationConfig") or {}).get("explorationWeight", "0.3"))
     num = params.get("numResults") or DEFAULT_RESULTS
-    exploring = model.recipe_type == "USER_PERSONALIZATION" and recommend.exploration_slots(num, weight) > 0
+    exploring = model.recipe_type == "USER_PERSONALIZATION" and recommend.exploration_slots(num, _exploration(config)[0]) > 0
     if "filterArn" in params:
         record = _record(ctx, params["filterArn"], "filter")
         if record is None or record.status != ACTIVE:
@@ -178,7 +177,7 @@ def _query(
     config = campaign.body.get("campaignConfig") or campaign.body.get("recommenderConfig") or {}
     columns = _metadata_columns(params, config, model)
     num = _num_results(params, bool(columns))
-    exploration = config.get("itemExplorationConfig") or {}
+    weight, cutoff_days = _exploration(config)
     user_id = params.get("userId")
     mask = None
     if "filterArn" in params:
@@ -191,11 +190,17 @@ def _query(
         mask=mask,
         promotion=_promotion(ctx, params, model, user_id, history),
         metadata_columns=columns,
-        exploration_weight=float(exploration.get("explorationWeight", "0.3")),
-        exploration_cutoff_days=float(exploration.get("explorationItemAgeCutOff", "30")),
+        exploration_weight=weight,
+        exploration_cutoff_days=cutoff_days,
         with_scores=model.recipe_type in SCORED_TYPES,
         with_reasons=model.recipe_arn.rsplit("/", 1)[-1] in V2_RECIPES,
     )
+
+
+def _exploration(config: dict[str, Any]) -> tuple[float, float]:
+    """itemExplorationConfig's weight and item age cut-off (days), with Personalize's defaults 0.3 and 30."""
+    exploration = config.get("itemExplorationConfig") or {}
+    return float(exploration.get("explorationWeight", "0.3")), float(exploration.get("explorationItemAgeCutOff", "30"))
 
 
 def _num_results(params: dict[str, Any], with_metadata: bool) -> int:

@@ -266,7 +266,7 @@ class ModelCache:
 
     def _load_history(self, services: Services, group_arn: str, future: Future[GroupHistory]) -> None:
         try:
-            frame = _with_session_merges(services, group_arn, read_group_dataset(services, group_arn, "INTERACTIONS"))
+            frame = _interactions_with_session_merges(services, group_arn)
             history = GroupHistory(frame if frame is not None else _empty_interactions())
             with self._lock:
                 # Events acknowledged while the dataset was read: those not in the snapshot are applied now.
@@ -320,12 +320,13 @@ def _in_snapshot(history: GroupHistory, row: dict[str, Any]) -> bool:
     return any(i == row.get("ITEM_ID") and t == stamp for i, t in zip(events.item_ids[-20:], events.timestamps[-20:], strict=True))
 
 
-def _with_session_merges(services: Services, group_arn: str, frame: pl.DataFrame | None) -> pl.DataFrame | None:
-    """Interactions plus the anonymous session events earlier merges gave their users (lost with the process
-    that made them otherwise)."""
+def _interactions_with_session_merges(services: Services, group_arn: str) -> pl.DataFrame | None:
+    """The group's Interactions plus the anonymous session events earlier merges gave their users (lost with
+    the process that made them otherwise)."""
     found = group_schemas(services, group_arn).get("INTERACTIONS")
-    if frame is None or found is None:
-        return frame
+    if found is None:
+        return None
+    frame = services.data.read_dataset(found[0], found[1], "ALL")
     wanted = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"} & set(frame.columns)
     log = services.data.events.columns(found[0], {c: frame.schema[c] for c in wanted} | {"$sid": pl.String, "$anon": pl.Boolean})
     if log is None:
@@ -346,13 +347,6 @@ def group_schemas(services: Services, group_arn: str) -> dict[str, tuple[str, Sc
         if schema is not None:
             out[dataset.body["datasetType"]] = (dataset.arn, parse_schema(schema.body["schema"]))
     return out
-
-
-def read_group_dataset(services: Services, group_arn: str, dataset_type: str) -> pl.DataFrame | None:
-    found = group_schemas(services, group_arn).get(dataset_type)
-    if found is None:
-        return None
-    return services.data.read_dataset(found[0], found[1], "ALL")
 
 
 def build_catalog(services: Services, group_arn: str, recipe: Recipe, history: GroupHistory) -> Catalog:
