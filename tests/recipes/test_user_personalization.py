@@ -7,7 +7,8 @@ import polars as pl
 
 from openpersonalize.evaluation.protocol import evaluate
 from openpersonalize.evaluation.split import split_users
-from openpersonalize.recipes.base import TrainingData
+from openpersonalize.recipes.base import Histories, TrainingData
+from openpersonalize.recipes.sequential import SequentialLinear
 from openpersonalize.recipes.user_personalization import UserPersonalization
 
 
@@ -56,3 +57,26 @@ def test_large_catalogues_keep_the_most_popular_items_in_the_matrices() -> None:
     assert set(capped.vocabulary_.tolist()) == set(np.argsort(-counts, kind="stable")[:5].tolist())
     ids, _ = capped.recommend([str(data.item_ids[0])], num_results=3)
     assert len(ids) == 3  # still answers
+
+
+def test_the_linear_parts_read_each_users_distinct_items_at_their_newest_occurrence() -> None:
+    """Coming back to an item is the repeat model's job: a `watch` right after each `click` of the same item
+    leaves the transition and EASE matrices as they were, and a live history with repeats scores as its
+    distinct items in the order of their newest occurrences."""
+    rng = np.random.default_rng(0)
+    clicks = [(f"u{u}", f"i{i}", 1_600_000_000 + 60 * n, "click") for u in range(100)
+              for n, i in enumerate(rng.choice(60, size=12, replace=False))]
+    doubled = [row for u, i, t, _ in clicks for row in ((u, i, t, "click"), (u, i, t, "watch"))]
+    schema = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"]
+    fit = {
+        name: SequentialLinear(l2=10.0, neighbour_weight=0.0).fit(
+            TrainingData.from_frames(pl.DataFrame(rows, schema=schema, orient="row"))
+        )
+        for name, rows in (("once", clicks), ("doubled", doubled))
+    }
+    np.testing.assert_allclose(fit["doubled"].transition_, fit["once"].transition_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fit["doubled"].ease_, fit["once"].ease_, rtol=1e-5, atol=1e-6)
+
+    repeated = Histories.from_lists([np.array([3, 7, 3, 9, 7, 7])])
+    distinct = Histories.from_lists([np.array([3, 9, 7])])
+    np.testing.assert_allclose(fit["doubled"]._score(repeated), fit["doubled"]._score(distinct))
