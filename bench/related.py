@@ -1,4 +1,4 @@
-"""Related items and trending: each RELATED_ITEMS recipe against popularity, Trending-Now against Popularity-Count.
+"""Every non-personalized recipe against its popularity baseline: related items, trending, segments.
 
     .venv/bin/python bench/related.py                       # both datasets, 1 seed
     .venv/bin/python bench/related.py --dataset ml-latest-small --seeds 0 1 2 --no-semantic
@@ -9,7 +9,11 @@ movie file, so Similar-Items and Semantic-Similarity see the metadata a Personal
 
 Trending: trend_prediction_accuracy (spec §9.2) of the next window's risers, from rolling origins spread over
 the busiest 70 % of the timeline (MovieLens's last days are nearly empty, so only-the-latest periods are noise),
-and on the latest periods as training reports it. Data from ../shared/data (bench/_data.py); missing = skipped.
+and on the latest periods as training reports it.
+
+Segments (USER_SEGMENTATION, spec §9.1 item 2): each user's newest 20 % is the test set; the top 1 % of users
+for each queried item (Item-Affinity) or genre (Item-Attribute-Affinity), against the most active users;
+hits@1% / recall@1% / coverage of users. Data from ../shared/data (bench/_data.py); missing = skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,9 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import DATA_ROOT, DATASETS, DatasetMissing  # noqa: E402
 
 from openpersonalize.evaluation.protocol import evaluate  # noqa: E402
+from openpersonalize.evaluation.segments import MostActiveUsers, SegmentModel, evaluate_segments  # noqa: E402
 from openpersonalize.evaluation.split import split_users  # noqa: E402
 from openpersonalize.evaluation.trends import period_accuracy, top_items, trend_prediction_accuracy  # noqa: E402
 from openpersonalize.recipes._data import _aligned  # noqa: E402
+from openpersonalize.recipes.affinity import ItemAffinity, ItemAttributeAffinity  # noqa: E402
 from openpersonalize.recipes.base import Recipe, TrainingData  # noqa: E402
 from openpersonalize.recipes.popularity import PopularityCount  # noqa: E402
 from openpersonalize.recipes.semantic import SemanticSimilarity  # noqa: E402
@@ -106,13 +113,40 @@ def trend_rows(dataset: str, data: TrainingData) -> list[str]:
     return rows
 
 
+def segment_rows(dataset: str, data: TrainingData, seeds: list[int]) -> list[str]:
+    """Item queries and genre queries (the Items table's one categorical column), each against the baseline."""
+    genres = replace(data, items=data.items.select("ITEM_ID", "GENRES"))  # type: ignore[union-attr]
+    methods: dict[str, dict[str, Callable[[int], SegmentModel]]] = {
+        "items": {"most active users": lambda seed: MostActiveUsers(),
+                  "item-affinity": lambda seed: ItemAffinity(random_seed=seed)},
+        "attributes": {"most active users": lambda seed: MostActiveUsers(),
+                       "item-attribute-affinity": lambda seed: ItemAttributeAffinity(random_seed=seed)},
+    }
+    rows = []
+    for task, makers in methods.items():
+        for name, make in makers.items():
+            runs = []
+            for seed in seeds:  # the split is per user in time: seeds vary the model and the sampled queries
+                started = time.perf_counter()
+                metrics = evaluate_segments(make(seed), genres if task == "attributes" else data, task=task, seed=seed).metrics
+                runs.append((metrics["hits_at_1_percent"], metrics["recall_at_1_percent"], metrics["coverage"],
+                             time.perf_counter() - started))
+            mean, std = np.mean(runs, axis=0), np.std(runs, axis=0)
+            rows.append(f"| {dataset} | segments ({task}) | {name} | hits@1% {mean[0]:.3f} ± {std[0]:.3f} | "
+                        f"recall@1% {mean[1]:.4f} | {mean[2]:.3f} | {mean[3]:.1f} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=list(DATASETS), action="append")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--no-semantic", action="store_true", help="skip the sentence encoder (slowest row)")
+    parser.add_argument("--task", choices=["related", "trend", "segments"], action="append", help="default: all")
     args = parser.parse_args()
-    print("| dataset | task | method | NDCG@10 (related) / trend accuracy (rolling) | P@25 / latest | coverage | s |")
+    tasks = set(args.task or ["related", "trend", "segments"])
+    print("| dataset | task | method | NDCG@10 (related) / trend accuracy (rolling) / hits | P@25 / latest / recall "
+          "| coverage | s |")
     print("|---|---|---|---|---|---|---|")
     for dataset in args.dataset or list(DATASETS):
         try:
@@ -122,7 +156,10 @@ def main() -> None:
             print(f"skip: {missing}", file=sys.stderr)
             continue
         data = replace(data, items=_aligned(items, "ITEM_ID", data.item_ids), item_roles=ROLES)
-        for row in related_rows(dataset, data, args.seeds, not args.no_semantic) + trend_rows(dataset, data):
+        rows = related_rows(dataset, data, args.seeds, not args.no_semantic) if "related" in tasks else []
+        rows += trend_rows(dataset, data) if "trend" in tasks else []
+        rows += segment_rows(dataset, data, args.seeds) if "segments" in tasks else []
+        for row in rows:
             print(row, flush=True)
 
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from openpersonalize.demo.generator import GeneratedData, generate_vod
-from openpersonalize.evaluation.segments import evaluate_segments
+from openpersonalize.evaluation.segments import MostActiveUsers, evaluate_segments
 from openpersonalize.recipes._attributes import AttributeExpressionError, parse_expression
 from openpersonalize.recipes.affinity import ItemAffinity, ItemAttributeAffinity
 from openpersonalize.recipes.base import InvalidParameterError, NotFittedError, QueryError, Recipe, TrainingData
@@ -30,27 +30,11 @@ def fitted(data: TrainingData) -> ItemAttributeAffinity:
     return ItemAttributeAffinity(random_seed=1).fit(data)
 
 
-class ActiveUsers:
-    """The popularity baseline of segmentation: the most active users, whatever the item."""
-
-    def fit(self, data: TrainingData) -> ActiveUsers:
-        self.user_ids = data.user_ids
-        self.activity = np.bincount(data.user_idx, minlength=data.n_users)
-        return self
-
-    def users_for_items(self, item_ids: list[str], *, num_results: int) -> tuple[np.ndarray, np.ndarray]:
-        top = np.argsort(-self.activity, kind="stable")[:num_results]
-        return self.user_ids[top], self.activity[top].astype(float)
-
-    def users_for_attributes(self, expression: str, *, num_results: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.users_for_items([], num_results=num_results)
-
-
 @pytest.mark.parametrize("task", ["items", "attributes"])
 def test_beats_the_most_active_users_on_planted_tastes(data: TrainingData, task: str) -> None:
     model = ItemAttributeAffinity(random_seed=1) if task == "attributes" else ItemAffinity(random_seed=1)
     ours = evaluate_segments(model, data, task=task).metrics
-    baseline = evaluate_segments(ActiveUsers(), data, task=task).metrics
+    baseline = evaluate_segments(MostActiveUsers(), data, task=task).metrics
     assert ours["hits_at_1_percent"] > 1.5 * baseline["hits_at_1_percent"]
     assert ours["recall_at_1_percent"] > 1.5 * baseline["recall_at_1_percent"]
     assert ours["coverage"] > baseline["coverage"]
@@ -88,6 +72,41 @@ def test_an_item_without_interactions_gets_the_most_active_users() -> None:
     items = pl.DataFrame({"ITEM_ID": ["i0", "i1", "cold"], "GENRES": ["A", "B", "C"]})
     model = ItemAffinity(hidden_dimension=2, iterations=2).fit(TrainingData.from_frames(frame, items))
     assert model.users_for_items(["cold"])[0].tolist() == ["heavy", "light"]
+
+
+def _favourites(*, come_back: bool) -> TrainingData:
+    """300 users over 60 weeks: each has 5 favourite items of 200. With ``come_back`` they return to them every
+    week; without, each (user, item) occurs once (as MovieLens ratings do) and the weeks bring new items."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for user in range(300):
+        favourites = rng.choice(200, size=5, replace=False)
+        for week in range(60 if come_back else 1):
+            picked = favourites if come_back else rng.choice(200, size=40, replace=False)
+            rows += [(f"u{user}", f"i{i}", 1_600_000_000 + 604_800 * week + n, "click") for n, i in enumerate(picked)]
+    frame = pl.DataFrame(rows, schema=["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"], orient="row")
+    return TrainingData.from_frames(frame)
+
+
+def test_users_who_never_come_back_to_an_item_are_not_its_segment() -> None:
+    data = _favourites(come_back=False)
+    model = ItemAffinity(random_seed=0).fit(data)
+    assert float(model.seen_weight_) == 0.0  # no (user, item) twice: decided without a validation fit
+    item = str(data.item_ids[0])
+    had_it = set(data.user_ids[data.user_idx[data.item_idx == 0]].tolist())
+    users, _ = model.users_for_items([item], num_results=20)
+    assert not had_it & set(users.tolist())
+    assert set(model.users_for_items([item], num_results=300)[0][-len(had_it):].tolist()) == had_it  # ranked last
+
+
+def test_users_who_come_back_keep_their_items() -> None:
+    data = _favourites(come_back=True)
+    model = ItemAffinity(random_seed=0).fit(data)
+    assert float(model.seen_weight_) == 1.0  # chosen on the newest 20 %: the regulars are who comes next
+    item = str(data.item_ids[0])
+    had_it = set(data.user_ids[data.user_idx[data.item_idx == 0]].tolist())
+    users, _ = model.users_for_items([item], num_results=3)
+    assert set(users.tolist()) <= had_it
 
 
 def test_attribute_queries(fitted: ItemAttributeAffinity, vod: GeneratedData) -> None:

@@ -43,6 +43,22 @@ class AttributeSegmentModel(SegmentModel, Protocol):
     def users_for_attributes(self, expression: str, *, num_results: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+class MostActiveUsers:
+    """Segmentation's popularity baseline: the most active training users, whatever the query."""
+
+    def fit(self, data: TrainingData) -> MostActiveUsers:
+        self.user_ids_ = data.user_ids
+        self.activity_ = np.bincount(data.user_idx, minlength=data.n_users)
+        return self
+
+    def users_for_items(self, item_ids: list[str], *, num_results: int) -> tuple[np.ndarray, np.ndarray]:
+        top = np.argsort(-self.activity_, kind="stable")[:num_results]
+        return self.user_ids_[top], self.activity_[top].astype(float)
+
+    def users_for_attributes(self, expression: str, *, num_results: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.users_for_items([], num_results=num_results)
+
+
 def split_per_user(data: TrainingData) -> tuple[TrainingData, np.ndarray]:
     """(training data, boolean mask of test rows): the newest 20 % of each user's rows are test rows."""
     offsets = data.user_offsets()

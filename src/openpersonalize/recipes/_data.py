@@ -122,6 +122,11 @@ class TrainingData:
         pairs = np.unique(self.user_idx.astype(np.int64) * self.n_items + self.item_idx)
         return np.bincount(pairs % self.n_items, minlength=self.n_items).astype(np.int64)
 
+    def has_repeats(self) -> bool:
+        """Does any user interact with the same item more than once?"""
+        pairs = self.user_idx.astype(np.int64) * self.n_items + self.item_idx
+        return len(np.unique(pairs)) < len(pairs)
+
     def select(self, rows: np.ndarray) -> TrainingData:
         """The same id maps, keeping only interaction ``rows`` (a boolean mask or sorted indices)."""
         return replace(

@@ -1,10 +1,14 @@
 """Item-Affinity and Item-Attribute-Affinity (USER_SEGMENTATION, spec §5.4, §8.2): users for items.
 
 Both factorise the user × item matrix with implicit's iALS (the adapter of ``als.py``) and keep the *user*
-factors, so a segment is one matrix–vector product over all users: ``U · v`` for an item's factor ``v``.
+factors. A user's score for a query is an expected number of future interactions with its items: how active
+the user is, times the iALS affinity ``u · v``. Ranking by affinity alone lost to "the most active users" on
+MovieLens (bench/related.py: hits@1% 1.93 against 2.44 on ml-1m), because whoever interacts most interacts with
+any item most. Users who already interacted with a query item are weighted by how often users come back to an
+item in this data (validated on each training user's newest 20 %: on MovieLens nobody rates a film twice).
 Item-Attribute-Affinity aggregates the items having every attribute of an expression, weighting each by its
-share of the training interactions: the score is then the expected number of interactions a user has with
-those items (a popular item of the genre says more about "likes Comedy" than one nobody watched).
+share of the training interactions (a popular item of the genre says more about "likes Comedy" than one
+nobody watched).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from .base import Interval, QueryError, _top_k, check_is_fitted
 
 __all__ = ["ItemAffinity", "ItemAttributeAffinity"]
 
+SEEN_WEIGHTS = (0.001, 0.01, 0.1, 0.3, 1.0)  # candidates for users who already have a query item
+VALIDATION_QUERIES = 300  # items queried to choose among them
+
 
 class ItemAffinity(ImplicitALS):
     """Users ranked by their predicted affinity for an item: iALS with stored user factors.
@@ -28,6 +35,9 @@ class ItemAffinity(ImplicitALS):
     ----------
     hidden_dimension : int, the latent dimension (Personalize's name for it, spec §5.2).
     regularization, alpha, iterations, random_seed : as in ``ImplicitALS``.
+    seen_weight : float in [0, 1] or None, the multiplier of users who already interacted with a query item;
+        None chooses it among SEEN_WEIGHTS by hits@1% on each training user's newest 20 % (one extra fit),
+        or 0 outright when no user interacts with an item twice.
 
     Attributes
     ----------
@@ -35,6 +45,9 @@ class ItemAffinity(ImplicitALS):
     user_activity_ : float32, training interactions per user (the answer for items without interactions).
     user_factors_ : float32 (users × hidden_dimension).
     item_factors_ : float32 (items × hidden_dimension).
+    seen_offsets_, seen_items_ : int64 / int32, each user's distinct training items (CSR rows).
+    seen_weight_ : float32 scalar array, the score multiplier of a user who already interacted with a query
+        item (share of the query's weight they have seen): ``seen_weight``, or the validated choice.
 
     References
     ----------
@@ -49,6 +62,7 @@ class ItemAffinity(ImplicitALS):
         "alpha": Interval(float, 0.0, None),
         "iterations": Interval(int, 1, 200),
         "random_seed": Interval(int, 0, None),
+        "seen_weight": Interval(float, 0.0, 1.0, allow_none=True),
     }
 
     def __init__(
@@ -59,24 +73,55 @@ class ItemAffinity(ImplicitALS):
         alpha: float = 4.0,
         iterations: int = 15,
         random_seed: int = 0,
+        seen_weight: float | None = None,
     ) -> None:
         self.hidden_dimension = hidden_dimension
         self.regularization = regularization
         self.alpha = alpha
         self.iterations = iterations
         self.random_seed = random_seed
+        self.seen_weight = seen_weight
 
     @property
     def factors(self) -> int:  # the name ImplicitALS._model reads
         return self.hidden_dimension
 
     def _fit(self, data: TrainingData) -> None:
+        matrix = data.user_item_matrix()
         model = self._model()
-        model.fit(data.user_item_matrix(), show_progress=False)
+        model.fit(matrix, show_progress=False)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.user_ids_ = np.asarray(data.user_ids, dtype=str)
         self.user_activity_ = np.bincount(data.user_idx, minlength=data.n_users).astype(np.float32)
+        self.seen_offsets_, self.seen_items_ = matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32)
+        self.seen_weight_ = np.array(self._choose_seen_weight(data), dtype=np.float32)
+
+    def _choose_seen_weight(self, data: TrainingData) -> float:
+        if self.seen_weight is not None:
+            return self.seen_weight
+        if not data.has_repeats():
+            return 0.0  # nobody came back to an item: a user who has it will not take it again
+        from ..evaluation.segments import segment_size, split_per_user  # evaluation imports recipes: import late
+
+        train, test = split_per_user(data)
+        inner = ItemAffinity(**{**self.get_params(), "seen_weight": SEEN_WEIGHTS[0]})
+        inner.item_counts_ = train.item_counts()
+        inner._fit(train)
+        users, items = data.user_idx[test], data.item_idx[test]
+        queried = np.unique(items)
+        queried = queried[inner.item_counts_[queried] > 0]
+        rng = np.random.default_rng(self.random_seed)
+        queried = rng.choice(queried, size=min(len(queried), VALIDATION_QUERIES), replace=False)
+        k = segment_size(data.n_users)
+        hits = np.zeros(len(SEEN_WEIGHTS))
+        for item in queried:
+            relevant = np.unique(users[items == item])
+            base, seen = inner._scores(np.array([item])), inner._seen_share(np.array([item]))
+            for j, weight in enumerate(SEEN_WEIGHTS):
+                top = _top_k((base * (1.0 - (1.0 - weight) * seen))[None, :], k)[0]
+                hits[j] += np.isin(top, relevant).sum()
+        return float(SEEN_WEIGHTS[int(np.argmax(hits))])
 
     # ---- segment queries -------------------------------------------------------------------------
     def users_for_items(
@@ -108,7 +153,8 @@ class ItemAffinity(ImplicitALS):
         exclude_user_ids: Sequence[str],
     ) -> tuple[np.ndarray, np.ndarray]:
         if self.item_counts_[items].sum() > 0:
-            scores = self.user_factors_ @ self._query_vector(items)
+            seen_weight = float(getattr(self, "seen_weight_", 1.0))
+            scores = self._scores(items) * (1.0 - (1.0 - seen_weight) * self._seen_share(items))
         else:  # catalogue items nobody interacted with have no learned factor: the most active users
             scores = self.user_activity_.copy()
         allowed = self._user_mask(candidate_user_ids)
@@ -117,6 +163,22 @@ class ItemAffinity(ImplicitALS):
         top = _top_k(scores[None, :], num_results)[0]
         top = top[np.isfinite(scores[top])]
         return self.user_ids_[top], scores[top].astype(np.float64)
+
+    def _scores(self, items: np.ndarray) -> np.ndarray:
+        """Expected interactions with ``items``, up to a constant: activity × affinity (kept above 0, so that a
+        weight below 1 always lowers a score)."""
+        affinity = self.user_factors_ @ self._query_vector(items)
+        return self.user_activity_ * np.maximum(affinity, np.float32(1e-6))
+
+    def _seen_share(self, items: np.ndarray) -> np.ndarray:
+        """Per user, the share of the query's weight (``_query_vector``'s) on items the user already has."""
+        offsets = getattr(self, "seen_offsets_", None)
+        if offsets is None:  # a model saved before segments knew who has what: nobody is marked
+            return np.zeros(len(self.user_ids_), dtype=np.float32)
+        items = np.unique(items)
+        weights = np.zeros(len(self.item_counts_), dtype=np.float32)
+        weights[items] = self.item_counts_[items] / max(float(self.item_counts_[items].sum()), 1.0)
+        return np.add.reduceat(weights[self.seen_items_], self.seen_offsets_[:-1]) * (np.diff(self.seen_offsets_) > 0)
 
     def _query_vector(self, items: np.ndarray) -> np.ndarray:
         """Σ wᵢ vᵢ over the query items, wᵢ ∝ distinct training users of item i."""

@@ -71,8 +71,11 @@ class Interval:
     kind: type
     low: float | None = None
     high: float | None = None
+    allow_none: bool = False  # None means "choose it while fitting"
 
     def check(self, owner: str, name: str, value: Any) -> None:
+        if value is None and self.allow_none:
+            return
         ok_type = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
         if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
             ok_type = True
@@ -88,7 +91,7 @@ class Interval:
             return "a bool"
         low = "-inf" if self.low is None else f"{self.low:g}"
         high = "inf" if self.high is None else f"{self.high:g}"
-        return f"{article} {self.kind.__name__} in the range [{low}, {high}]"
+        return f"{article} {self.kind.__name__} in the range [{low}, {high}]" + (" or None" if self.allow_none else "")
 
 
 @dataclass(frozen=True)

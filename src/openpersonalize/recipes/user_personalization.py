@@ -89,7 +89,7 @@ class UserPersonalization(SequentialLinear):
         self.random_seed = random_seed
 
     def _fit(self, data: TrainingData) -> None:
-        if self.repeat_weight == 0 or not _has_repeats(data):
+        if self.repeat_weight == 0 or not data.has_repeats():
             # Nothing to learn about coming back (e.g. one rating per film): no validation slice needed,
             # so the linear model keeps every event; scale 0 switches the blend off.
             super()._fit(data)
@@ -176,9 +176,3 @@ def _top_10(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     top = columns[np.take_along_axis(part, order, axis=1)]
     return np.pad(top, ((0, 0), (0, 10 - k)), constant_values=-1)
-
-
-def _has_repeats(data: TrainingData) -> bool:
-    """Does any user interact with the same item more than once?"""
-    pairs = data.user_idx.astype(np.int64) * data.n_items + data.item_idx
-    return len(np.unique(pairs)) < len(pairs)
