@@ -68,6 +68,8 @@ def related_methods(semantic: bool) -> dict[str, Recipe]:
     methods: dict[str, Recipe] = {"popularity": PopularityCount(), "sims": SIMS(), "similar-items": SimilarItems()}
     if semantic:
         methods["semantic-similarity"] = SemanticSimilarity()
+        # A campaign's rankingInfluence {"POPULARITY": 0.8}: MovieLens titles say little about what is watched next
+        methods["semantic-similarity, popularity 0.8"] = SemanticSimilarity(popularity_influence=0.8)
     return methods
 
 

@@ -51,3 +51,24 @@ def test_seeded_and_reproducible() -> None:
     data = _data()
     assert np.array_equal(split_users(data, seed=7).test_users, split_users(data, seed=7).test_users)
     assert not np.array_equal(split_users(data, seed=7).test_users, split_users(data, seed=8).test_users)
+
+
+def test_related_items_are_scored_without_the_query_item() -> None:
+    """GetRecommendations never returns an item as related to itself, so neither does the evaluation: a model
+    ranking the query item first would otherwise score every user whose newest input item repeats."""
+    from openpersonalize.evaluation.protocol import evaluate
+    from openpersonalize.recipes.popularity import PopularityCount
+
+    class ItselfFirst(PopularityCount):
+        def _score(self, histories):  # type: ignore[no-untyped-def]
+            scores = super()._score(histories)
+            scores[np.arange(len(histories)), histories.items[histories.offsets[1:] - 1]] = 1e9
+            return scores
+
+    data = _data()
+    split = split_users(data, seed=3)
+    queried = split.inputs.items[split.inputs.offsets[1:] - 1]
+    split = type(split)(split.train, split.test_users, split.inputs,
+                        type(split.targets).from_lists([np.array([item]) for item in queried]))
+    assert evaluate(ItselfFirst(), split, task="related").metrics["normalized_discounted_cumulative_gain_at_10"] == 0.0
+    assert evaluate(ItselfFirst(), split, task="user").metrics["normalized_discounted_cumulative_gain_at_10"] == 1.0

@@ -37,9 +37,9 @@ def evaluate(recipe: Recipe, split: Split, *, task: str = "user", exclude_histor
     trained = time.perf_counter()
     queries = _last_items(split.inputs) if task == "related" else split.inputs
     candidates = _ranking_lists(split) if task == "ranking" else None
-    recommended = recipe.recommend_batch(
-        queries, num_results=MRR_CUTOFF, exclude_history=exclude_history, candidates=candidates
-    )
+    # A related-items query is one item, which GetRecommendations never returns as related to itself
+    exclude = exclude_history or task == "related"
+    recommended = recipe.recommend_batch(queries, num_results=MRR_CUTOFF, exclude_history=exclude, candidates=candidates)
     finished = time.perf_counter()
     metrics = compute_metrics(recommended, split.targets, split.train.n_items)
     return Evaluation(metrics, trained - started, finished - trained)
