@@ -93,3 +93,13 @@ def long_tail(*, users: int, items: int, interactions: int, tastes: int = 2000, 
         "EVENT_TYPE": np.full(len(user), "click"),
         "GENRE": np.char.add("g", taste[item].astype(str)),
     })
+
+
+def movies(dataset: str) -> pl.DataFrame:
+    """ITEM_ID, TITLE, GENRES from movies.csv (ml-latest-small) or movies.dat (ml-1m)."""
+    if dataset == "ml-latest-small":
+        frame = pl.read_csv(_folder(dataset) / "movies.csv", schema_overrides={"movieId": pl.String})
+        return frame.select(ITEM_ID="movieId", TITLE="title", GENRES="genres")
+    lines = (_folder(dataset) / "movies.dat").read_bytes().decode("latin-1").splitlines()
+    rows = [line.split("::") for line in lines if line]
+    return pl.DataFrame({"ITEM_ID": [r[0] for r in rows], "TITLE": [r[1] for r in rows], "GENRES": [r[2] for r in rows]})

@@ -30,10 +30,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import DATA_ROOT, DATASETS, DatasetMissing  # noqa: E402
+from _data import DATASETS, DatasetMissing, movies  # noqa: E402
 
 from openpersonalize.evaluation.protocol import evaluate  # noqa: E402
 from openpersonalize.evaluation.segments import MostActiveUsers, SegmentModel, evaluate_segments  # noqa: E402
@@ -52,16 +51,6 @@ NDCG, PRECISION = "normalized_discounted_cumulative_gain_at_10", "precision_at_2
 ROLES = {"TITLE": "item_name", "GENRES": "categorical"}
 WINDOWS = {"1 day": 86400, "2 hours": 7200}
 ORIGINS = 40
-
-
-def movies(dataset: str) -> pl.DataFrame:
-    """ITEM_ID, TITLE, GENRES from movies.csv (ml-latest-small) or movies.dat (ml-1m)."""
-    if dataset == "ml-latest-small":
-        frame = pl.read_csv(DATA_ROOT / dataset / "movies.csv", schema_overrides={"movieId": pl.String})
-        return frame.select(ITEM_ID="movieId", TITLE="title", GENRES="genres")
-    lines = (DATA_ROOT / dataset / "movies.dat").read_bytes().decode("latin-1").splitlines()
-    rows = [line.split("::") for line in lines if line]
-    return pl.DataFrame({"ITEM_ID": [r[0] for r in rows], "TITLE": [r[1] for r in rows], "GENRES": [r[2] for r in rows]})
 
 
 def related_methods(semantic: bool) -> dict[str, Recipe]:

@@ -23,14 +23,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from _data import DATASETS, DatasetMissing
+from _data import DATASETS, DatasetMissing, movies
 from _server import client as make_client
 from _server import free_port, poll, start_server
 
 from openpersonalize.recipes.base import TrainingData
 
 PREFIX = "arn:aws:personalize:::recipe/"
-RECIPES = ["aws-user-personalization", "aws-user-personalization-v2", "aws-sims", "aws-popularity-count"]
+RECIPES = [
+    "aws-user-personalization", "aws-user-personalization-v2", "aws-personalized-ranking", "aws-personalized-ranking-v2",
+    "aws-sims", "aws-similar-items", "aws-semantic-similarity", "aws-popularity-count", "aws-trending-now",
+    "aws-item-affinity", "aws-item-attribute-affinity",
+]  # all but Next-Best-Action, which needs an Actions dataset MovieLens does not have
 # Wall-time goals of the training issue (seconds).
 TARGETS = {
     ("ml-latest-small", "aws-user-personalization"): 15.0,
@@ -46,6 +50,15 @@ SCHEMA = {
     "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
                {"name": "EVENT_TYPE", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}],
 }
+# The movie files as an Items dataset: the title is the item name, genres categorical, and a description made of
+# both (Semantic-Similarity needs a textual field; MovieLens has no synopses).
+ITEMS_SCHEMA = {
+    "type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
+    "fields": [{"name": "ITEM_ID", "type": "string"}, {"name": "TITLE", "type": "string", "itemName": True},
+               {"name": "GENRES", "type": ["null", "string"], "categorical": True},
+               {"name": "DESCRIPTION", "type": ["null", "string"], "textual": True}],
+}
+SHOWN_METRICS = {"normalized_discounted_cumulative_gain_at_10", "mean_reciprocal_rank_at_25", "coverage"}
 
 
 @dataclass
@@ -73,19 +86,27 @@ def to_csv(data: TrainingData, path: Path) -> int:
     return frame.height
 
 
-def load_group(personalize: Any, name: str, csv: Path) -> str:
+def items_csv(dataset: str, path: Path) -> None:
+    frame = movies(dataset).with_columns(
+        DESCRIPTION=pl.concat_str([pl.col("TITLE"), pl.lit(". Genres: "), pl.col("GENRES").str.replace_all("|", ", ", literal=True)])
+    )
+    frame.write_csv(path)
+
+
+def load_group(personalize: Any, name: str, interactions: Path, items: Path) -> str:
     stamp = time.monotonic_ns()
-    schema = personalize.create_schema(name=f"bench-{stamp}", schema=json.dumps(SCHEMA))["schemaArn"]
     group = personalize.create_dataset_group(name=f"{name}-{stamp}")["datasetGroupArn"]
     poll(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-    dataset = personalize.create_dataset(name=f"i-{stamp}", schemaArn=schema, datasetGroupArn=group,
-                                         datasetType="Interactions")["datasetArn"]
-    poll(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"])
-    job = personalize.create_dataset_import_job(jobName=f"imp-{stamp}", datasetArn=dataset,
-                                                dataSource={"dataLocation": str(csv)})["datasetImportJobArn"]
-    done = poll(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
-    if done["status"] != "ACTIVE":
-        raise RuntimeError(f"import of {name} failed: {done.get('failureReason')}")
+    for kind, schema, csv in (("Interactions", SCHEMA, interactions), ("Items", ITEMS_SCHEMA, items)):
+        schema_arn = personalize.create_schema(name=f"bench-{kind}-{stamp}", schema=json.dumps(schema))["schemaArn"]
+        dataset = personalize.create_dataset(name=f"{kind}-{stamp}", schemaArn=schema_arn, datasetGroupArn=group,
+                                             datasetType=kind)["datasetArn"]
+        poll(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"])
+        job = personalize.create_dataset_import_job(jobName=f"imp-{kind}-{stamp}", datasetArn=dataset,
+                                                    dataSource={"dataLocation": str(csv)})["datasetImportJobArn"]
+        done = poll(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+        if done["status"] != "ACTIVE":
+            raise RuntimeError(f"import of {name} {kind} failed: {done.get('failureReason')}")
     return str(group)
 
 
@@ -102,11 +123,25 @@ def train(personalize: Any, dataset: str, group: str, recipe: str, label: str, *
     if done["status"] == "ACTIVE":
         metrics = personalize.get_solution_metrics(solutionVersionArn=version)["metrics"]
     status = done["status"] if done["status"] == "ACTIVE" else f"{done['status']}: {done.get('failureReason', '')[:50]}"
+    _delete(personalize, solution)  # a dataset group holds at most 10 active solutions (Personalize's quota)
     return Row(dataset, label, seconds, status, metrics)
 
 
+def _delete(personalize: Any, solution: str) -> None:
+    personalize.delete_solution(solutionArn=solution)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            personalize.describe_solution(solutionArn=solution)
+        except personalize.exceptions.ResourceNotFoundException:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{solution} was not deleted within 120 s")
+
+
 def table(rows: list[Row]) -> str:
-    head = f"{'dataset':<16} {'recipe':<30} {'seconds':>8} {'target':>7} {'ratio':>6} {'NDCG@10':>8} {'MRR@25':>7} {'cover':>6}  result"
+    head = (f"{'dataset':<16} {'recipe':<30} {'seconds':>8} {'target':>7} {'ratio':>6} {'NDCG@10':>8} {'MRR@25':>7} "
+            f"{'cover':>6}  result  other metrics")
     lines = [head]
     for r in rows:
         m = r.metrics
@@ -116,6 +151,8 @@ def table(rows: list[Row]) -> str:
             f"{r.dataset:<16} {r.recipe:<30} {r.seconds:>8.1f} {r.target or '-':>7} {ratio:>6} "
             f"{m.get('normalized_discounted_cumulative_gain_at_10', float('nan')):>8.4f} "
             f"{m.get('mean_reciprocal_rank_at_25', float('nan')):>7.4f} {m.get('coverage', float('nan')):>6.3f}  {verdict}"
+            + "".join(f"  {key} {value:.4g}" for key, value in sorted(m.items()) if key not in SHOWN_METRICS
+                      and not key.startswith(("normalized_discounted", "precision_at")))
         )
     for name, base in PERSONALIZE_BASELINE.items():
         lines.append(f"{name:<16} {'Amazon Personalize (published)':<30} {'~2700':>8} {'-':>7} {'-':>6} "
@@ -143,8 +180,9 @@ def main() -> int:
                     print(missing, flush=True)
                     continue
                 n = to_csv(data, work / f"{name}.csv")
-                group = load_group(personalize, name, work / f"{name}.csv")
-                print(f"{name}: {n:,} interactions imported", flush=True)
+                items_csv(name, work / f"{name}-items.csv")
+                group = load_group(personalize, name, work / f"{name}.csv", work / f"{name}-items.csv")
+                print(f"{name}: {n:,} interactions and the movie file imported", flush=True)
                 for recipe in args.recipes.split(","):
                     rows.append(train(personalize, name, group, recipe, recipe))
                     print(table(rows[-1:]).splitlines()[1], flush=True)

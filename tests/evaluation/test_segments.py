@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -13,6 +15,7 @@ from openpersonalize.evaluation.segments import (
     evaluate_segments,
     segment_size,
     split_per_user,
+    trained_attribute_columns,
 )
 from openpersonalize.recipes.base import TrainingData
 
@@ -104,3 +107,23 @@ def test_attribute_items_drops_textual_columns_and_needs_one_attribute() -> None
         attribute_items(items.drop("GENRE"), schema)
     with pytest.raises(ValueError, match="needs an Items dataset"):
         attribute_items(None, None)
+
+
+def test_attribute_segments_are_judged_on_the_columns_personalize_trains_on() -> None:
+    """A plain-string title is one attribute per item: its queries would be item queries, so only categorical and
+    numeric columns are asked about, while the model still indexes every column a segment job may name."""
+    schema = parse_schema(
+        '{"type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema", "version": "1.0",'
+        ' "fields": [{"name": "ITEM_ID", "type": "string"}, {"name": "GENRE", "type": "string", "categorical": true},'
+        ' {"name": "TITLE", "type": "string", "itemName": true}, {"name": "YEAR", "type": "int"},'
+        ' {"name": "DESCRIPTION", "type": ["null", "string"], "textual": true}]}'
+    )
+    assert trained_attribute_columns(schema) == ["GENRE", "YEAR"]
+    assert trained_attribute_columns(None) is None
+
+    data = _segment_fixture()
+    titled = replace(data, items=data.items.with_columns(TITLE=pl.Series(["Film X", "Film Y", "Film Z"])))
+    model = _Fixed(["u001", "u002"])
+    by_genre = evaluate_segments(model, titled, task="attributes", query_columns=["GENRE"]).metrics
+    assert by_genre == evaluate_segments(model, data, task="attributes").metrics  # as computed by hand above
+    assert evaluate_segments(model, titled, task="attributes").metrics != by_genre  # titles asked about too

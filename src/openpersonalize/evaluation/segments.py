@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 import polars as pl
 
 from ..data.schema import Schema
-from ..recipes._attributes import RESERVED_ITEM_COLUMNS, AttributeIndex
+from ..recipes._attributes import RESERVED_ITEM_COLUMNS, SEPARATOR, AttributeIndex
 from ..recipes._data import TrainingData, lookup_sorted
 from .protocol import Evaluation
 
@@ -29,6 +30,7 @@ TOP_FRACTION = 0.01
 MAX_QUERIES = 500  # the batch segment job's own cap for item queries (spec §8.2); bounds evaluation time
 METRIC_KEYS = ("coverage", "hits_at_1_percent", "recall_at_1_percent")
 TASKS = ("items", "attributes")
+NUMERIC_TYPES = ("int", "long", "float", "double")
 
 
 class SegmentModel(Protocol):
@@ -69,6 +71,15 @@ def split_per_user(data: TrainingData) -> tuple[TrainingData, np.ndarray]:
     return data.select(~test), test
 
 
+def trained_attribute_columns(schema: Schema | None) -> list[str] | None:
+    """The Items columns Personalize trains on: categorical strings and numbers (spec §4.4: plain strings such as
+    a title are kept for filters and display only). Segments are judged on these: an attribute per title would
+    turn genre segments into item segments. None without a schema (every column)."""
+    if schema is None:
+        return None
+    return [f.name for f in schema.fields if not f.textual and (f.categorical or f.type in NUMERIC_TYPES)]
+
+
 def attribute_items(items: pl.DataFrame | None, schema: Schema | None) -> pl.DataFrame:
     """The Items columns attribute expressions can use: non-textual, non-reserved (spec §4.8)."""
     if items is None:
@@ -87,8 +98,12 @@ def segment_size(n_users: int) -> int:
     return max(1, math.ceil(TOP_FRACTION * n_users))
 
 
-def evaluate_segments(model: SegmentModel, data: TrainingData, *, task: str = "items", seed: int = 0) -> Evaluation:
-    """Fit ``model`` on the 80 % split and score its top-1 % segments against the 20 % test interactions."""
+def evaluate_segments(model: SegmentModel, data: TrainingData, *, task: str = "items", seed: int = 0,
+                      query_columns: Sequence[str] | None = None) -> Evaluation:
+    """Fit ``model`` on the 80 % split and score its top-1 % segments against the 20 % test interactions.
+
+    ``query_columns`` limits attribute queries to those Items columns (None: every attribute column).
+    """
     if task not in TASKS:
         raise ValueError(f"The 'task' parameter must be one of {TASKS}. Got {task!r} instead.")
     train, test = split_per_user(data)
@@ -97,7 +112,7 @@ def evaluate_segments(model: SegmentModel, data: TrainingData, *, task: str = "i
     trained = time.perf_counter()
     users, items = data.user_idx[test].astype(np.int64), data.item_idx[test].astype(np.int64)
     queries: list[tuple[object, np.ndarray]] = (
-        list(_item_queries(users, items)) if task == "items" else _attribute_queries(data, users, items)
+        list(_item_queries(users, items)) if task == "items" else _attribute_queries(data, users, items, query_columns)
     )
     queries = _sample(queries, seed)
     k = segment_size(data.n_users)
@@ -139,7 +154,9 @@ def _item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[int, np.nd
     return [(int(items[a]), np.unique(users[a:b])) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def _attribute_queries(data: TrainingData, users: np.ndarray, items: np.ndarray) -> list[tuple[object, np.ndarray]]:
+def _attribute_queries(
+    data: TrainingData, users: np.ndarray, items: np.ndarray, columns: Sequence[str] | None
+) -> list[tuple[object, np.ndarray]]:
     """(single-term expression, test users who interacted with an item having it) per attribute value.
 
     Vectorised as a join of the test rows with the index's (key, item) entries on the item.
@@ -152,7 +169,11 @@ def _attribute_queries(data: TrainingData, users: np.ndarray, items: np.ndarray)
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     entries = order[np.repeat(low, counts) + within]
     grouped = _item_queries(np.repeat(users, counts), entry_keys[entries])
-    return [(index.expression_of(str(index.keys[key])), relevant) for key, relevant in grouped]
+    wanted = None if columns is None else {c.upper() for c in columns}
+    return [
+        (index.expression_of(str(index.keys[key])), relevant) for key, relevant in grouped
+        if wanted is None or str(index.keys[key]).partition(SEPARATOR)[0].upper() in wanted
+    ]
 
 
 def _sample(queries: list[tuple[object, np.ndarray]], seed: int) -> list[tuple[object, np.ndarray]]:

@@ -25,7 +25,7 @@ from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..evaluation.actions import evaluate_actions
 from ..evaluation.protocol import Evaluation, evaluate
-from ..evaluation.segments import attribute_items, evaluate_segments
+from ..evaluation.segments import attribute_items, evaluate_segments, trained_attribute_columns
 from ..evaluation import trends
 from ..evaluation.split import split_users
 from ..recipes import catalogue
@@ -184,8 +184,9 @@ def _evaluate(recipe_arn: str, recipe: Recipe, data: TrainingData, frames: Frame
     try:
         if kind == catalogue.USER_SEGMENTATION:
             if recipe_arn.endswith("/aws-item-attribute-affinity"):
-                attributes = attribute_items(data.items, frames.schemas.get("ITEMS"))
-                return evaluate_segments(recipe, replace(data, items=attributes), task="attributes", seed=SEED)
+                schema = frames.schemas.get("ITEMS")
+                return evaluate_segments(recipe, replace(data, items=attribute_items(data.items, schema)), task="attributes",
+                                         seed=SEED, query_columns=trained_attribute_columns(schema))
             return evaluate_segments(recipe, data, task="items", seed=SEED)
         if kind == catalogue.PERSONALIZED_ACTIONS:
             if frames.actions is None:
