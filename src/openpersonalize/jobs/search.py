@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # optuna loads in the worker only when a solution asks for HP
 HPO_METRIC = "normalized_discounted_cumulative_gain_at_10"
 AUTOML_DEFAULT_METRIC = "precision_at_25"
 DEFAULT_TRIALS = 8
+# Users held out of the training users to compare trials (or AutoML's recipes) on. Personalize's 10 % left
+# ml-latest-small's HPO choosing on 55 users, where noise outweighed the differences between trials.
+VALIDATION_FRACTION = 0.25
 # Called after each trial (and once before the first): trials done, trials planned, best metric so far.
 Report = Callable[[int, int, float | None], None]
 
@@ -58,6 +61,23 @@ def _suggest(trial: "optuna.Trial", ranges: dict[str, list[dict[str, Any]]], acc
     return chosen
 
 
+def _defaults_within(ranges: dict[str, list[dict[str, Any]]], defaults: dict[str, Any], accepted: set[str]) -> dict[str, Any]:
+    """The model's default of each searched name, as the sampler would suggest it, when the range holds it."""
+    chosen: dict[str, Any] = {}
+    for kind in ("integerHyperParameterRanges", "continuousHyperParameterRanges"):
+        for entry in ranges.get(kind, []):
+            value = defaults.get(entry["name"])
+            if entry["name"] in accepted and isinstance(value, int | float) and not isinstance(value, bool) \
+                    and float(entry["minValue"]) <= value <= float(entry["maxValue"]):
+                chosen[entry["name"]] = value
+    for entry in ranges.get("categoricalHyperParameterRanges", []):
+        value = defaults.get(entry["name"])
+        wire = str(value).lower() if isinstance(value, bool) else str(value)
+        if entry["name"] in accepted and wire in entry["values"]:
+            chosen[entry["name"]] = wire
+    return chosen
+
+
 def tune(
     recipe_arn: str,
     config: dict[str, Any],
@@ -73,7 +93,7 @@ def tune(
     trials = int(hpo.get("hpoResourceConfig", {}).get("maxNumberOfTrainingJobs", DEFAULT_TRIALS))
     fixed = config.get("algorithmHyperParameters", {})
     featurization = config.get("featureTransformationParameters", {})
-    inner = split_users(train, seed=seed + 1)
+    inner = split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION)
     accepted = set(recipe_class(recipe_arn)._param_names())
     task = task_of(recipe_arn)
 
@@ -88,6 +108,9 @@ def tune(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    # The first trial is the model's own defaults (where the ranges allow them): tuned here, they are a strong
+    # start, and without them 8 random trials on ml-latest-small ended below the untuned model (0.213 vs 0.234).
+    study.enqueue_trial(_defaults_within(ranges, recipe_class(recipe_arn)().get_params(), accepted), skip_if_exists=True)
     report(0, trials, None)
     study.optimize(objective, n_trials=trials,
                    callbacks=[lambda done, _trial: report(len(done.trials), trials, done.best_value)])
@@ -104,7 +127,7 @@ def pick_recipe(config: dict[str, Any], train: TrainingData, *, seed: int, check
     """AutoML: the recipe of ``autoMLConfig.recipeList`` with the best validation metric."""
     recipes = config.get("autoMLConfig", {}).get("recipeList", [])
     metric = automl_metric(config)
-    inner = split_users(train, seed=seed + 1)
+    inner = split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION)
     scores: dict[str, float] = {}
     report(0, len(recipes), None)
     for arn in recipes:
