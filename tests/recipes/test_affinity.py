@@ -179,3 +179,13 @@ def test_unfitted_bad_parameters_and_missing_items(data: TrainingData) -> None:
     bare = TrainingData.from_frames(pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i"], "TIMESTAMP": [1]}))
     with pytest.raises(ValueError, match="needs an Items dataset with at least one non-textual"):
         ItemAttributeAffinity().fit(bare)
+
+
+def test_users_without_interactions_get_segments_too() -> None:
+    """A Users dataset can name users who never interacted: they sit last in the matrix with no items."""
+    rows = [("a", "x", 1), ("a", "y", 2), ("a", "x", 3), ("b", "y", 4), ("c", "z", 5)]
+    frame = pl.DataFrame(rows, schema=["USER_ID", "ITEM_ID", "TIMESTAMP"], orient="row")
+    data = TrainingData.from_frames(frame, None, pl.DataFrame({"USER_ID": ["a", "b", "c", "zz"]}))
+    model = ItemAffinity(hidden_dimension=2, iterations=2, seen_weight=0.0).fit(data)
+    users, _ = model.users_for_items(["y"], num_results=4)
+    assert users[0] == "c" and sorted(users.tolist()) == ["a", "b", "c", "zz"]

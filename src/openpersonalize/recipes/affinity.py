@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._attributes import AttributeExpressionError, AttributeIndex
 from ._data import TrainingData, lookup_sorted
@@ -178,7 +179,9 @@ class ItemAffinity(ImplicitALS):
         items = np.unique(items)
         weights = np.zeros(len(self.item_counts_), dtype=np.float32)
         weights[items] = self.item_counts_[items] / max(float(self.item_counts_[items].sum()), 1.0)
-        return np.add.reduceat(weights[self.seen_items_], self.seen_offsets_[:-1]) * (np.diff(self.seen_offsets_) > 0)
+        seen = sp.csr_matrix((np.ones(len(self.seen_items_), np.float32), self.seen_items_, offsets),
+                             shape=(len(offsets) - 1, len(weights)))
+        return np.asarray(seen @ weights).ravel()
 
     def _query_vector(self, items: np.ndarray) -> np.ndarray:
         """Σ wᵢ vᵢ over the query items, wᵢ ∝ distinct training users of item i."""
