@@ -93,11 +93,13 @@ def items_csv(dataset: str, path: Path) -> None:
     frame.write_csv(path)
 
 
-def load_group(personalize: Any, name: str, interactions: Path, items: Path) -> str:
+def load_group(personalize: Any, name: str, interactions: Path, items: Path | None = None) -> str:
+    """A new dataset group with the interactions (and the Items CSV, when given) imported."""
     stamp = time.monotonic_ns()
     group = personalize.create_dataset_group(name=f"{name}-{stamp}")["datasetGroupArn"]
     poll(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-    for kind, schema, csv in (("Interactions", SCHEMA, interactions), ("Items", ITEMS_SCHEMA, items)):
+    imports = [("Interactions", SCHEMA, interactions)] + ([("Items", ITEMS_SCHEMA, items)] if items else [])
+    for kind, schema, csv in imports:
         schema_arn = personalize.create_schema(name=f"bench-{kind}-{stamp}", schema=json.dumps(schema))["schemaArn"]
         dataset = personalize.create_dataset(name=f"{kind}-{stamp}", schemaArn=schema_arn, datasetGroupArn=group,
                                              datasetType=kind)["datasetArn"]
