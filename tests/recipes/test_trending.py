@@ -55,6 +55,20 @@ def test_forecast_ranks_a_steady_riser_above_a_one_window_spike() -> None:
     assert scores[0] > scores[2] > scores[1]
 
 
+def test_popularity_is_the_prior_of_a_thin_forecast() -> None:
+    """A few events a day say little: between two forecasts that nearly tie, the film 200 users watched is the
+    likelier riser than the one nobody watched (popularity_weight); without the prior the noise decides."""
+    now = START + 400 * DAY
+    rows = [(f"u{u}", "classic", START + u * 3600) for u in range(200)] + [("u0", "obscure", START)]
+    for item, per_day in (("classic", (2, 1, 1, 1, 1)), ("obscure", (2, 2, 1, 1, 1))):  # newest day first
+        rows += [(f"v{k}{n}", item, now - k * DAY - n) for k, count in enumerate(per_day) for n in range(count)]
+    data = TrainingData.from_frames(pl.DataFrame(rows, schema=["USER_ID", "ITEM_ID", "TIMESTAMP"], orient="row"))
+    with_prior = TrendingNow(trend_discovery_frequency="1 day").fit(data)
+    without = TrendingNow(trend_discovery_frequency="1 day", popularity_weight=0.0).fit(data)
+    assert with_prior.recommend([], num_results=2)[0].tolist() == ["classic", "obscure"]
+    assert without.recommend([], num_results=2)[0].tolist() == ["obscure", "classic"]
+
+
 def test_period_accuracy_is_the_share_of_the_best_increase() -> None:
     increase = np.array([5.0, 3.0, -2.0, 0.0])
     assert period_accuracy(np.array([0, 1]), increase, k=2) == 1.0
@@ -100,11 +114,12 @@ def test_refresh_with_new_events_equals_training_on_all_of_them() -> None:
     cut = START + 10 * DAY
     early = data.select(data.timestamp <= cut)  # same catalogue, the last two days held back
     late = data.timestamp > cut
-    refreshed = TrendingNow(trend_discovery_frequency="1 day", lookback_windows=5).fit(early)
+    # Without the popularity prior, which stays as trained until the next training (refresh sees no user ids)
+    refreshed = TrendingNow(trend_discovery_frequency="1 day", lookback_windows=5, popularity_weight=0.0).fit(early)
     before = refreshed.trend_scores_.copy()
     new_ids = [*data.item_ids[data.item_idx[late]], "not-in-the-catalogue"]
     refreshed.refresh(new_ids, [*data.timestamp[late], cut + 1])
-    full = TrendingNow(trend_discovery_frequency="1 day", lookback_windows=5).fit(data)
+    full = TrendingNow(trend_discovery_frequency="1 day", lookback_windows=5, popularity_weight=0.0).fit(data)
     # Equal up to the 1e-4 popularity tie-break, which stays as trained until the next training.
     np.testing.assert_allclose(refreshed.trend_scores_, full.trend_scores_, rtol=1e-5, atol=2e-4)
     assert not np.allclose(before, full.trend_scores_)
