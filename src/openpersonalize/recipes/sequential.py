@@ -348,7 +348,7 @@ def _newest_occurrences(data: TrainingData) -> TrainingData:
     """Each user's distinct items, at their newest occurrence. The linear parts model what comes *next and new*;
     coming back to an item is the repeat model's job (``_repeat.py``). Repeats in the sequences (a `click` then
     a `watch` of the same film) took half of the history window and taught "an item follows itself"; dropping
-    them raised NDCG@10 on ml-latest-small from 0.230 to 0.244 (bench/quality.py, 3 seeds). A no-op where
+    them raised NDCG@10 on ml-latest-small from 0.230 to 0.240 (bench/quality.py, 3 seeds). A no-op where
     every (user, item) occurs once, as on ml-1m."""
     keys = data.user_idx.astype(np.int64) * data.n_items + data.item_idx
     _, from_last = np.unique(keys[::-1], return_index=True)
