@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from ._data import TrainingData
-from ._neighbours import PositionIndex, neighbour_events
+from ._neighbours import QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
 from .base import Histories, Interval, Recipe, _top_k, check_is_fitted
 
@@ -291,7 +291,9 @@ class SequentialLinear(Recipe):
             scores += self.ease_weight * _unit_rows(np.asarray(whole @ self._c_order("ease_")))
         index = self._neighbour_index()
         if index is not None:
-            scores += self.neighbour_weight * _unit_rows(index.scores(recent, self.neighbour_count))
+            near = tail & (age < QUERY_LAGS)
+            query = sp.csr_matrix((weights[age[near]], (rows[near], cols[near])), shape=(count, width))
+            scores += self.neighbour_weight * _unit_rows(index.scores(query, self.neighbour_count))
         tail = self._tail_scores(scores) if len(getattr(self, "tail_items_", ())) else []
         scores = np.where(scores > 0, scores * self.discount_, scores)
         floor = min([scores.min(initial=0.0), *(values.min(initial=0.0) for _, values in tail)]) - 1.0
