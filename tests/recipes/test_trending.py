@@ -164,3 +164,17 @@ def test_train_trending_now_through_the_api(personalize: Any, interactions_group
     assert 0.0 <= metrics["trend_prediction_accuracy"] <= 1.0
     solution = personalize.describe_solution(solutionArn=version["solutionArn"])["solution"]
     assert solution["solutionConfig"]["featureTransformationParameters"]["trend_discovery_frequency"] in ("1d", "1 day")
+
+
+def test_the_latest_windows_with_risers_are_scored_even_after_a_quiet_spell() -> None:
+    """A log's last days can be nearly empty (MovieLens): windows without a riser are skipped, not scored 0."""
+    data = planted_risers(days=20)
+    latest = float(data.timestamp.max())
+    # ten more days with one event a day of the same item: nothing rises in the last windows
+    stray = pl.DataFrame({"USER_ID": [f"late{k}" for k in range(10)], "ITEM_ID": [str(data.item_ids[0])] * 10,
+                          "TIMESTAMP": [int(latest) + k * DAY for k in range(1, 11)]})
+    frame = pl.concat([pl.DataFrame({"USER_ID": data.user_ids[data.user_idx], "ITEM_ID": data.item_ids[data.item_idx],
+                                     "TIMESTAMP": data.timestamp.astype(np.int64)}), stray])
+    quiet = TrainingData.from_frames(frame)
+    accuracy = trend_prediction_accuracy(TrendingNow(trend_discovery_frequency="1 day"), quiet, window_seconds=DAY)
+    assert accuracy > 0.3  # the planted risers of the busy days, as on the data without the quiet spell
