@@ -50,8 +50,8 @@ SCHEMA = {
     "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
                {"name": "EVENT_TYPE", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}],
 }
-# The movie files as an Items dataset: the title is the item name, genres categorical, and a description made of
-# both (Semantic-Similarity needs a textual field; MovieLens has no synopses).
+# The movie files as an Items dataset: the title is the item name, genres categorical and, spelled out, the
+# description (Semantic-Similarity embeds "title. description" and needs a textual field; MovieLens has no synopses).
 ITEMS_SCHEMA = {
     "type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
     "fields": [{"name": "ITEM_ID", "type": "string"}, {"name": "TITLE", "type": "string", "itemName": True},
@@ -88,7 +88,7 @@ def to_csv(data: TrainingData, path: Path) -> int:
 
 def items_csv(dataset: str, path: Path) -> None:
     frame = movies(dataset).with_columns(
-        DESCRIPTION=pl.concat_str([pl.col("TITLE"), pl.lit(". Genres: "), pl.col("GENRES").str.replace_all("|", ", ", literal=True)])
+        DESCRIPTION=pl.concat_str([pl.lit("Genres: "), pl.col("GENRES").str.replace_all("|", ", ", literal=True)])
     )
     frame.write_csv(path)
 
