@@ -15,8 +15,8 @@ from openpersonalize.evaluation.segments import (
     evaluate_segments,
     segment_size,
     split_per_user,
-    trained_attribute_columns,
 )
+from openpersonalize.jobs.training import segment_query_columns
 from openpersonalize.recipes.base import TrainingData
 
 
@@ -118,8 +118,8 @@ def test_attribute_segments_are_judged_on_the_columns_personalize_trains_on() ->
         ' {"name": "TITLE", "type": "string", "itemName": true}, {"name": "YEAR", "type": "int"},'
         ' {"name": "DESCRIPTION", "type": ["null", "string"], "textual": true}]}'
     )
-    assert trained_attribute_columns(schema) == ["GENRE", "YEAR"]
-    assert trained_attribute_columns(None) is None
+    assert segment_query_columns(schema) == ["GENRE", "YEAR"]
+    assert segment_query_columns(None) is None
 
     data = _segment_fixture()
     titled = replace(data, items=data.items.with_columns(TITLE=pl.Series(["Film X", "Film Y", "Film Z"])))

@@ -30,7 +30,6 @@ TOP_FRACTION = 0.01
 MAX_QUERIES = 500  # the batch segment job's own cap for item queries (spec §8.2); bounds evaluation time
 METRIC_KEYS = ("coverage", "hits_at_1_percent", "recall_at_1_percent")
 TASKS = ("items", "attributes")
-NUMERIC_TYPES = ("int", "long", "float", "double")
 
 
 class SegmentModel(Protocol):
@@ -71,15 +70,6 @@ def split_per_user(data: TrainingData) -> tuple[TrainingData, np.ndarray]:
     return data.select(~test), test
 
 
-def trained_attribute_columns(schema: Schema | None) -> list[str] | None:
-    """The Items columns Personalize trains on: categorical strings and numbers (spec §4.4: plain strings such as
-    a title are kept for filters and display only). Segments are judged on these: an attribute per title would
-    turn genre segments into item segments. None without a schema (every column)."""
-    if schema is None:
-        return None
-    return [f.name for f in schema.fields if not f.textual and (f.categorical or f.type in NUMERIC_TYPES)]
-
-
 def attribute_items(items: pl.DataFrame | None, schema: Schema | None) -> pl.DataFrame:
     """The Items columns attribute expressions can use: non-textual, non-reserved (spec §4.8)."""
     if items is None:
@@ -112,9 +102,9 @@ def evaluate_segments(model: SegmentModel, data: TrainingData, *, task: str = "i
     trained = time.perf_counter()
     users, items = data.user_idx[test].astype(np.int64), data.item_idx[test].astype(np.int64)
     queries: list[tuple[object, np.ndarray]] = (
-        list(_item_queries(users, items)) if task == "items" else _attribute_queries(data, users, items, query_columns)
+        list(item_queries(users, items)) if task == "items" else _attribute_queries(data, users, items, query_columns)
     )
-    queries = _sample(queries, seed)
+    queries = sample_queries(queries, seed)
     k = segment_size(data.n_users)
     found: list[np.ndarray] = []
     hits, recalls = [], []
@@ -143,7 +133,7 @@ def _metrics(hits: list[int], recalls: list[float], found: list[np.ndarray], n_u
     }
 
 
-def _item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[int, np.ndarray]]:
+def item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(item index, test users who interacted with it) for every item with test interactions."""
     if len(items) == 0:
         return []
@@ -168,7 +158,7 @@ def _attribute_queries(
     counts = np.searchsorted(index.items[order], items, side="right") - low
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     entries = order[np.repeat(low, counts) + within]
-    grouped = _item_queries(np.repeat(users, counts), entry_keys[entries])
+    grouped = item_queries(np.repeat(users, counts), entry_keys[entries])
     wanted = None if columns is None else {c.upper() for c in columns}
     return [
         (index.expression_of(str(index.keys[key])), relevant) for key, relevant in grouped
@@ -176,7 +166,8 @@ def _attribute_queries(
     ]
 
 
-def _sample(queries: list[tuple[object, np.ndarray]], seed: int) -> list[tuple[object, np.ndarray]]:
+def sample_queries(queries: list[tuple[object, np.ndarray]], seed: int) -> list[tuple[object, np.ndarray]]:
+    """At most MAX_QUERIES of ``queries``, a seeded sample in their order."""
     if len(queries) <= MAX_QUERIES:
         return queries
     keep = np.sort(np.random.default_rng(seed).choice(len(queries), size=MAX_QUERIES, replace=False))

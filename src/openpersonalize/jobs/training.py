@@ -25,7 +25,7 @@ from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..evaluation.actions import evaluate_actions
 from ..evaluation.protocol import Evaluation, evaluate
-from ..evaluation.segments import attribute_items, evaluate_segments, trained_attribute_columns
+from ..evaluation.segments import attribute_items, evaluate_segments
 from ..evaluation import trends
 from ..evaluation.split import split_users
 from ..recipes import catalogue
@@ -186,7 +186,7 @@ def _evaluate(recipe_arn: str, recipe: Recipe, data: TrainingData, frames: Frame
             if recipe_arn.endswith("/aws-item-attribute-affinity"):
                 schema = frames.schemas.get("ITEMS")
                 return evaluate_segments(recipe, replace(data, items=attribute_items(data.items, schema)), task="attributes",
-                                         seed=SEED, query_columns=trained_attribute_columns(schema))
+                                         seed=SEED, query_columns=segment_query_columns(schema))
             return evaluate_segments(recipe, data, task="items", seed=SEED)
         if kind == catalogue.PERSONALIZED_ACTIONS:
             if frames.actions is None:
@@ -296,6 +296,14 @@ def item_roles(schema: Schema | None) -> dict[str, str] | None:
         if role is not None and f.name != "ITEM_ID":
             roles[f.name] = role
     return roles
+
+
+def segment_query_columns(schema: Schema | None) -> list[str] | None:
+    """The Items columns attribute segments are judged on: those Personalize trains on, categorical and numeric
+    (spec §4.4: a plain string such as a title is kept for filters and display only; an attribute per title
+    would turn genre segments into item segments). None without a schema: every column."""
+    roles = item_roles(schema)
+    return None if roles is None else [c for c, role in roles.items() if role in ("categorical", "numeric")]
 
 
 def check_recipe_data(recipe_arn: str, frames: Frames, interactions: pl.DataFrame, *, relaxed: bool) -> None:

@@ -26,7 +26,6 @@ from .base import Interval, QueryError, _top_k, check_is_fitted
 __all__ = ["ItemAffinity", "ItemAttributeAffinity"]
 
 SEEN_WEIGHTS = (0.001, 0.01, 0.1, 0.3, 1.0)  # candidates for users who already have a query item
-VALIDATION_QUERIES = 300  # items queried to choose among them
 
 
 class ItemAffinity(ImplicitALS):
@@ -103,21 +102,18 @@ class ItemAffinity(ImplicitALS):
             return self.seen_weight
         if not data.has_repeats():
             return 0.0  # nobody came back to an item: a user who has it will not take it again
-        from ..evaluation.segments import segment_size, split_per_user  # evaluation imports recipes: import late
+        # evaluation imports recipes: import late
+        from ..evaluation.segments import item_queries, sample_queries, segment_size, split_per_user
 
         train, test = split_per_user(data)
         inner = ItemAffinity(**{**self.get_params(), "seen_weight": SEEN_WEIGHTS[0]})
         inner.item_counts_ = train.item_counts()
         inner._fit(train)
-        users, items = data.user_idx[test], data.item_idx[test]
-        queried = np.unique(items)
-        queried = queried[inner.item_counts_[queried] > 0]
-        rng = np.random.default_rng(self.random_seed)
-        queried = rng.choice(queried, size=min(len(queried), VALIDATION_QUERIES), replace=False)
+        queries = [(item, users) for item, users in item_queries(data.user_idx[test], data.item_idx[test])
+                   if inner.item_counts_[item] > 0]
         k = segment_size(data.n_users)
         hits = np.zeros(len(SEEN_WEIGHTS))
-        for item in queried:
-            relevant = np.unique(users[items == item])
+        for item, relevant in sample_queries(queries, self.random_seed):
             base, seen = inner._scores(np.array([item])), inner._seen_share(np.array([item]))
             for j, weight in enumerate(SEEN_WEIGHTS):
                 top = _top_k((base * (1.0 - (1.0 - weight) * seen))[None, :], k)[0]
@@ -177,11 +173,19 @@ class ItemAffinity(ImplicitALS):
         if offsets is None:  # a model saved before segments knew who has what: nobody is marked
             return np.zeros(len(self.user_ids_), dtype=np.float32)
         items = np.unique(items)
-        weights = np.zeros(len(self.item_counts_), dtype=np.float32)
-        weights[items] = self.item_counts_[items] / max(float(self.item_counts_[items].sum()), 1.0)
-        seen = sp.csr_matrix((np.ones(len(self.seen_items_), np.float32), self.seen_items_, offsets),
-                             shape=(len(offsets) - 1, len(weights)))
-        return np.asarray(seen @ weights).ravel()
+        weights = (self.item_counts_[items] / max(float(self.item_counts_[items].sum()), 1.0)).astype(np.float32)
+        return np.asarray(self._holders()[:, items] @ weights).ravel()
+
+    def _holders(self) -> sp.csc_matrix:
+        """Users × items, 1 where the user has the item, by column: a query reads only its items' users. Built
+        once per fitted model (a segment job asks hundreds of queries)."""
+        cached = getattr(self, "_holders_cache", None)
+        if cached is None or cached[0] is not self.seen_items_:
+            shape = (len(self.seen_offsets_) - 1, len(self.item_counts_))
+            ones = np.ones(len(self.seen_items_), np.float32)
+            cached = (self.seen_items_, sp.csr_matrix((ones, self.seen_items_, self.seen_offsets_), shape=shape).tocsc())
+            self._holders_cache = cached
+        return cached[1]
 
     def _query_vector(self, items: np.ndarray) -> np.ndarray:
         """Σ wᵢ vᵢ over the query items, wᵢ ∝ distinct training users of item i."""
