@@ -119,12 +119,16 @@ class TrainingData:
 
     def item_counts(self) -> np.ndarray:
         """Number of distinct users per item (Personalize's popularity: spec §5.4)."""
-        pairs = np.unique(self.user_idx.astype(np.int64) * self.n_items + self.item_idx)
+        pairs = np.unique(self.pair_keys())
         return np.bincount(pairs % self.n_items, minlength=self.n_items).astype(np.int64)
+
+    def pair_keys(self) -> np.ndarray:
+        """One int64 per interaction, equal exactly when (user, item) is: user × n_items + item."""
+        return self.user_idx.astype(np.int64) * self.n_items + self.item_idx
 
     def has_repeats(self) -> bool:
         """Does any user interact with the same item more than once?"""
-        pairs = self.user_idx.astype(np.int64) * self.n_items + self.item_idx
+        pairs = self.pair_keys()
         return len(np.unique(pairs)) < len(pairs)
 
     def select(self, rows: np.ndarray) -> TrainingData:

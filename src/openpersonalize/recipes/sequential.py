@@ -47,7 +47,7 @@ class SequentialLinear(Recipe):
     ease_weight : float ≥ 0, weight of the EASE (whole-history) scores; 0 skips fitting EASE.
     ease_l2 : float > 0, EASE's ridge penalty.
     ease_history_decay : float ≥ 0, the EASE part reads each distinct history item with weight
-        exp(−age/this), age = events since its newest occurrence: tastes drift over a long history
+        exp(−age/this), age = distinct items since its newest occurrence: tastes drift over a long history
         (100 with ease_l2 250: +1.7 % NDCG@10, +0.01 coverage on ml-1m). 0 reads it as an unweighted set.
     popularity_discount : float in [0, 1], positive scores are divided by popularity^this (coverage).
     min_item_count : int ≥ 1, items with fewer training users are left out of the matrices (cold tail).
@@ -146,10 +146,7 @@ class SequentialLinear(Recipe):
         column = np.full(data.n_items, -1, dtype=np.int64)
         column[vocabulary] = np.arange(len(vocabulary))
         items, users = column[data.item_idx], data.user_idx
-        inputs = _lagged(items, users, -np.arange(self.bptt), self._input_weights(), len(vocabulary))
-        targets = _lagged(
-            items, users, np.arange(1, self.target_window + 1), _decay(self.target_window, self.target_decay), len(vocabulary)
-        )
+        inputs, targets = self._sequence_rows(items, users, len(vocabulary))
         rows = sp.diags(np.sqrt(self._row_weights(data.user_offsets(), data.user_idx)))
         self.transition_ = _ridge(rows @ inputs, rows @ targets, self.l2)
         self.ease_ = self._fit_ease(items, users, len(vocabulary))
@@ -179,6 +176,13 @@ class SequentialLinear(Recipe):
         position = np.arange(len(users)) - offsets[users]
         relative = position / np.maximum(np.diff(offsets)[users] - 1, 1)
         return (1.0 + self.position_weight * relative).astype(np.float32)
+
+    def _sequence_rows(self, items: np.ndarray, users: np.ndarray, width: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Per position, its input row (the last ``bptt`` items, recency-weighted) and target row (the next
+        ``target_window``, proximity-weighted): the transition model's regression, and the neighbours' keys/values."""
+        inputs = _lagged(items, users, -np.arange(self.bptt), self._input_weights(), width)
+        window = np.arange(1, self.target_window + 1)
+        return inputs, _lagged(items, users, window, _decay(self.target_window, self.target_decay), width)
 
     def _input_weights(self) -> np.ndarray:
         return _decay(self.bptt, self.history_decay) if self.recency_mask else np.ones(self.bptt)
@@ -237,12 +241,8 @@ class SequentialLinear(Recipe):
             return None
         cached = getattr(self, "_neighbour_cache", None)
         if cached is None or cached[0] is not items:
-            items64, users = items.astype(np.int64), self.neighbour_users_.astype(np.int64)
-            width = len(self.vocabulary_)
-            inputs = _lagged(items64, users, -np.arange(self.bptt), self._input_weights(), width)
-            window = np.arange(1, self.target_window + 1)
-            targets = _lagged(items64, users, window, _decay(self.target_window, self.target_decay), width)
-            cached = (items, PositionIndex.build(inputs, targets))
+            rows = self._sequence_rows(items.astype(np.int64), self.neighbour_users_.astype(np.int64), len(self.vocabulary_))
+            cached = (items, PositionIndex.build(*rows))
             self._neighbour_cache = cached
         return cached[1]
 
@@ -352,7 +352,7 @@ def _newest_occurrences(data: TrainingData) -> TrainingData:
     a `watch` of the same film) took half of the history window and taught "an item follows itself"; dropping
     them raised NDCG@10 on ml-latest-small from 0.230 to 0.240 (bench/quality.py, 3 seeds). A no-op where
     every (user, item) occurs once, as on ml-1m."""
-    keys = data.user_idx.astype(np.int64) * data.n_items + data.item_idx
+    keys = data.pair_keys()
     _, from_last = np.unique(keys[::-1], return_index=True)
     if len(from_last) == len(keys):
         return data

@@ -31,8 +31,8 @@ FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
 MAX_REMEMBERED_RECOMMENDATIONS = 100_000  # recommendationId → items, for implicit impressions (spec §10.1)
 REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Exploration", "Popular item"
 
-MaskFn = Callable[[Catalog], np.ndarray]
-T = TypeVar("T")  # the caller's filter, evaluated against a catalogue
+MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
+T = TypeVar("T")
 
 
 @dataclass
