@@ -11,7 +11,6 @@ the server's data directory, as a separate worker process would). Prints wall ti
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -26,8 +25,8 @@ from _server import free_port, poll, start_server
 from training import PREFIX, load_group, to_csv
 
 from openpersonalize.config import Settings
-from openpersonalize.control.context import Services
-from openpersonalize.control.store import Store
+from openpersonalize.services import Services
+from openpersonalize.data.metadata import Store
 from openpersonalize.data.artifacts import model_dir
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import updates
@@ -93,8 +92,7 @@ def main() -> int:
             poll(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])
             _import(personalize, group, work / "rest.csv")
             # The automatic update first (it refreshes the FULL version, which an UPDATE version would retire).
-            os.environ["OPENPERSONALIZE_AUTO_UPDATE_SECONDS"] = "0"
-            settings = Settings(data_dir=work)
+            settings = Settings(data_dir=work, auto_update_seconds=0.0)
             worker = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(work))
             full_items = _items(work, full)
             started = time.perf_counter()

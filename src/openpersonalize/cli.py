@@ -207,7 +207,7 @@ def _fetch_progress(endpoint_url: str, arn: str) -> dict[str, Any]:
 
 def _or_exit(action: Callable[[], T]) -> T:
     """AWS-shaped errors become a one-line message and exit status 1, not a traceback."""
-    from .api.errors import PersonalizeError
+    from .errors import PersonalizeError
 
     try:
         return action()

@@ -36,6 +36,14 @@ class Settings:
     worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "1")))
     # How often PutEvents metric-attribution reports are published (spec §2.11: 15-minute aggregates).
     attribution_report_seconds: float = field(default_factory=lambda: float(_env("ATTRIBUTION_REPORT_SECONDS", "900")))
+    # A served model unused this long is dropped from memory; it reloads on its next request.
+    model_idle_seconds: float = field(default_factory=lambda: float(_env("MODEL_IDLE_SECONDS", "900")))
+    # Automatic updates of deployed User-Personalization models (new items and events, no new version).
+    auto_update_seconds: float = field(default_factory=lambda: float(_env("AUTO_UPDATE_SECONDS", "7200")))
+    # Semantic-Similarity's performIncrementalUpdate interval (AWS: about 30 minutes).
+    incremental_update_seconds: float = field(default_factory=lambda: float(_env("INCREMENTAL_UPDATE_SECONDS", "1800")))
+    # spec §2.7: recommenders retrain every 7 days while ACTIVE.
+    recommender_retrain_days: float = field(default_factory=lambda: float(_env("RECOMMENDER_RETRAIN_DAYS", "7")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

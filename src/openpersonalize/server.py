@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 
 from .api.app import create_app
 from .config import Settings
-from .control.context import Services
-from .control.store import Store
+from .services import Services
+from .data.metadata import Store
 from .data.store import DataStore
 from .jobs.worker import Worker
 

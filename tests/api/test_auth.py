@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from conftest import LiveServer
 
 from openpersonalize.api import auth
-from openpersonalize.api.errors import InvalidSignatureException, UnrecognizedClientException
+from openpersonalize.errors import InvalidSignatureException, UnrecognizedClientException
 
 KEY, SECRET = "AKIDTEST", "secret123"
 AUTH_ERRORS = ("UnrecognizedClientException", "InvalidSignatureException")

@@ -13,12 +13,13 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import LiveServer, unique, wait_for
 
-from openpersonalize.api.errors import LimitExceededException, ResourceInUseException
+from openpersonalize.errors import LimitExceededException, ResourceInUseException
 from openpersonalize.config import Settings
 from openpersonalize.control import dataset_groups
 from openpersonalize.control.common import ACTIVE, new_record
-from openpersonalize.control.context import RequestContext, Services
-from openpersonalize.control.store import Store
+from openpersonalize.services import Services
+from openpersonalize.control.context import RequestContext
+from openpersonalize.data.metadata import Store
 from openpersonalize.data.store import DataStore
 
 ACCOUNT_PREFIX = "arn:aws:personalize:us-east-1:123456789012"

@@ -19,12 +19,13 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import LiveServer, s3_env, unique, wait_for
 
-from openpersonalize.api.errors import ResourceInUseException
+from openpersonalize.errors import ResourceInUseException
 from openpersonalize.config import Settings
 from openpersonalize.control import import_jobs
 from openpersonalize.control.common import ACTIVE, new_record
-from openpersonalize.control.context import RequestContext, Services
-from openpersonalize.control.store import Job, Store
+from openpersonalize.services import Services
+from openpersonalize.control.context import RequestContext
+from openpersonalize.data.metadata import Job, Store
 from openpersonalize.data.schema import Schema, parse_schema
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import dataset_import

@@ -22,8 +22,8 @@ from botocore.exceptions import ClientError
 from conftest import LiveServer, unique, wait_for
 
 from openpersonalize.config import Settings
-from openpersonalize.control.context import Services
-from openpersonalize.control.store import Store
+from openpersonalize.services import Services
+from openpersonalize.data.metadata import Store
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import attribution
 

@@ -20,8 +20,8 @@ from conftest import LiveServer, unique, wait_for
 from test_campaigns import NO_EXPLORATION, UP, ServingGroup, deploy, make_serving_group, solution, train
 
 from openpersonalize.config import Settings
-from openpersonalize.control.context import Services
-from openpersonalize.control.store import Store
+from openpersonalize.services import Services
+from openpersonalize.data.metadata import Store
 from openpersonalize.data.artifacts import model_dir
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import updates
@@ -114,7 +114,7 @@ def test_automatic_update_refreshes_the_deployed_model_in_place(
     live: LiveServer, clients: tuple[Any, Any, Any], group: ServingGroup, worker: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     personalize, events, runtime = clients
-    monkeypatch.setenv("OPENPERSONALIZE_AUTO_UPDATE_SECONDS", "1")
+    monkeypatch.setattr(worker.settings, "auto_update_seconds", 1.0)
     sol = solution(personalize, group.arn, UP)
     full = train(personalize, sol)
     campaign = deploy(personalize, full, campaignConfig=NO_EXPLORATION)
@@ -160,7 +160,7 @@ def test_no_automatic_updates_for_update_mode_versions(
     clients: tuple[Any, Any, Any], group: ServingGroup, worker: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     personalize, events, _ = clients
-    monkeypatch.setenv("OPENPERSONALIZE_AUTO_UPDATE_SECONDS", "1")
+    monkeypatch.setattr(worker.settings, "auto_update_seconds", 1.0)
     sol = solution(personalize, group.arn, UP)
     full = train(personalize, sol)
     deploy(personalize, full, campaignConfig=NO_EXPLORATION)
@@ -177,7 +177,7 @@ def test_semantic_similarity_incremental_update_embeds_new_items(
     live: LiveServer, clients: tuple[Any, Any, Any], group: ServingGroup, worker: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     personalize, events, runtime = clients
-    monkeypatch.setenv("OPENPERSONALIZE_INCREMENTAL_UPDATE_SECONDS", "1")
+    monkeypatch.setattr(worker.settings, "incremental_update_seconds", 1.0)
     sol = personalize.create_solution(name=unique("sem"), datasetGroupArn=group.arn, recipeArn=SEMANTIC,
                                       performAutoTraining=False, performIncrementalUpdate=True)["solutionArn"]
     assert wait_for(lambda: personalize.describe_solution(solutionArn=sol)["solution"])["status"] == "ACTIVE"

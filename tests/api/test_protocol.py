@@ -81,7 +81,7 @@ def test_runtime_calls_run_on_the_loop_and_move_to_a_thread_rather_than_wait() -
     import asyncio
 
     from openpersonalize.api.app import _call
-    from openpersonalize.control.context import ON_EVENT_LOOP, WouldBlock
+    from openpersonalize.blocking import ON_EVENT_LOOP, WouldBlock
 
     seen: list[bool] = []
 

@@ -16,8 +16,8 @@ from test_datasets import active_dataset, active_group, error_of, new_schema, wa
 
 from openpersonalize.config import Settings
 from openpersonalize.control.common import ACTIVE, new_record
-from openpersonalize.control.context import Services
-from openpersonalize.control.store import Store
+from openpersonalize.services import Services
+from openpersonalize.data.metadata import Store
 from openpersonalize.data.store import DataStore
 from openpersonalize.demo.generator import GeneratedData, generate_ecommerce, generate_vod, write_csv
 from openpersonalize.jobs import recommender_training

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from openpersonalize.api.errors import InvalidInputException
+from openpersonalize.errors import InvalidInputException
 from openpersonalize.data.schema import (
     check_evolution,
     normalise_dataset_type,

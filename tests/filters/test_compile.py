@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from openpersonalize.api.errors import InvalidInputException
+from openpersonalize.errors import InvalidInputException
 from openpersonalize.data.schema import Schema, parse_schema
 from openpersonalize.filters.compile import (
     CompiledFilter,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openpersonalize.api.errors import InvalidInputException
+from openpersonalize.errors import InvalidInputException
 from openpersonalize.data.schema import parse_schema
 from openpersonalize.filters.parse import check_filter, parse_filter
 

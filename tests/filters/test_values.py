@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from openpersonalize.api.errors import InvalidInputException
+from openpersonalize.errors import InvalidInputException
 from openpersonalize.filters.values import (
     Column,
     FilterCatalog,

@@ -8,8 +8,8 @@ import pytest
 
 from openpersonalize.config import Settings
 from openpersonalize.control.common import ACTIVE, new_record
-from openpersonalize.control.context import Services
-from openpersonalize.control.store import Store
+from openpersonalize.services import Services
+from openpersonalize.data.metadata import Store
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import scheduler
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openpersonalize.api.errors import InvalidInputException, ResourceNotFoundException
+from openpersonalize.errors import InvalidInputException, ResourceNotFoundException
 from openpersonalize.recipes import catalogue as cat
 
 R = cat.RECIPE_PREFIX

@@ -14,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..control.context import ON_EVENT_LOOP, RequestContext, Services, WouldBlock
+from ..services import Services
+from ..blocking import ON_EVENT_LOOP, WouldBlock
+from ..control.context import RequestContext
 from ..ids import new_uuid
 from . import auth
-from .errors import InternalFailure, PersonalizeError, SerializationException, UnknownOperationException
+from ..errors import InternalFailure, PersonalizeError, SerializationException, UnknownOperationException
 from .metrics import REGISTRY
 from .model import TARGET_PREFIX, WireOperation, rest_routes, wire_operations
 from .operations import OPERATIONS

@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 from starlette.requests import Request
 
-from .errors import InvalidSignatureException, UnrecognizedClientException
+from ..errors import InvalidSignatureException, UnrecognizedClientException
 
 SIGNING_NAME = "personalize"  # all three services sign with it (spec §1.1)
 MAX_SKEW = dt.timedelta(minutes=15)  # AWS refuses a request whose X-Amz-Date is further off than this

@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..control.context import Services
-from ..control.store import Record
+from ..services import Services
+from ..data.metadata import Record
 from . import auth
-from .errors import PersonalizeError, ResourceNotFoundException
+from ..errors import PersonalizeError, ResourceNotFoundException
 
 FINAL = frozenset({"ACTIVE", "CREATE FAILED", "CREATE STOPPED", "FAILED", "COMPLETED", "INACTIVE"})
 BATCH_KINDS = frozenset({"batch-inference-job", "batch-segment-job"})

@@ -13,7 +13,7 @@ from typing import Any
 import regex
 from botocore.model import Shape
 
-from .errors import InvalidInputException
+from ..errors import InvalidInputException
 
 # Documented extensions of the AWS patterns, by member path. Import and data-deletion inputs may also be
 # local files (the embedded deployment's disk): file:///abs/path or an absolute path (data/readers.py).

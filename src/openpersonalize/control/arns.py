@@ -38,10 +38,5 @@ def solution_version_arn(solution_arn: str) -> str:
     return f"{solution_arn}/{secrets.token_hex(4)}"
 
 
-def global_arn(kind: str, name: str) -> str:
-    """Recipes, algorithms and feature transformations have no region or account."""
-    return f"arn:aws:personalize:::{kind}/{name}"
-
-
 def name_of(arn_text: str) -> str:
     return arn_text.rsplit("/", 1)[-1]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..filters.parse import parse_filter
 from ..recipes import catalogue
 from . import arns
@@ -31,7 +31,7 @@ from .common import (
 )
 from .context import RequestContext
 from .export_jobs import check_location, region_prefix
-from .store import Record
+from ..data.metadata import Record
 
 INFERENCE_KIND, SEGMENT_KIND = "batch-inference-job", "batch-segment-job"
 INFERENCE_JOB, SEGMENT_JOB = "batch-inference", "batch-segment"  # runner kinds in jobs/runners.py

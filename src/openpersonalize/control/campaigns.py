@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..jobs.base import JobFailed, Progress
 from ..recipes import catalogue
 from ..serving.models import cache_for
@@ -38,7 +38,7 @@ from .common import (
     tags_from,
 )
 from .context import RequestContext, Services
-from .store import Job, Record
+from ..data.metadata import Job, Record
 
 KIND = "campaign"
 LATEST = "$LATEST"
@@ -246,11 +246,3 @@ def follow_latest(services: Services, version: Record) -> None:
         if record.status not in (ACTIVE, CREATE_FAILED) or record.body["solutionVersionArn"] == version.arn:
             continue
         start_update(services, record, version, record.body["_requestedVersionArn"], record.body["minProvisionedTPS"], config)
-
-
-def describe_for_runtime(services: Services, arn: str) -> Record:
-    """The campaign a runtime request names; ResourceNotFound (404) unless it exists and can serve."""
-    record = services.store.get(arn, KIND)
-    if record is None:
-        raise ResourceNotFoundException(f"Could not find campaign with ARN {arn}.")
-    return record

@@ -10,7 +10,7 @@ from typing import Any
 from ..recipes import catalogue
 from .common import ACTIVE, paginate
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
 _SUMMARY_KIND = "recipe"
 

@@ -9,20 +9,11 @@ from typing import Any
 
 import orjson
 
-from ..api.errors import InvalidInputException, InvalidNextTokenException, LimitExceededException, TooManyTagsException
+from ..errors import InvalidInputException, InvalidNextTokenException, LimitExceededException, TooManyTagsException
+from ..statuses import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT  # noqa: F401 (re-exported for the resource modules)
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
-# Status strings, exactly as spec §3.2 (a space, then IN_PROGRESS with an underscore).
-CREATE_PENDING = "CREATE PENDING"
-CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
-ACTIVE = "ACTIVE"
-CREATE_FAILED = "CREATE FAILED"
-DELETE_PENDING = "DELETE PENDING"
-DELETE_IN_PROGRESS = "DELETE IN_PROGRESS"
-CREATE_STOPPING = "CREATE STOPPING"
-CREATE_STOPPED = "CREATE STOPPED"
-IN_FLIGHT = (CREATE_PENDING, CREATE_IN_PROGRESS)
 
 MAX_TAGS_PER_RESOURCE = 50
 # itemExplorationConfig of campaigns, recommenders and batch jobs (spec §2.6, §2.7): key → allowed range.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
 from . import arns
 from .common import (
     ACTIVE,
@@ -22,7 +22,7 @@ from .common import (
     tags_from,
 )
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
 KIND = "dataset-group"
 LABEL = "dataset group"

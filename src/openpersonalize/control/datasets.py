@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
 from ..data.schema import check_evolution, dataset_type_name, normalise_dataset_type, record_dataset_type
 from . import arns
 from .common import (
@@ -29,7 +29,7 @@ from .common import (
 from .context import RequestContext, Services
 from .dataset_groups import require_active_group, require_group
 from .schemas import parsed, require_schema
-from .store import Job, Record
+from ..data.metadata import Job, Record
 
 KIND = "dataset"
 LABEL = "dataset"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import ResourceInUseException
+from ..errors import ResourceInUseException
 from . import arns
 from .common import ACTIVE, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..api.errors import ResourceAlreadyExistsException, ResourceInUseException
+from ..errors import ResourceAlreadyExistsException, ResourceInUseException
 from . import arns
 from .common import (
     ACTIVE,
@@ -24,7 +24,7 @@ from .common import (
 )
 from .context import RequestContext
 from .dataset_groups import require_active_group
-from .store import Record
+from ..data.metadata import Record
 
 KIND = "event-tracker"
 LABEL = "event tracker"

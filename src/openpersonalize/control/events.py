@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..api.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
+from ..errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from ..data.schema import Field, Schema, parse_schema
 from ..serving import realtime
 from .common import ACTIVE
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
 if TYPE_CHECKING:
     from ..data.eventlog import EventLog

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..data.readers import parse_location
 from . import arns
 from .common import ACTIVE, CREATE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..data.schema import Schema, parse_schema
 from ..filters.parse import check_filter, parse_filter
 from . import arns
@@ -16,7 +16,7 @@ from .batch_jobs import INFERENCE_KIND, SEGMENT_KIND
 from .common import CREATE_PENDING, DELETE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
 from .dataset_groups import require_active_group
-from .store import Record
+from ..data.metadata import Record
 
 KIND = "filter"
 MAX_FIELDS_PER_GROUP = 20  # spec §11: distinct dataset fields across all filters of a group

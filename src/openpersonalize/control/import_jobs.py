@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..data.readers import parse_location
 from . import arns, metric_attributions
 from .common import ACTIVE, CREATE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
 KIND = "dataset-import-job"
 JOB_KIND = "dataset_import"

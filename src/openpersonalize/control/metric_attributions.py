@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ..api.errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
 from ..data.schema import Field, Schema
 from . import arns
 from .common import ACTIVE, CREATE_FAILED, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, new_record, paginate, pick
@@ -21,7 +21,7 @@ from .context import RequestContext
 from .dataset_groups import require_active_group
 from .export_jobs import check_location
 from .filters import group_schemas
-from .store import Record, Store
+from ..data.metadata import Record, Store
 
 KIND = "metric-attribution"
 LABEL = "metric attribution"

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..data.artifacts import model_dir
 from . import arns
 from .common import ACTIVE, new_record, pick

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..api.errors import (
+from ..errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
     ResourceInUseException,
@@ -47,7 +47,7 @@ from .common import (
 )
 from .context import RequestContext
 from .solutions import _check_columns
-from .store import Record
+from ..data.metadata import Record
 
 KIND = "recommender"
 STOP_PENDING, STOP_IN_PROGRESS, INACTIVE = "STOP PENDING", "STOP IN_PROGRESS", "INACTIVE"

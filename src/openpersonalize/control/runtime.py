@@ -14,14 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from ..api.errors import InvalidInputException, ResourceNotFoundException
+from ..errors import InvalidInputException, ResourceNotFoundException
+from ..filters import compile as filter_compile
+from ..filters.values import parse_filter_values
 from ..serving import answers, recommend
 from ..serving.models import Catalog, ServedModel, cache_for
 from ..serving.realtime import UserHistory
 from . import recommenders
 from .common import ACTIVE, DELETE_IN_PROGRESS, DELETE_PENDING
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
 DEFAULT_RESULTS, MAX_RESULTS, MAX_RESULTS_WITH_METADATA = 25, 500, 50  # API_RS_GetRecommendations
 MAX_METADATA_COLUMNS = 10
@@ -279,11 +281,6 @@ def _filter(
         raise InvalidInputException(f"Filter {arn} is {record.status}; it must be ACTIVE.")
     if record.body["datasetGroupArn"] != model.group_arn:
         raise InvalidInputException(f"Filter {arn} belongs to another dataset group than the campaign ({model.group_arn}).")
-    try:
-        from ..filters import compile as filter_compile
-        from ..filters.values import parse_filter_values
-    except ImportError:  # the filters engineer's module not landed yet: say so, never ignore the filter
-        raise InvalidInputException("Filters at request time are not available yet in this OpenPersonalize release.") from None
     compiled = _compiled(filter_compile, record, model)
     parse_filter_values(values)  # malformed values fail the request here, naming the key
     events = _user_events(filter_compile, history)

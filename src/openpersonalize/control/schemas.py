@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import ResourceAlreadyExistsException, ResourceInUseException
+from ..errors import ResourceAlreadyExistsException, ResourceInUseException
 from ..data.schema import Schema, parse_schema, validate_schema
 from . import arns
 from .common import IN_FLIGHT, check_quota, new_record, paginate, pick
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
 KIND = "schema"
 LABEL = "schema"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..recipes import catalogue
 from . import arns
 from .common import (
@@ -29,7 +29,7 @@ from .context import RequestContext
 from .solutions import KIND as SOLUTION_KIND
 from .solutions import VERSION_KIND as KIND
 from .solutions import VERSION_SUMMARY, require_solution
-from .store import Record
+from ..data.metadata import Record
 
 COPIED = ("solutionArn", "performHPO", "performAutoML", "performIncrementalUpdate", "recipeArn", "eventType",
           "datasetGroupArn", "solutionConfig")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..api.errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException
 from ..evaluation.metrics import metric_keys
 from ..recipes import catalogue, registry
 from . import arns
@@ -28,7 +28,7 @@ from .common import (
 from .context import RequestContext, Services
 from .dataset_groups import require_active_group
 from .filters import group_schemas
-from .store import Job, Record
+from ..data.metadata import Job, Record
 
 KIND = "solution"
 VERSION_KIND = "solution-version"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.errors import ResourceNotFoundException, TooManyTagKeysException, TooManyTagsException
+from ..errors import ResourceNotFoundException, TooManyTagKeysException, TooManyTagsException
 from .common import MAX_TAGS_PER_RESOURCE
 from .context import RequestContext
-from .store import Record
+from ..data.metadata import Record
 
 
 def _require_resource(ctx: RequestContext, arn: str) -> Record:

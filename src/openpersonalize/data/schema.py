@@ -13,7 +13,7 @@ from typing import Any
 import fastavro
 import orjson
 
-from ..api.errors import InvalidInputException
+from ..errors import InvalidInputException
 
 PRIMITIVES = ("string", "int", "long", "float", "double", "boolean", "null")
 

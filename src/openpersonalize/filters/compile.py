@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..api.errors import InvalidInputException
+from ..errors import InvalidInputException
 from ..data.schema import Field, Schema
 from .parse import DATASET_TYPES, Condition, Expression, FilterExpression
 from .values import (

@@ -12,7 +12,7 @@ from typing import Any
 
 import lark
 
-from ..api.errors import InvalidInputException
+from ..errors import InvalidInputException
 from ..data.schema import Schema
 
 # Canonical dataset names, keyed by their upper-case spelling (case-insensitive input; `Action` alias §7.2 (5)).

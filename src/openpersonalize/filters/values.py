@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 import polars as pl
 
-from ..api.errors import InvalidInputException
+from ..errors import InvalidInputException
 
 # Runtime shapes (spec §1.6, §7.3): FilterAttributeName [A-Za-z0-9_]{1,50}, value ≤1000 chars, ≤25 entries.
 # The API layer checks them for runtime calls; batch input lines reach us unchecked, so check here too.

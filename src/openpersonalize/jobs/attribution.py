@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 
 from ..control.common import new_record
-from ..control.context import Services
+from ..services import Services
 from ..control.metric_attributions import (
     KIND,
     STATE_KIND,
@@ -38,7 +38,7 @@ from ..control.metric_attributions import (
     parse_expression,
     state_arn,
 )
-from ..control.store import Record
+from ..data.metadata import Record
 from ..data.schema import Schema
 from .base import JobFailed
 from .dataset_export import export_schema, output_folder, write_csv

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..control.common import CREATE_FAILED
-from ..control.context import Services
-from ..control.store import Job
+from ..statuses import CREATE_FAILED
+from ..services import Services
+from ..data.metadata import Job
 
 
 class JobFailed(Exception):

@@ -24,11 +24,11 @@ import numpy as np
 import orjson
 import polars as pl
 
-from ..api.errors import InvalidInputException
+from ..errors import InvalidInputException
 from ..control.batch_jobs import INFERENCE_KIND
-from ..control.common import ACTIVE
-from ..control.context import Services
-from ..control.store import Job, Record
+from ..statuses import ACTIVE
+from ..services import Services
+from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..filters.compile import CompiledFilter, FilterCatalog, UserEvents, compile_filter

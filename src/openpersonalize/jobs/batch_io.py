@@ -23,10 +23,10 @@ from typing import IO, Any
 
 import orjson
 
-from ..api.errors import InvalidInputException
-from ..control.common import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
-from ..control.context import Services
-from ..control.store import Job, Record
+from ..errors import InvalidInputException
+from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
+from ..services import Services
+from ..data.metadata import Job, Record
 from ..data.readers import BadData, Location, _http_source, _s3_error, parse_location
 from ..filters.compile import parse_filter_values
 from .base import JobFailed, Progress

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..api.errors import InvalidInputException
+from ..errors import InvalidInputException
 from ..control.batch_jobs import SEGMENT_KIND
-from ..control.common import ACTIVE
-from ..control.context import Services
-from ..control.store import Job, Record
+from ..statuses import ACTIVE
+from ..services import Services
+from ..data.metadata import Job, Record
 from ..recipes.affinity import ItemAffinity, ItemAttributeAffinity
 from ..recipes.base import QueryError
 from .base import JobFailed, Progress

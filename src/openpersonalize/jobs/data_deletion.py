@@ -13,9 +13,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ..control.context import Services
+from ..services import Services
 from ..control.deletion_jobs import COMPLETED, FAILED, IN_PROGRESS, KIND, PENDING
-from ..control.store import Job
+from ..data.metadata import Job
 from ..data.readers import BadData, Source, csv_to_parquet, fetch, parse_location, read_header
 from ..data.schema import Field, Schema, parse_schema
 from .base import JobFailed, Progress

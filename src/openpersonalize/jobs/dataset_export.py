@@ -23,10 +23,10 @@ import polars as pl
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..control.common import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
-from ..control.context import Services
+from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
+from ..services import Services
 from ..control.export_jobs import KIND
-from ..control.store import Job
+from ..data.metadata import Job
 from ..data.readers import parse_location
 from ..data.schema import Schema, parse_schema
 from .base import JobFailed, Progress

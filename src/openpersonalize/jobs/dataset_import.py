@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..control.common import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
-from ..control.context import Services
-from ..control.store import Job
+from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
+from ..services import Services
+from ..data.metadata import Job
 from ..data.readers import BadData, fetch, parse_location
 from ..data.schema import Schema, parse_schema
 from ..data.store import dataset_type_of

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 
-from ..control.common import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING
-from ..control.context import Services
-from ..control.store import Job
+from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING
+from ..services import Services
+from ..data.metadata import Job
 from ..data.artifacts import model_dir
 from .base import Progress
 

@@ -11,7 +11,6 @@ switch. Weekly retraining (spec §3.4) is ``retrain_due``, called by the schedul
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import shutil
 from typing import Any
@@ -19,9 +18,10 @@ from typing import Any
 import polars as pl
 
 from ..control import recommenders, runtime
-from ..control.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT, now
-from ..control.context import Services
-from ..control.store import Job, Record
+from ..statuses import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT
+from ..control.common import now
+from ..services import Services
+from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
 from ..evaluation import trends
 from ..evaluation.split import split_users
@@ -34,7 +34,6 @@ from .base import JobFailed, Progress
 
 log = logging.getLogger("openpersonalize.recommenders")
 MIN_TYPED_INTERACTIONS = 1000  # spec §6: "≥1000 `Watch`" and the like
-RETRAIN_DAYS = 7.0  # spec §2.7: recommenders retrain every 7 days while ACTIVE
 
 
 # ---- training ---------------------------------------------------------------------------------------------------
@@ -195,14 +194,9 @@ def delete(services: Services, job: Job, progress: Progress) -> None:
 # ---- weekly retraining ------------------------------------------------------------------------------------------
 
 
-def retrain_seconds() -> float:
-    """OPENPERSONALIZE_RECOMMENDER_RETRAIN_DAYS (default 7) in seconds."""
-    return float(os.environ.get("OPENPERSONALIZE_RECOMMENDER_RETRAIN_DAYS", RETRAIN_DAYS)) * 86400.0
-
-
 def retrain_due(services: Services, now_: float, interval: float | None = None) -> list[str]:
     """Enqueue a retraining of each ACTIVE recommender trained ``interval`` ago or more; returns their ARNs."""
-    interval = retrain_seconds() if interval is None else interval
+    interval = services.settings.recommender_retrain_days * 86400.0 if interval is None else interval
     started = []
     for record in services.store.list(recommenders.KIND, statuses=(ACTIVE,)):
         pending = (record.body.get("latestRecommenderUpdate") or {}).get("status")

@@ -13,10 +13,11 @@ import logging
 import re
 import time
 
-from ..control.common import ACTIVE, IN_FLIGHT
-from ..control.context import RequestContext, Services
+from ..statuses import ACTIVE, IN_FLIGHT
+from ..services import Services
+from ..control.context import RequestContext
 from ..control.solution_versions import start_version
-from ..control.store import Record
+from ..data.metadata import Record
 from . import attribution, recommender_training, updates
 
 log = logging.getLogger("openpersonalize.scheduler")

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..control.common import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
-from ..control.context import Services
-from ..control.store import Job, Record
+from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
+from ..services import Services
+from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..evaluation.actions import evaluate_actions

@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..control.common import ACTIVE
-from ..control.context import Services
-from ..control.store import Record
+from ..statuses import ACTIVE
+from ..services import Services
+from ..data.metadata import Record
 from ..data.artifacts import model_dir
 from ..recipes import catalogue, registry
 from ..recipes.base import ARRAYS_FILE, CONFIG_FILE, Recipe, TrainingData
@@ -43,14 +43,6 @@ log = logging.getLogger("openpersonalize.updates")
 AUTO_UPDATE_RECIPES = ("aws-user-personalization", "aws-user-personalization-v2")
 FULL_MODES = ("FULL", "AUTOTRAIN")  # automatic training is a full training too
 VERSION_KIND, CAMPAIGN_KIND = "solution-version", "campaign"
-
-
-def auto_update_seconds() -> float:
-    return float(os.environ.get("OPENPERSONALIZE_AUTO_UPDATE_SECONDS", "7200"))
-
-
-def incremental_update_seconds() -> float:
-    return float(os.environ.get("OPENPERSONALIZE_INCREMENTAL_UPDATE_SECONDS", "1800"))
 
 
 # ---- the shared mechanism ------------------------------------------------------------------------------------
@@ -181,7 +173,7 @@ def run_auto_updates(services: Services, now: float | None = None) -> list[str]:
         version = services.store.get(arn, VERSION_KIND)
         if version is None or not auto_updatable(services, version):
             continue
-        if _due(services, version, now, auto_update_seconds(), ("INTERACTIONS", "ITEMS")):
+        if _due(services, version, now, services.settings.auto_update_seconds, ("INTERACTIONS", "ITEMS")):
             if _refresh(services, version, campaigns, now, "automatic update"):
                 done.append(arn)
     return done
@@ -200,7 +192,7 @@ def run_incremental_updates(services: Services, now: float | None = None) -> lis
         if not active:
             continue
         version = max(active, key=lambda v: v.created)
-        if _due(services, version, now, incremental_update_seconds(), ("ITEMS",)):
+        if _due(services, version, now, services.settings.incremental_update_seconds, ("ITEMS",)):
             campaigns = [c for c in services.store.list(CAMPAIGN_KIND, statuses=(ACTIVE,))
                          if c.body.get("solutionVersionArn") == version.arn]
             if _refresh(services, version, campaigns, now, "incremental update"):

@@ -8,8 +8,8 @@ import socket
 import threading
 import time
 
-from ..control.context import Services
-from ..control.store import Job
+from ..services import Services
+from ..data.metadata import Job
 from . import scheduler
 from .base import JobFailed, mark_failed
 from .runners import RUNNERS

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
-from ..api.errors import InvalidInputException, ResourceNotFoundException
+from ..errors import InvalidInputException, ResourceNotFoundException
 
 Kind = Literal["int", "float", "bool", "categorical"]
 # "campaign" parameters (exploration) are set through CampaignConfig, not solutionConfig.

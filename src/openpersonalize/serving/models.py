@@ -20,7 +20,6 @@ revision loads in the background and replaces the old model in one assignment, s
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from ..control.context import ON_EVENT_LOOP, WouldBlock
+from ..blocking import ON_EVENT_LOOP, WouldBlock
 from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..recipes import catalogue, registry
@@ -40,7 +39,7 @@ from ..recipes.base import ARRAYS_FILE, Recipe
 from .realtime import GroupHistory, replayed_session_merges
 
 if TYPE_CHECKING:
-    from ..control.context import Services
+    from ..services import Services
 
 log = logging.getLogger("openpersonalize.serving")
 LOAD_TIMEOUT = 120.0
@@ -398,5 +397,5 @@ def cache_for(services: Services) -> ModelCache:
     cache = _CACHES.get(key)
     if cache is None:
         with _CACHES_LOCK:
-            cache = _CACHES.setdefault(key, ModelCache(float(os.environ.get("OPENPERSONALIZE_MODEL_IDLE_SECONDS", "900"))))
+            cache = _CACHES.setdefault(key, ModelCache(services.settings.model_idle_seconds))
     return cache

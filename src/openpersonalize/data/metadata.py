@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from ..api.errors import ResourceAlreadyExistsException, ResourceNotFoundException
+from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
 
 metadata = MetaData()
 
