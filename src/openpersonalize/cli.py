@@ -142,7 +142,7 @@ def progress(arn: str, endpoint_url: str, data_dir: str | None, metadata_url: st
              interval: float) -> None:
     """Show what the job ARN (a solution version, batch job...) is doing: phase, step, percent, elapsed time."""
     if data_dir or metadata_url:
-        from .api.progress import progress_of
+        from .control.progress import progress_of
         from .server import build_services
 
         services = build_services(_settings(data_dir, metadata_url))

@@ -96,7 +96,7 @@ def _check_stop(services: Services, arn: str) -> None:
 class Phases:
     """Training progress (issue 3), logged and kept on the record outside the wire shape: ``_training`` (phase,
     detail, step of steps where known, wall-clock start) and ``_phase`` (the same as one line). GET /progress/<arn>
-    (api/progress.py) and ``openpersonalize progress`` show it."""
+    (control/progress.py) and ``openpersonalize progress`` show it."""
 
     def __init__(self, services: Services, arn: str) -> None:
         self.services, self.arn = services, arn
