@@ -71,12 +71,11 @@ def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, 
 @click.option("--log-level", default="info", show_default=True)
 def worker(data_dir: str | None, metadata_url: str | None, threads: int, log_level: str) -> None:
     """Run background jobs (imports, training, batch) claimed from the shared metadata store."""
-    from .jobs.worker import Worker
-    from .server import build_services
+    from .server import build_services, build_worker
 
     _logging(log_level)
     services = build_services(_settings(data_dir, metadata_url))
-    runner = Worker(services, threads=threads)
+    runner = build_worker(services, threads)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

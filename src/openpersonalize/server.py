@@ -13,6 +13,8 @@ from .config import Settings
 from .services import Services
 from .data.metadata import Store
 from .data.store import DataStore
+from .control import scheduling
+from .control.job_table import all_runners
 from .jobs.worker import Worker
 
 log = logging.getLogger("openpersonalize")
@@ -23,10 +25,15 @@ def build_services(settings: Settings) -> Services:
     return Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(settings.data_dir))
 
 
+def build_worker(services: Services, threads: int) -> Worker:
+    """The job worker with every runner (jobs' and control's) and the scheduler's tick."""
+    return Worker(services, all_runners(), scheduling.tick, threads=threads)
+
+
 def build_app(settings: Settings, run_worker: bool = True) -> Starlette:
     """The app, with the in-process worker started and stopped with the server's lifespan."""
     services = build_services(settings)
-    worker = Worker(services, threads=settings.worker_threads) if run_worker else None
+    worker = build_worker(services, settings.worker_threads) if run_worker else None
     if worker is not None:
         services.wake_worker = worker.wake
 

@@ -29,7 +29,7 @@ from openpersonalize.data.metadata import Job, Store
 from openpersonalize.data.schema import Schema, parse_schema
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import dataset_import
-from openpersonalize.jobs.base import JobFailed
+from openpersonalize.jobs.base import JobFailed, no_progress
 
 BUCKET = "import-jobs-test"
 INTERACTIONS_SCHEMA = {
@@ -393,7 +393,7 @@ def seed_dataset(ctx: RequestContext, status: str) -> str:
 def run_queued(ctx: RequestContext, job_arn: str) -> None:
     job = ctx.store.claim("test")
     assert job is not None and job.arn == job_arn and job.kind == "dataset_import"
-    dataset_import.run(ctx.services, job, lambda fraction: None)
+    dataset_import.run(ctx.services, job, no_progress)
 
 
 def test_dataset_must_be_active(ctx: RequestContext) -> None:
@@ -424,6 +424,6 @@ def test_rerun_after_a_crash_past_the_commit_does_not_import_twice(ctx: RequestC
     # the process died after the manifest swap but before the job was marked ACTIVE: the worker runs it again
     ctx.store.update(second, {"status": "CREATE IN_PROGRESS"})
     record = ctx.store.require(second, "dataset-import-job", "job")
-    dataset_import.run(ctx.services, Job(id=0, kind="dataset_import", arn=second, attempts=2, payload={}), lambda f: None)
+    dataset_import.run(ctx.services, Job(id=0, kind="dataset_import", arn=second, attempts=2, payload={}), no_progress)
     assert ctx.store.require(second, "dataset-import-job", "job").status == ACTIVE
     assert ctx.services.data.bulk_rows(dataset) == 4 and record.body["importMode"] == "INCREMENTAL"

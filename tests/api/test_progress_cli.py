@@ -142,7 +142,7 @@ def test_failed_training_exits_with_its_reason(server: LiveServer, personalize: 
     result = cli(arn, "--endpoint-url", server.url, "--follow", "--interval", "0.05")
     assert result.returncode == 1
     assert "CREATE FAILED: Create failed. The dataset group has no Interactions dataset." in result.stderr
-    assert result.stdout.splitlines()[-1].endswith("CREATE FAILED  loading data")
+    assert result.stdout.splitlines()[-1].endswith("CREATE FAILED  loading data  (0.0 %)")  # where it stopped
 
 
 def test_unknown_arn_is_an_aws_shaped_error(server: LiveServer) -> None:

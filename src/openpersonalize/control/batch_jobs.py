@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import InvalidInputException, ResourceInUseException
 from ..filters.parse import parse_filter
+from ..jobs.batch_io import INFERENCE_JOB, INFERENCE_KIND, SEGMENT_JOB, SEGMENT_KIND
 from ..recipes import catalogue
 from . import arns
 from .common import (
@@ -33,8 +34,6 @@ from .context import RequestContext
 from .export_jobs import check_location, region_prefix
 from ..data.metadata import Record
 
-INFERENCE_KIND, SEGMENT_KIND = "batch-inference-job", "batch-segment-job"
-INFERENCE_JOB, SEGMENT_JOB = "batch-inference", "batch-segment"  # runner kinds in jobs/runners.py
 INFERENCE_SUMMARY = ("batchInferenceJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
                      "failureReason", "solutionVersionArn", "batchInferenceJobMode")
 SEGMENT_SUMMARY = ("batchSegmentJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",

@@ -12,7 +12,7 @@ import orjson
 from ..errors import InvalidInputException, InvalidNextTokenException, LimitExceededException, TooManyTagsException
 from ..statuses import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT  # noqa: F401 (re-exported for the resource modules)
 from .context import RequestContext
-from ..data.metadata import Record
+from ..data.metadata import Record, new_record  # noqa: F401 (new_record re-exported for the resource modules)
 
 
 MAX_TAGS_PER_RESOURCE = 50
@@ -75,12 +75,6 @@ def tags_from(params: dict[str, Any]) -> dict[str, str]:
     if len(tags) > MAX_TAGS_PER_RESOURCE:
         raise TooManyTagsException(f"A resource can have at most {MAX_TAGS_PER_RESOURCE} tags; {len(tags)} were given.")
     return tags
-
-
-def new_record(kind: str, arn: str, name: str, parent: str | None, body: dict[str, Any], tags: dict[str, str]) -> Record:
-    stamp = now()
-    body = {**body, "creationDateTime": stamp, "lastUpdatedDateTime": stamp}
-    return Record(arn=arn, kind=kind, name=name, parent=parent, status=body.get("status"), created=stamp, body=body, tags=tags)
 
 
 def pick(body: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:

@@ -10,17 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ResourceInUseException
+from ..jobs.data_deletion import JOB_KIND, KIND, PENDING
 from . import arns
 from .common import ACTIVE, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
 from .export_jobs import check_location
 
-KIND = "data-deletion-job"
-JOB_KIND = "data-deletion"  # the runner in jobs/runners.py
-PENDING = "PENDING"
-IN_PROGRESS = "IN_PROGRESS"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
 SUMMARY = (
     "dataDeletionJobArn", "datasetGroupArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
     "failureReason",

@@ -12,12 +12,11 @@ from typing import Any
 
 from ..errors import InvalidInputException, ResourceInUseException
 from ..data.readers import parse_location
+from ..jobs.dataset_export import JOB_KIND, KIND
 from . import arns
 from .common import ACTIVE, CREATE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
 from .context import RequestContext
 
-KIND = "dataset-export-job"
-JOB_KIND = "dataset-export"  # the runner in jobs/runners.py
 SUMMARY = ("datasetExportJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime", "failureReason")
 # "You can't export data in an Action interactions dataset or Actions dataset." (AWS export-data guide)
 NOT_EXPORTABLE = ("ACTIONS", "ACTION_INTERACTIONS")

@@ -9,8 +9,6 @@ themselves are computed and written by jobs/attribution.py (after an import with
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any, cast
 
 from ..errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
@@ -21,29 +19,13 @@ from .context import RequestContext
 from .dataset_groups import require_active_group
 from .export_jobs import check_location
 from .filters import group_schemas
-from ..data.metadata import Record, Store
+from ..data.metadata import Record
+from ..jobs.attribution_records import KIND, Expression, group_attribution, output_path, parse_expression, state_arn
 
-KIND = "metric-attribution"
 LABEL = "metric attribution"
-STATE_KIND = "metric-attribution-report"  # bookkeeping of the periodic PUT reports (jobs/attribution.py)
 SUMMARY = ("name", "metricAttributionArn", "status", "creationDateTime", "lastUpdatedDateTime", "failureReason")
 MAX_METRICS = 10  # spec §11: metrics per metric attribution
 NUMERIC_TYPES = frozenset({"int", "long", "float", "double"})
-DATASETS = {"interactions": "INTERACTIONS", "items": "ITEMS"}  # the expression's dataset word → dataset type
-EXPRESSION = re.compile(
-    r"\s*(?:(?P<count>SAMPLECOUNT)\s*\(\s*\)|(?P<sum>SUM)\s*\(\s*(?P<dataset>[A-Za-z_]+)\s*\.\s*(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*\))\s*",
-    re.IGNORECASE,
-)
-EXPRESSION_FORMS = "SAMPLECOUNT(), SUM(Items.<numeric column>) or SUM(Interactions.<numeric column>)"
-
-
-@dataclass(frozen=True)
-class Expression:
-    """A parsed metric expression: ``function`` is "samplecount" or "sum" (the report's MATH_FUNCTION)."""
-
-    function: str
-    dataset: str | None = None  # INTERACTIONS or ITEMS for sum
-    column: str | None = None  # the schema's spelling of the column
 
 
 # ---- handlers ------------------------------------------------------------------------------------------------
@@ -127,23 +109,6 @@ def delete_metric_attribution(ctx: RequestContext, params: dict[str, Any]) -> di
 # ---- used by import jobs and the report job -------------------------------------------------------------------
 
 
-def state_arn(arn: str) -> str:
-    """Where jobs/attribution.py keeps how far the periodic PUT reports of ``arn`` got."""
-    return f"{arn}#reports"
-
-
-def output_path(record: Record) -> str | None:
-    """The report folder of a metric attribution, or None when it publishes no files."""
-    destination = record.body.get("metricsOutputConfig", {}).get("s3DataDestination")
-    return None if destination is None else str(destination["path"])
-
-
-def group_attribution(store: Store, group_arn: str) -> Record | None:
-    """The (at most one) metric attribution of a dataset group that is not being deleted."""
-    for record in store.list(KIND, parent=group_arn):
-        if record.status not in (DELETE_PENDING, DELETE_IN_PROGRESS):
-            return record
-    return None
 
 
 def check_report_destination(ctx: RequestContext, dataset: Record) -> None:
@@ -162,19 +127,6 @@ def check_report_destination(ctx: RequestContext, dataset: Record) -> None:
         )
 
 
-def parse_expression(text: str, where: str) -> Expression:
-    """``SAMPLECOUNT()`` / ``SUM(<Dataset>.<column>)`` (names case-insensitive); InvalidInput otherwise."""
-    match = EXPRESSION.fullmatch(text)
-    if match is None:
-        raise InvalidInputException(f"Value {text!r} at '{where}' is not a metric expression: use {EXPRESSION_FORMS}.")
-    if match["count"]:
-        return Expression("samplecount")
-    dataset = DATASETS.get(match["dataset"].lower())
-    if dataset is None:
-        raise InvalidInputException(
-            f"Value {text!r} at '{where}' sums over dataset {match['dataset']!r}: only Items and Interactions columns can be summed."
-        )
-    return Expression("sum", dataset, match["column"])
 
 
 def checked_metrics(

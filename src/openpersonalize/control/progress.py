@@ -1,8 +1,9 @@
 """What a job is doing right now (issue 3): the report behind ``GET /progress/{arn}`` and ``openpersonalize progress``.
 
-Personalize's Describe calls only say ``CREATE IN_PROGRESS``; the records of training and batch jobs also carry
-fields outside the wire shape (``_training`` from jobs/training.py, ``_progress`` from jobs/batch_io.py). The
-report: ``{"arn", "kind", "status", "failureReason", "phase", "detail", "step", "steps", "percent",
+Personalize's Describe calls only say ``CREATE IN_PROGRESS``; while a job runs, the worker's progress reports
+(jobs/progress.py) keep fields outside the wire shape on its record: ``_progress`` (percent done, every job
+that reports) and ``_training`` (a training's stage, from jobs/training.py). The report: ``{"arn", "kind",
+"status", "failureReason", "phase", "detail", "step", "steps", "epoch", "epochs", "validationScore", "percent",
 "elapsedSeconds"}``; members that do not apply are null.
 """
 
@@ -28,24 +29,25 @@ def progress_of(services: Services, arn: str) -> dict[str, Any]:
     status = str(body.get("status", record.status or ""))
     report: dict[str, Any] = {
         "arn": arn, "kind": record.kind, "status": status, "failureReason": body.get("failureReason"),
-        "phase": None, "detail": None, "step": None, "steps": None, "percent": None,
-        "elapsedSeconds": _elapsed(record, status),
+        "phase": None, "detail": None, "step": None, "steps": None, "epoch": None, "epochs": None,
+        "validationScore": None, "percent": None, "elapsedSeconds": _elapsed(record, status),
     }
+    if "_progress" in body:
+        report["percent"] = float(body["_progress"])
     if record.kind == "solution-version":
         report.update(_training(body.get("_training") or {}))
     elif record.kind in BATCH_KINDS and "_progress" in body:
         report["phase"] = "answering input lines"
-        report["percent"] = float(body["_progress"])
     if status == "ACTIVE":
         report["percent"] = 100.0
     return report
 
 
 def _training(state: dict[str, Any]) -> dict[str, Any]:
-    step, steps = state.get("step"), state.get("steps")
-    percent = round(100.0 * step / steps, 1) if isinstance(step, int) and isinstance(steps, int) and steps > 0 else None
-    return {"phase": state.get("phase"), "detail": state.get("detail") or None, "step": step, "steps": steps,
-            "percent": percent}
+    """The stage's members; ``percent`` stays the whole training's (``_progress``), not the phase's steps."""
+    return {"phase": state.get("phase"), "detail": state.get("detail") or None, "step": state.get("step"),
+            "steps": state.get("steps"), "epoch": state.get("epoch"), "epochs": state.get("epochs"),
+            "validationScore": state.get("validationScore")}
 
 
 def _elapsed(record: Record, status: str) -> float:

@@ -25,6 +25,7 @@ from ..errors import (
     ResourceInUseException,
     ResourceNotFoundException,
 )
+from ..jobs.recommender_training import KIND, use_case_of
 from ..recipes import catalogue
 from ..serving import domain
 from ..serving.models import ServedModel, cache_for
@@ -33,7 +34,6 @@ from . import arns
 from .common import (
     ACTIVE,
     check_exploration,
-    CREATE_FAILED,
     CREATE_PENDING,
     DELETE_IN_PROGRESS,
     DELETE_PENDING,
@@ -48,10 +48,8 @@ from .common import (
 from .context import RequestContext
 from .solutions import _check_columns
 from ..data.metadata import Record
+from ..statuses import INACTIVE, START_PENDING, STOP_PENDING
 
-KIND = "recommender"
-STOP_PENDING, STOP_IN_PROGRESS, INACTIVE = "STOP PENDING", "STOP IN_PROGRESS", "INACTIVE"
-START_PENDING, START_IN_PROGRESS = "START PENDING", "START IN_PROGRESS"
 DELETING = (DELETE_PENDING, DELETE_IN_PROGRESS)
 SUMMARY = ("name", "recommenderArn", "datasetGroupArn", "recipeArn", "recommenderConfig", "status",
            "creationDateTime", "lastUpdatedDateTime")
@@ -62,13 +60,6 @@ NEEDS_ITEMS = ("aws-vod-more-like-x", "aws-vod-top-picks")
 
 def require_recommender(ctx: RequestContext, arn: str) -> Record:
     return ctx.store.require(arn, KIND, "recommender")
-
-
-def use_case_of(record: Record) -> catalogue.UseCase:
-    use_case = catalogue.recipe(record.body["recipeArn"]).use_case
-    if use_case is None:  # CreateRecommender only records domain use cases
-        raise LookupError(f"Recipe {record.body['recipeArn']} is not a domain use case.")
-    return use_case
 
 
 # ---- checks ----------------------------------------------------------------------------------------------------
@@ -249,8 +240,3 @@ def domain_query(record: Record, model: ServedModel, query: Query) -> Query:
     exploration = query.exploration_weight if use_case.exploration else 0.0
     return dataclasses.replace(query, mask=mask, with_scores=False, with_reasons=False, exploration_weight=exploration)
 
-
-def failed_update(record: Record, reason: str) -> dict[str, Any]:
-    """The changes that record a failed update: the recommender keeps serving its current model."""
-    update = record.body.get("latestRecommenderUpdate") or {}
-    return {"latestRecommenderUpdate": {**update, "status": CREATE_FAILED, "failureReason": reason, "lastUpdatedDateTime": now()}}

@@ -80,6 +80,13 @@ class Record:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+def new_record(kind: str, arn: str, name: str, parent: str | None, body: dict[str, Any], tags: dict[str, str]) -> Record:
+    """A record about to be created: its body stamped with creationDateTime and lastUpdatedDateTime (now)."""
+    stamp = time.time()
+    body = {**body, "creationDateTime": stamp, "lastUpdatedDateTime": stamp}
+    return Record(arn=arn, kind=kind, name=name, parent=parent, status=body.get("status"), created=stamp, body=body, tags=tags)
+
+
 @dataclass
 class Job:
     id: int

@@ -27,18 +27,9 @@ from typing import Any
 
 import polars as pl
 
-from ..control.common import new_record
 from ..services import Services
-from ..control.metric_attributions import (
-    KIND,
-    STATE_KIND,
-    Expression,
-    group_attribution,
-    output_path,
-    parse_expression,
-    state_arn,
-)
-from ..data.metadata import Record
+from ..data.metadata import Record, new_record
+from .attribution_records import KIND, STATE_KIND, Expression, group_attribution, output_path, parse_expression, state_arn
 from ..data.schema import Schema
 from .base import JobFailed
 from .dataset_export import export_schema, output_folder, write_csv

@@ -25,7 +25,6 @@ import orjson
 import polars as pl
 
 from ..errors import InvalidInputException
-from ..control.batch_jobs import INFERENCE_KIND
 from ..statuses import ACTIVE
 from ..services import Services
 from ..data.metadata import Job, Record
@@ -37,7 +36,7 @@ from ..recipes import catalogue, registry
 from ..recipes._data import lookup_sorted
 from ..recipes.base import Histories, Recipe
 from .base import JobFailed, Progress
-from .batch_io import Answer, LineError, error_line, filter_values, id_member, parse_line, run_batch, show
+from .batch_io import INFERENCE_KIND, Answer, LineError, error_line, filter_values, id_member, parse_line, run_batch, show
 from .training import _select_events
 
 SCORING_THREADS = max(1, min(4, os.cpu_count() or 1))

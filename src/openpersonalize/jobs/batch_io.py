@@ -5,8 +5,8 @@ from S3, HTTP or the local disk (data/readers.py parses locations); output goes 
 ``<input name>.out`` per input file. Both are streamed in chunks of ``CHUNK_LINES`` lines, so memory does not
 grow with the input. A local ``.out`` is written as ``.partial`` and renamed; an S3 one is spooled to a
 scratch file and uploaded; nobody sees half a file, and a re-run after a crash overwrites, so the runners are
-resumable. While a job runs, its record's ``_progress`` (percent of input bytes answered) is refreshed once a
-second and a progress line is logged.
+resumable. While a job runs, the share of input bytes answered is reported as its progress (the worker writes
+it to the record's ``_progress``) and logged, once a second.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from .base import JobFailed, Progress
 from .dataset_export import _s3_failure, s3_client
 
 log = logging.getLogger("openpersonalize.batch")
+INFERENCE_KIND, SEGMENT_KIND = "batch-inference-job", "batch-segment-job"  # the job records
+INFERENCE_JOB, SEGMENT_JOB = "batch-inference", "batch-segment"  # their runner kinds (jobs/runners.py)
 CHUNK_LINES = 4096  # lines parsed, answered and written together
 MAX_INPUT_FILES = 1000  # spec §11
 MAX_INPUT_BYTES = 1 << 30  # spec §11: 1 GB of input in total
-PROGRESS_SECONDS = 1.0  # how often the job record's _progress is written
+PROGRESS_SECONDS = 1.0  # how often progress is reported and logged
 MAX_ID_CHARS = 256
 
 Answer = Callable[[list[bytes]], list[bytes]]  # a chunk of input lines → one output line each
@@ -206,10 +208,10 @@ class _Named:
 
 
 class Reporter:
-    """Writes ``_progress`` (percent of input bytes answered) to the job record and logs it, once a second."""
+    """Reports the share of input bytes answered as the job's progress and logs it, once a second."""
 
-    def __init__(self, services: Services, arn: str, total_bytes: int, progress: Progress) -> None:
-        self.services, self.arn, self.total, self.progress = services, arn, max(total_bytes, 1), progress
+    def __init__(self, arn: str, total_bytes: int, progress: Progress) -> None:
+        self.arn, self.total, self.progress = arn, max(total_bytes, 1), progress
         self.done = 0
         self.started = self.last = time.monotonic()
 
@@ -220,7 +222,6 @@ class Reporter:
             return
         self.last = now
         percent = round(min(100.0, 100.0 * self.done / self.total), 1)
-        self.services.store.update(self.arn, {"_progress": percent})
         self.progress(percent / 100)
         log.info("batch job %s: %.1f%% of the input answered in %.0f s", self.arn, percent, now - self.started)
 
@@ -251,7 +252,7 @@ def run_batch(services: Services, job: Job, kind: str, progress: Progress,
     inputs = list_inputs(body["jobInput"]["s3DataSource"]["path"])
     folder = OutputFolder.parse(body["jobOutput"]["s3DataDestination"]["path"])
     answer = make_answer(record)
-    reporter = Reporter(services, job.arn, sum(f.size for f in inputs), progress)
+    reporter = Reporter(job.arn, sum(f.size for f in inputs), progress)
     with tempfile.TemporaryDirectory(prefix="op-batch-") as scratch_dir:
         scratch = Path(scratch_dir)
         for source in inputs:

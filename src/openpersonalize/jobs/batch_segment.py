@@ -18,7 +18,6 @@ import numpy as np
 import orjson
 
 from ..errors import InvalidInputException
-from ..control.batch_jobs import SEGMENT_KIND
 from ..statuses import ACTIVE
 from ..services import Services
 from ..data.metadata import Job, Record
@@ -26,7 +25,7 @@ from ..recipes.affinity import ItemAffinity, ItemAttributeAffinity
 from ..recipes.base import QueryError
 from .base import JobFailed, Progress
 from .batch_inference import JobFilter, group_frames, load_recipe, make_filter
-from .batch_io import Answer, InputFile, LineError, error_line, filter_values, id_member, parse_line, run_batch, show
+from .batch_io import SEGMENT_KIND, Answer, InputFile, LineError, error_line, filter_values, id_member, parse_line, run_batch, show
 
 ATTRIBUTE_AFFINITY = "arn:aws:personalize:::recipe/aws-item-attribute-affinity"
 MAX_QUERIES = {False: 500, True: 10}  # per input file, Item-Affinity / Item-Attribute-Affinity (spec §8.2)

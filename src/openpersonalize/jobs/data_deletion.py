@@ -14,7 +14,6 @@ from pathlib import Path
 import polars as pl
 
 from ..services import Services
-from ..control.deletion_jobs import COMPLETED, FAILED, IN_PROGRESS, KIND, PENDING
 from ..data.metadata import Job
 from ..data.readers import BadData, Source, csv_to_parquet, fetch, parse_location, read_header
 from ..data.schema import Field, Schema, parse_schema
@@ -22,6 +21,10 @@ from .base import JobFailed, Progress
 
 __all__ = ["FAILED", "run", "read_user_ids", "delete_from_group"]
 
+KIND = "data-deletion-job"
+JOB_KIND = "data-deletion"  # the runner kind (jobs/runners.py)
+# Deletion jobs have their own statuses (spec §3.2): PENDING → IN_PROGRESS → COMPLETED | FAILED.
+PENDING, IN_PROGRESS, COMPLETED, FAILED = "PENDING", "IN_PROGRESS", "COMPLETED", "FAILED"
 MAX_INPUT_BYTES = 100 * 1024 * 1024  # spec §11: data deletion input size
 USER_ID = "USER_ID"
 # The input file's own schema: one non-null string id (≤256 characters, checked by the CSV reader).

@@ -25,12 +25,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
-from ..control.export_jobs import KIND
 from ..data.metadata import Job
 from ..data.readers import parse_location
 from ..data.schema import Schema, parse_schema
 from .base import JobFailed, Progress
 
+KIND = "dataset-export-job"
+JOB_KIND = "dataset-export"  # the runner kind (jobs/runners.py)
 ROWS_PER_FILE = 1_000_000
 
 

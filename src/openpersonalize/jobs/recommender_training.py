@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import time
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 
-from ..control import recommenders, runtime
-from ..statuses import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT
-from ..control.common import now
+from ..statuses import (ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT,
+                        INACTIVE, START_IN_PROGRESS, START_PENDING, STOP_IN_PROGRESS, STOP_PENDING)
 from ..services import Services
 from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
@@ -33,7 +34,22 @@ from . import training
 from .base import JobFailed, Progress
 
 log = logging.getLogger("openpersonalize.recommenders")
+KIND = "recommender"
 MIN_TYPED_INTERACTIONS = 1000  # spec §6: "≥1000 `Watch`" and the like
+Forget = Callable[[str], None]
+
+
+def use_case_of(record: Record) -> catalogue.UseCase:
+    use_case = catalogue.recipe(record.body["recipeArn"]).use_case
+    if use_case is None:  # CreateRecommender only records domain use cases
+        raise LookupError(f"Recipe {record.body['recipeArn']} is not a domain use case.")
+    return use_case
+
+
+def failed_update(record: Record, reason: str) -> dict[str, Any]:
+    """The changes that record a failed update: the recommender keeps serving its current model."""
+    update = record.body.get("latestRecommenderUpdate") or {}
+    return {"latestRecommenderUpdate": {**update, "status": CREATE_FAILED, "failureReason": reason, "lastUpdatedDateTime": time.time()}}
 
 
 # ---- training ---------------------------------------------------------------------------------------------------
@@ -62,7 +78,7 @@ def check_use_case_minimum(interactions: pl.DataFrame, event_type: str | None, *
 
 def train_model(services: Services, record: Record, config: dict[str, Any]) -> tuple[str, dict[str, float]]:
     """Fit the use case's base recipe on the group's data; returns (model ARN, modelMetrics)."""
-    use_case = recommenders.use_case_of(record)
+    use_case = use_case_of(record)
     base_arn = catalogue.RECIPE_PREFIX + use_case.base
     relaxed = services.settings.relaxed_minimums
     frames = training._load(services, record.body["datasetGroupArn"], config.get("trainingDataConfig", {}))
@@ -101,9 +117,9 @@ def _discard(services: Services, model_arn: str | None) -> None:
 # ---- jobs -------------------------------------------------------------------------------------------------------
 
 
-def create(services: Services, job: Job, progress: Progress) -> None:
+def create(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
     """The "recommender-create" job: train, load, then ACTIVE with modelMetrics (else CREATE FAILED)."""
-    record = services.store.get(job.arn, recommenders.KIND)
+    record = services.store.get(job.arn, KIND)
     if record is None or services.store.update_if(job.arn, IN_FLIGHT, {"status": CREATE_IN_PROGRESS}) is None:
         return  # deleted before it started
     try:
@@ -114,79 +130,79 @@ def create(services: Services, job: Job, progress: Progress) -> None:
         reason = f"Create failed. {str(failure).removeprefix('Create failed. ')}"
         services.store.update_if(job.arn, (CREATE_IN_PROGRESS,), {"status": CREATE_FAILED, "failureReason": reason})
         return
-    changes = {"status": ACTIVE, "_modelArn": model_arn, "modelMetrics": metrics, "_trainedAt": now(), "failureReason": None}
+    changes = {"status": ACTIVE, "_modelArn": model_arn, "modelMetrics": metrics, "_trainedAt": time.time(), "failureReason": None}
     if services.store.update_if(job.arn, (CREATE_IN_PROGRESS,), changes) is None:
         _discard(services, model_arn)  # deleted while training
-    runtime.forget(job.arn)
+    forget(job.arn)
 
 
-def update(services: Services, job: Job, progress: Progress) -> None:
+def update(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
     """The "recommender-update" job (UpdateRecommender, or a scheduled retraining with no update summary).
 
     The current model serves until the new config (and, when retraining, the new model) is in place; a
     failure is recorded in ``latestRecommenderUpdate`` and the recommender stays as it was.
     """
-    record = services.store.get(job.arn, recommenders.KIND)
+    record = services.store.get(job.arn, KIND)
     if record is None or record.status != ACTIVE:
         return
     summary = record.body.get("latestRecommenderUpdate") or {}
     scheduled = bool(job.payload.get("scheduled"))
     config = record.body["recommenderConfig"] if scheduled else summary.get("recommenderConfig", record.body["recommenderConfig"])
     if not scheduled:
-        services.store.update(job.arn, {"latestRecommenderUpdate": {**summary, "status": CREATE_IN_PROGRESS, "lastUpdatedDateTime": now()}})
+        services.store.update(job.arn, {"latestRecommenderUpdate": {**summary, "status": CREATE_IN_PROGRESS, "lastUpdatedDateTime": time.time()}})
     changes: dict[str, Any] = {"recommenderConfig": config}
     try:
         if scheduled or job.payload.get("retrain"):
             model_arn, metrics = train_model(services, record, config)
             changes["_modelArn"] = model_arn
             _load(services, model_arn)
-            changes.update({"modelMetrics": metrics, "_trainedAt": now()})
+            changes.update({"modelMetrics": metrics, "_trainedAt": time.time()})
     except JobFailed as failure:
         _discard(services, changes.get("_modelArn"))
         log.warning("update of recommender %s failed: %s", job.arn, failure)
         if not scheduled:
-            current = services.store.get(job.arn, recommenders.KIND)
+            current = services.store.get(job.arn, KIND)
             if current is not None:
-                services.store.update(job.arn, recommenders.failed_update(current, str(failure)))
+                services.store.update(job.arn, failed_update(current, str(failure)))
         return
     if not scheduled:
-        changes["latestRecommenderUpdate"] = {**summary, "recommenderConfig": config, "status": ACTIVE, "lastUpdatedDateTime": now()}
+        changes["latestRecommenderUpdate"] = {**summary, "recommenderConfig": config, "status": ACTIVE, "lastUpdatedDateTime": time.time()}
     if services.store.update_if(job.arn, (ACTIVE,), changes) is None:
         _discard(services, changes.get("_modelArn"))  # stopped or deleted meanwhile: keep its model as it was
         return
     if "_modelArn" in changes:
         _discard(services, record.body.get("_modelArn"))
-    runtime.forget(job.arn)
+    forget(job.arn)
 
 
-def stop(services: Services, job: Job, progress: Progress) -> None:
+def stop(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
     """The "recommender-stop" job: STOP IN_PROGRESS, unload the model, INACTIVE (nothing served)."""
-    record = services.store.update_if(job.arn, (recommenders.STOP_PENDING,), {"status": recommenders.STOP_IN_PROGRESS})
+    record = services.store.update_if(job.arn, (STOP_PENDING,), {"status": STOP_IN_PROGRESS})
     if record is None:
         return
-    runtime.forget(job.arn)
+    forget(job.arn)
     cache_for(services).drop(record.body["_modelArn"])
-    services.store.update_if(job.arn, (recommenders.STOP_IN_PROGRESS,), {"status": recommenders.INACTIVE})
-    runtime.forget(job.arn)
+    services.store.update_if(job.arn, (STOP_IN_PROGRESS,), {"status": INACTIVE})
+    forget(job.arn)
 
 
-def start(services: Services, job: Job, progress: Progress) -> None:
+def start(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
     """The "recommender-start" job: START IN_PROGRESS, load the model, ACTIVE."""
-    record = services.store.update_if(job.arn, (recommenders.START_PENDING,), {"status": recommenders.START_IN_PROGRESS})
+    record = services.store.update_if(job.arn, (START_PENDING,), {"status": START_IN_PROGRESS})
     if record is None:
         return
     _load(services, record.body["_modelArn"])
     # The 7-day retraining clock runs while ACTIVE only (spec §3.4): restart it.
-    services.store.update_if(job.arn, (recommenders.START_IN_PROGRESS,), {"status": ACTIVE, "failureReason": None, "_trainedAt": now()})
-    runtime.forget(job.arn)
+    services.store.update_if(job.arn, (START_IN_PROGRESS,), {"status": ACTIVE, "failureReason": None, "_trainedAt": time.time()})
+    forget(job.arn)
 
 
-def delete(services: Services, job: Job, progress: Progress) -> None:
+def delete(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
     """The "recommender-delete" job: DELETE IN_PROGRESS, unload and remove every model, then the record."""
     record = services.store.update_if(job.arn, (DELETE_PENDING,), {"status": DELETE_IN_PROGRESS})
     if record is None:
         return
-    runtime.forget(job.arn)
+    forget(job.arn)
     _discard(services, record.body.get("_modelArn"))  # older models were removed when each was replaced
     services.store.remove(job.arn)
 
@@ -194,16 +210,16 @@ def delete(services: Services, job: Job, progress: Progress) -> None:
 # ---- weekly retraining ------------------------------------------------------------------------------------------
 
 
-def retrain_due(services: Services, now_: float, interval: float | None = None) -> list[str]:
+def retrain_due(services: Services, now: float, interval: float | None = None) -> list[str]:
     """Enqueue a retraining of each ACTIVE recommender trained ``interval`` ago or more; returns their ARNs."""
     interval = services.settings.recommender_retrain_days * 86400.0 if interval is None else interval
     started = []
-    for record in services.store.list(recommenders.KIND, statuses=(ACTIVE,)):
+    for record in services.store.list(KIND, statuses=(ACTIVE,)):
         pending = (record.body.get("latestRecommenderUpdate") or {}).get("status")
-        if pending in (CREATE_PENDING, CREATE_IN_PROGRESS) or now_ < record.body.get("_trainedAt", record.created) + interval:
+        if pending in (CREATE_PENDING, CREATE_IN_PROGRESS) or now < record.body.get("_trainedAt", record.created) + interval:
             continue
         # The clock restarts when the retraining is queued, so the next tick does not queue it again.
-        services.store.update(record.arn, {"_trainedAt": now_})
+        services.store.update(record.arn, {"_trainedAt": now})
         services.store.enqueue("recommender-update", record.arn, {"scheduled": True})
         started.append(record.arn)
     if started:

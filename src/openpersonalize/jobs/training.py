@@ -34,12 +34,15 @@ from ..recipes.base import Recipe, TrainingData, fit_progress
 from ..recipes.registry import make_recipe
 from ..recipes.trending import TrendingNow
 from . import search
-from .base import JobFailed, Progress
+from .base import JobFailed, Progress, no_progress
 
 log = logging.getLogger("openpersonalize.training")
 SEED = 0  # evaluation split and model initialisation: reproducible versions (issue 3)
-STEP_WRITE_SECONDS = 0.5  # epochs and trials reach the record at most this often (the last one always)
 FITTING = "fitting and evaluating"
+# Where each phase starts in the fraction done, and the share its steps (trials, epochs) advance through: rough
+# shares of a training's wall time, in the order the phases run, so the fraction only moves forward.
+PHASE_START = {"loading data": 0.0, "preparing": 0.05, "AutoML": 0.05, "HPO": 0.15, FITTING: 0.3, "saving the model": 0.95}
+PHASE_SHARE = {"AutoML": 0.1, "HPO": 0.15, FITTING: 0.65}
 MIN_INTERACTIONS = 1000  # spec §4.8
 MIN_USERS_WITH_TWO = 25
 MIN_SHARE_WITH_TWO = 0.01
@@ -64,7 +67,8 @@ class Frames:
     schemas: dict[str, Schema] = field(default_factory=dict)  # dataset type → schema, of the frames read
 
 
-def run(services: Services, job: Job, progress: Progress) -> None:
+def run(services: Services, job: Job, progress: Progress, *, on_active: Callable[[Services, Record], None]) -> None:
+    """The "train" job; ``on_active`` is told of the version once it is ACTIVE (campaigns that follow it)."""
     version = services.store.get(job.arn, "solution-version")
     if version is None or version.status not in (CREATE_PENDING, CREATE_IN_PROGRESS):
         return  # deleted or stopped before it started
@@ -72,7 +76,7 @@ def run(services: Services, job: Job, progress: Progress) -> None:
         return  # stopped between the check and now
     started = time.monotonic()
     try:
-        changes = train(services, version)
+        changes = train(services, version, progress)
     except Stopped:
         services.store.update_if(job.arn, (CREATE_STOPPING,), {"status": CREATE_STOPPED})
         return
@@ -82,9 +86,7 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     if active is None:
         services.store.update_if(job.arn, (CREATE_STOPPING,), {"status": CREATE_STOPPED})
     else:
-        from ..control.campaigns import follow_latest  # campaigns with syncWithLatestSolutionVersion (issue 4)
-
-        follow_latest(services, active)
+        on_active(services, active)
 
 
 def _check_stop(services: Services, arn: str) -> None:
@@ -94,24 +96,24 @@ def _check_stop(services: Services, arn: str) -> None:
 
 
 class Phases:
-    """Training progress (issue 3), logged and kept on the record outside the wire shape: ``_training`` (phase,
-    detail, step of steps where known, wall-clock start) and ``_phase`` (the same as one line). GET /progress/<arn>
-    (control/progress.py) and ``openpersonalize progress`` show it."""
+    """Training progress (issue 3), logged and reported as the job's stage: phase, detail, step of steps where
+    known, the last epoch of epochs and validation score (kept once fitting ends), and the wall-clock start.
+    GET /progress/<arn> (control/progress.py) and ``openpersonalize progress`` show it."""
 
-    def __init__(self, services: Services, arn: str) -> None:
-        self.services, self.arn = services, arn
+    def __init__(self, progress: Progress, arn: str) -> None:
+        self.progress, self.arn = progress, arn
         self.started, self.wall_started = time.monotonic(), time.time()
-        self.phase, self.written = "", 0.0
+        self.phase = ""
+        self.fit: dict[str, float | int | None] = {}  # the last epoch report: epoch, epochs, validationScore
 
     def __call__(self, phase: str, detail: str = "", step: int | None = None, steps: int | None = None) -> None:
-        now = time.monotonic()
-        if phase == self.phase and step is not None and step != steps and now - self.written < STEP_WRITE_SECONDS:
-            return  # a fast run of epochs or trials: the record is written at most every STEP_WRITE_SECONDS
-        self.phase, self.written = phase, now
         text = f"{phase}: {detail}" if detail else phase
-        log.info("training %s: %s (%.1f s)", self.arn, text, now - self.started)
-        state = {"phase": phase, "detail": detail, "step": step, "steps": steps, "started": self.wall_started}
-        self.services.store.update(self.arn, {"_phase": text, "_training": state})
+        # Phase changes and a phase's last step on info; the steps between (epochs, trials) on debug.
+        level = logging.INFO if phase != self.phase or step == steps else logging.DEBUG
+        log.log(level, "training %s: %s (%.1f s)", self.arn, text, time.monotonic() - self.started)
+        self.phase = phase
+        stage = {"phase": phase, "detail": detail, "step": step, "steps": steps, "started": self.wall_started, **self.fit}
+        self.progress(_fraction(phase, step, steps), stage)
 
     def searching(self, phase: str, noun: str, metric: str) -> Callable[[int, int, float | None], None]:
         """A reporter for jobs/search.py: ``done`` of ``total`` trials (or recipes) and the best metric so far."""
@@ -125,16 +127,23 @@ class Phases:
     def epoch(self, epoch: int, epochs: int, validation: float | None) -> None:
         """Fit progress of iterative recipes (recipes/base.report_epoch): epochs may stop early."""
         score = f", validation score {validation:.4f}" if validation is not None else ""
+        self.fit = {"epoch": epoch, "epochs": epochs, "validationScore": validation}
         self(FITTING, f"epoch {epoch} of at most {epochs}{score}", epoch, epochs)
 
 
-def train(services: Services, version: Record) -> dict[str, Any]:
+def _fraction(phase: str, step: int | None, steps: int | None) -> float:
+    """The phase's start, plus its share times the part of its steps done."""
+    done = step / steps if step is not None and steps else 0.0
+    return PHASE_START.get(phase, 0.0) + PHASE_SHARE.get(phase, 0.0) * min(done, 1.0)
+
+
+def train(services: Services, version: Record, progress: Progress = no_progress) -> dict[str, Any]:
     """Fit and evaluate; returns the version's new fields. Raises JobFailed with a user-facing reason."""
     if version.body.get("trainingMode") == "UPDATE":  # a warm start of the newest model, not a retrain
         from .updates import train_update  # updates.py reuses this module's data loading: import late
 
         return train_update(services, version)
-    phase = Phases(services, version.arn)
+    phase = Phases(progress, version.arn)
     phase("loading data")
     body = version.body
     config = body.get("solutionConfig", {})

@@ -1,4 +1,8 @@
-"""The worker loop: claim a job, heart-beat while it runs, write failures back; recover crashed jobs."""
+"""The worker loop: claim a job, heart-beat while it runs, write failures back; recover crashed jobs.
+
+The worker is handed its runner table and its idle-time ``tick`` (server.py builds them from control and jobs),
+so this package never imports the layers above it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from ..services import Services
 from ..data.metadata import Job
-from . import scheduler
-from .base import JobFailed, mark_failed
-from .runners import RUNNERS
+from .base import JobFailed, Runner, mark_failed
+from .progress import JobProgress
 
 log = logging.getLogger("openpersonalize.worker")
 HEARTBEAT_SECONDS = 2.0
@@ -34,10 +38,15 @@ def _pid_alive(worker_id: str) -> bool | None:
 
 
 class Worker:
-    """Runs jobs on ``threads`` threads of this process until ``stop()``."""
+    """Runs jobs on ``threads`` threads of this process until ``stop()``; one thread also calls ``tick``
+    (automatic training and model refreshes) every STALE_SECONDS while idle."""
 
-    def __init__(self, services: Services, threads: int = 1, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, services: Services, runners: dict[str, Runner], tick: Callable[[Services], object],
+        threads: int = 1, poll_seconds: float = 0.5,
+    ) -> None:
         self.services = services
+        self.runners, self.tick = runners, tick
         self.threads = threads
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
@@ -74,7 +83,7 @@ class Worker:
                 self._restart(job)
 
     def _restart(self, job: Job) -> None:
-        runner = RUNNERS.get(job.kind)
+        runner = self.runners.get(job.kind)
         if runner is not None and runner.resumable and job.attempts < 3:
             log.warning("job %s (%s %s) was interrupted; starting it again", job.id, job.kind, job.arn)
             self.services.store.requeue(job.id)
@@ -93,13 +102,13 @@ class Worker:
                 if time.monotonic() - last_recovery > STALE_SECONDS:
                     self.recover()
                     if worker_id.endswith(":0"):  # one scheduler per process
-                        scheduler.tick(self.services)
+                        self.tick(self.services)
                     last_recovery = time.monotonic()
                 continue
             self.run_job(job)
 
     def run_job(self, job: Job) -> None:
-        runner = RUNNERS.get(job.kind)
+        runner = self.runners.get(job.kind)
         if runner is None:
             log.error("job %s has unknown kind %s", job.id, job.kind)
             self.services.store.finish(job.id, "failed")
@@ -108,7 +117,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job.id, done), daemon=True)
         beat.start()
         try:
-            runner.run(self.services, job, lambda fraction: None)
+            runner.run(self.services, job, JobProgress(self.services.store, job))
         except JobFailed as failure:
             mark_failed(self.services, job, runner, str(failure))
             self.services.store.finish(job.id, "failed")
@@ -123,5 +132,6 @@ class Worker:
         self.services.store.finish(job.id)
 
     def _heartbeat(self, job_id: int, done: threading.Event) -> None:
+        """Beats between reports too: a fit or a file read can run long without one."""
         while not done.wait(HEARTBEAT_SECONDS):
             self.services.store.heartbeat(job_id)

@@ -11,7 +11,7 @@ from openpersonalize.control.common import ACTIVE, new_record
 from openpersonalize.services import Services
 from openpersonalize.data.metadata import Store
 from openpersonalize.data.store import DataStore
-from openpersonalize.jobs import scheduler
+from openpersonalize.control import scheduling
 
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/g"
 DATASET = "arn:aws:personalize:us-east-1:123456789012:dataset/g/INTERACTIONS"
@@ -35,36 +35,36 @@ def _solution(services: Services, auto: bool = True, expression: str | None = No
 
 def test_first_run_an_hour_after_creation(services: Services) -> None:
     created = _solution(services)
-    assert scheduler.tick(services, now=created + 600) == []
-    (arn,) = scheduler.tick(services, now=created + 3601)
+    assert scheduling.tick(services, now=created + 600) == []
+    (arn,) = scheduling.tick(services, now=created + 3601)
     version = services.store.get(arn, "solution-version")
     assert version is not None
     assert version.body["trainingMode"] == "AUTOTRAIN" and version.body["trainingType"] == "AUTOMATIC"
     assert version.status == "CREATE PENDING"
     # in flight: never a second one at the same time
-    assert scheduler.tick(services, now=created + 7200) == []
+    assert scheduling.tick(services, now=created + 7200) == []
 
 
 def test_off_when_disabled(services: Services) -> None:
     created = _solution(services, auto=False)
-    assert scheduler.tick(services, now=created + 10 * 86400) == []
+    assert scheduling.tick(services, now=created + 10 * 86400) == []
 
 
 def test_interval_and_new_data(services: Services) -> None:
     created = _solution(services, expression="rate(2 days)")
-    (first,) = scheduler.tick(services, now=created + 3601)
+    (first,) = scheduling.tick(services, now=created + 3601)
     services.store.update(first, {"status": ACTIVE})
     last = services.store.get(first, "solution-version").created  # type: ignore[union-attr]
-    assert scheduler.tick(services, now=last + 86400) == []  # before the interval
-    assert scheduler.tick(services, now=last + 2 * 86400 + 1) == []  # due, but no new interactions
+    assert scheduling.tick(services, now=last + 86400) == []  # before the interval
+    assert scheduling.tick(services, now=last + 2 * 86400 + 1) == []  # due, but no new interactions
     marker = services.data.dataset_dir(DATASET) / "bulk" / "new.parquet"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_bytes(b"x")
-    assert len(scheduler.tick(services, now=last + 2 * 86400 + 1)) == 1
+    assert len(scheduling.tick(services, now=last + 2 * 86400 + 1)) == 1
 
 
 def test_interval_parsing() -> None:
     record = type("R", (), {"body": {"solutionConfig": {"autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}}}})()
-    assert scheduler.interval_seconds(record) == 3 * 86400  # type: ignore[arg-type]
+    assert scheduling.interval_seconds(record) == 3 * 86400  # type: ignore[arg-type]
     record.body = {}  # type: ignore[attr-defined]
-    assert scheduler.interval_seconds(record) == 7 * 86400  # type: ignore[arg-type]
+    assert scheduling.interval_seconds(record) == 7 * 86400  # type: ignore[arg-type]

@@ -5,6 +5,9 @@ created meanwhile); later ones every ``rate(N days)`` (default 7) after the prev
 only when interactions arrived since then. Versions it creates have trainingMode AUTOTRAIN and
 trainingType AUTOMATIC. Each tick also runs the model refreshes of jobs/updates.py: automatic updates of
 deployed User-Personalization models (every 2 h) and Semantic-Similarity incremental updates (~30 min).
+
+It lives in control because it creates resources (solution versions, as CreateSolutionVersion does); the
+worker calls ``tick`` from its idle loop, handed it when it is built (server.py).
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import time
 
 from ..statuses import ACTIVE, IN_FLIGHT
 from ..services import Services
-from ..control.context import RequestContext
-from ..control.solution_versions import start_version
 from ..data.metadata import Record
-from . import attribution, recommender_training, updates
+from ..jobs import attribution, recommender_training, updates
+from .context import RequestContext
+from .solution_versions import start_version
 
 log = logging.getLogger("openpersonalize.scheduler")
 FIRST_RUN_SECONDS = 3600.0

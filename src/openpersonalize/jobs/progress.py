@@ -1,0 +1,44 @@
+"""The worker's Progress (jobs/base.py): a running job's report reaches its record and its heartbeat.
+
+Each report writes ``_progress`` (percent done) and, for training, ``_training`` (the stage: phase, detail,
+step of steps, epoch of epochs, last validation score) to the resource record, and advances the job's heartbeat
+in the jobs table, which is how a restarted worker tells a live job from a crashed one (jobs/worker.py).
+Reports are throttled to one write per ``WRITE_SECONDS``; a new phase and the end (fraction 1) are always
+written. GET /progress/<arn> (control/progress.py) reads both fields; neither is a wire member.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..data.metadata import Job, Store
+from ..errors import ResourceNotFoundException
+
+WRITE_SECONDS = 0.5  # at most two record writes a second per job, however fast the epochs or input lines go
+
+
+class JobProgress:
+    """Reports of one job to its record and heartbeat (see the module docstring)."""
+
+    def __init__(self, store: Store, job: Job, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.job, self.clock = store, job, clock
+        self.written: float | None = None
+        self.phase: object = None
+
+    def __call__(self, fraction: float, stage: Mapping[str, Any] | None = None) -> None:
+        now = self.clock()
+        phase = None if stage is None else stage.get("phase")
+        due = self.written is None or now - self.written >= WRITE_SECONDS
+        if not (due or fraction >= 1.0 or (stage is not None and phase != self.phase)):
+            return
+        self.written, self.phase = now, phase
+        self.store.heartbeat(self.job.id)
+        changes: dict[str, Any] = {"_progress": round(100.0 * min(max(fraction, 0.0), 1.0), 1)}
+        if stage is not None:
+            changes["_training"] = dict(stage)
+        try:
+            self.store.update(self.job.arn, changes)
+        except ResourceNotFoundException:
+            pass  # the resource was deleted while its job ran; the runner finds out on its next write
