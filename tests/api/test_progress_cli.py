@@ -172,3 +172,14 @@ def test_iterative_recipes_report_epochs() -> None:
         ImplicitALS(iterations=4).fit(data)
     ImplicitALS(iterations=2).fit(data)  # outside the block nobody listens
     assert calls == [(1, 4, None), (2, 4, None), (3, 4, None), (4, 4, None)]
+
+
+def test_a_trained_version_keeps_its_last_epoch(server: LiveServer, personalize: Any, group: str) -> None:
+    """Item-Affinity fits by ALS sweeps: the report names the last epoch after the fit, through to ACTIVE."""
+    arn = _version(personalize, group, "arn:aws:personalize:::recipe/aws-item-affinity")
+    version = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"])
+    assert version["status"] == "ACTIVE", version.get("failureReason")
+    report = _get(server, arn)[1]
+    assert report["phase"] == "saving the model" and report["epoch"] == report["epochs"] > 1
+    assert report["validationScore"] is None  # ALS reports no validation score per sweep
+    assert "_progress" not in version and "_training" not in version  # not wire members

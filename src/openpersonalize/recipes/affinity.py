@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from ._attributes import AttributeExpressionError, AttributeIndex
 from ._data import TrainingData, lookup_sorted
 from .als import ImplicitALS
-from .base import Interval, QueryError, _top_k, check_is_fitted
+from .base import Interval, QueryError, _top_k, check_is_fitted, report_epoch
 
 __all__ = ["ItemAffinity", "ItemAttributeAffinity"]
 
@@ -89,7 +89,8 @@ class ItemAffinity(ImplicitALS):
     def _fit(self, data: TrainingData) -> None:
         matrix = data.user_item_matrix()
         model = self._model()
-        model.fit(matrix, show_progress=False)
+        model.fit(matrix, show_progress=False,  # each ALS sweep is an epoch of the fit progress, as in ImplicitALS
+                  callback=lambda sweep, _seconds, _loss: report_epoch(sweep + 1, self.iterations))
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.user_ids_ = np.asarray(data.user_ids, dtype=str)
