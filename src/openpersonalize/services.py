@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import Settings
 from .data.metadata import Store
 from .data.store import DataStore
+from .serving.actions import ActionServing
 
 
 @dataclass
@@ -18,6 +19,10 @@ class Services:
     store: Store
     data: DataStore
     wake_worker: Callable[[], None] | None = None  # nudges the in-process worker after an enqueue
+    actions: ActionServing = field(init=False)  # GetActionRecommendations' per-model action data
+
+    def __post_init__(self) -> None:
+        self.actions = ActionServing(self.store, self.data)
 
     def nudge(self) -> None:
         if self.wake_worker is not None:

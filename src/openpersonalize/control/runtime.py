@@ -18,6 +18,7 @@ from ..errors import InvalidInputException, ResourceNotFoundException
 from ..filters import compile as filter_compile
 from ..filters.values import parse_filter_values
 from ..serving import answers, recommend
+from ..serving.actions import ActionFilter
 from ..serving.models import Catalog, ServedModel, cache_for
 from ..serving.realtime import UserHistory
 from . import recommenders
@@ -26,6 +27,7 @@ from .context import RequestContext
 from ..data.metadata import Record
 
 DEFAULT_RESULTS, MAX_RESULTS, MAX_RESULTS_WITH_METADATA = 25, 500, 50  # API_RS_GetRecommendations
+DEFAULT_ACTIONS, MAX_ACTIONS = 5, 100  # API_RS_GetActionRecommendations (spec §2.14)
 MAX_METADATA_COLUMNS = 10
 MAX_RANKING_INPUT, MAX_RANKING_INPUT_WITH_METADATA = 500, 50
 RECORD_TTL = 1.0  # seconds a campaign or filter record is reused before it is read again
@@ -129,14 +131,25 @@ def get_personalized_ranking(ctx: RequestContext, params: dict[str, Any]) -> dic
 
 
 def get_action_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    """GetActionRecommendations: PERSONALIZED_ACTIONS campaigns only."""
+    """GetActionRecommendations: PERSONALIZED_ACTIONS campaigns only (spec §2.14), answered by serving/actions.py."""
     if "campaignArn" not in params:
         raise InvalidInputException("GetActionRecommendations needs campaignArn.")
     campaign, model = _campaign_model(ctx, params)
-    raise InvalidInputException(
-        f"Campaign {campaign.arn} deploys a {model.recipe_type} recipe; GetActionRecommendations needs a "
-        "PERSONALIZED_ACTIONS (Next-Best-Action) recipe."
-    )
+    if model.recipe_type != "PERSONALIZED_ACTIONS":
+        raise InvalidInputException(
+            f"Campaign {campaign.arn} deploys a {model.recipe_type} recipe; GetActionRecommendations needs a "
+            "PERSONALIZED_ACTIONS (Next-Best-Action) recipe."
+        )
+    num = params.get("numResults") or DEFAULT_ACTIONS  # 0 reads as the default, as for GetRecommendations
+    if num > MAX_ACTIONS:
+        raise InvalidInputException(f"numResults is {num}; at most {MAX_ACTIONS} are allowed.")
+    action_filter = None
+    if "filterArn" in params:
+        values = params.get("filterValues", {})
+        compiled = _compiled(filter_compile, _filter_record(ctx, model, params["filterArn"]), model)
+        parse_filter_values(values)  # malformed values fail the request here, naming the key
+        action_filter = ActionFilter(compiled, values, _user_record(model.catalog, params.get("userId")))
+    return ctx.services.actions.recommend(model, params.get("userId"), int(num), action_filter)
 
 
 # ---- campaign and model ----------------------------------------------------------------------------------------
@@ -273,15 +286,8 @@ def _filter(
     ctx: RequestContext, model: ServedModel, arn: str, values: dict[str, str], user_id: str | None,
     history: UserHistory, item_id: str | None,
 ) -> recommend.MaskFn:
-    """The filter as a mask function over a catalogue; its record must be ACTIVE and of the campaign's group."""
-    record = _record(ctx, arn, "filter")
-    if record is None:
-        raise ResourceNotFoundException(f"Could not find filter with ARN {arn}.")
-    if record.status != ACTIVE:
-        raise InvalidInputException(f"Filter {arn} is {record.status}; it must be ACTIVE.")
-    if record.body["datasetGroupArn"] != model.group_arn:
-        raise InvalidInputException(f"Filter {arn} belongs to another dataset group than the campaign ({model.group_arn}).")
-    compiled = _compiled(filter_compile, record, model)
+    """The filter as a mask function over a catalogue."""
+    compiled = _compiled(filter_compile, _filter_record(ctx, model, arn), model)
     parse_filter_values(values)  # malformed values fail the request here, naming the key
     events = _user_events(filter_compile, history)
     user_record = _user_record(model.catalog, user_id)
@@ -298,6 +304,18 @@ def _filter(
         ), dtype=bool)
 
     return mask
+
+
+def _filter_record(ctx: RequestContext, model: ServedModel, arn: str) -> Record:
+    """A request's filter: its record must be ACTIVE and of the campaign's dataset group."""
+    record = _record(ctx, arn, "filter")
+    if record is None:
+        raise ResourceNotFoundException(f"Could not find filter with ARN {arn}.")
+    if record.status != ACTIVE:
+        raise InvalidInputException(f"Filter {arn} is {record.status}; it must be ACTIVE.")
+    if record.body["datasetGroupArn"] != model.group_arn:
+        raise InvalidInputException(f"Filter {arn} belongs to another dataset group than the campaign ({model.group_arn}).")
+    return record
 
 
 def _compiled(module: Any, record: Record, model: ServedModel) -> Any:
