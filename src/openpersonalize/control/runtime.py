@@ -149,7 +149,8 @@ def get_action_recommendations(ctx: RequestContext, params: dict[str, Any]) -> d
         compiled = _compiled(filter_compile, _filter_record(ctx, model, params["filterArn"]), model)
         parse_filter_values(values)  # malformed values fail the request here, naming the key
         action_filter = ActionFilter(compiled, values, _user_record(model.catalog, params.get("userId")))
-    return ctx.services.actions.recommend(model, params.get("userId"), int(num), action_filter)
+    items = _history(model, params).item_ids
+    return ctx.services.actions.recommend(model, params.get("userId"), items, int(num), action_filter)
 
 
 # ---- campaign and model ----------------------------------------------------------------------------------------

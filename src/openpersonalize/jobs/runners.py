@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from . import lifecycle, training
+from . import lifecycle, train_job
 from . import data_deletion, dataset_export
 from . import dataset_import
 from . import batch_inference, batch_io, batch_segment
@@ -19,7 +19,7 @@ def job_runners(hooks: Hooks) -> dict[str, Runner]:
         "activate": Runner(lifecycle.activate),
         "dataset_import": Runner(dataset_import.run),
         "delete": Runner(lifecycle.remove),
-        "train": Runner(partial(training.run, on_active=hooks.version_active)),
+        "train": Runner(partial(train_job.run, on_active=hooks.version_active)),
         dataset_export.JOB_KIND: Runner(dataset_export.run),
         data_deletion.JOB_KIND: Runner(data_deletion.run, failed_status=data_deletion.FAILED),
         batch_io.INFERENCE_JOB: Runner(batch_inference.run),

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
+from ..statuses import CREATE_STOPPED, CREATE_STOPPING
 from ..services import Services
-from ..data.metadata import Job, Record
+from ..data.metadata import Record
 from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..evaluation.actions import evaluate_actions
@@ -65,28 +65,6 @@ class Frames:
     actions: pl.DataFrame | None = None
     action_interactions: pl.DataFrame | None = None
     schemas: dict[str, Schema] = field(default_factory=dict)  # dataset type → schema, of the frames read
-
-
-def run(services: Services, job: Job, progress: Progress, *, on_active: Callable[[Services, Record], None]) -> None:
-    """The "train" job; ``on_active`` is told of the version once it is ACTIVE (campaigns that follow it)."""
-    version = services.store.get(job.arn, "solution-version")
-    if version is None or version.status not in (CREATE_PENDING, CREATE_IN_PROGRESS):
-        return  # deleted or stopped before it started
-    if services.store.update_if(job.arn, (CREATE_PENDING, CREATE_IN_PROGRESS), {"status": CREATE_IN_PROGRESS}) is None:
-        return  # stopped between the check and now
-    started = time.monotonic()
-    try:
-        changes = train(services, version, progress)
-    except Stopped:
-        services.store.update_if(job.arn, (CREATE_STOPPING,), {"status": CREATE_STOPPED})
-        return
-    hours = (time.monotonic() - started) / 3600
-    # Conditional, so a stop that arrives during the last step still ends CREATE STOPPED.
-    active = services.store.update_if(job.arn, (CREATE_IN_PROGRESS,), {**changes, "status": ACTIVE, "trainingHours": hours})
-    if active is None:
-        services.store.update_if(job.arn, (CREATE_STOPPING,), {"status": CREATE_STOPPED})
-    else:
-        on_active(services, active)
 
 
 def _check_stop(services: Services, arn: str) -> None:
@@ -139,10 +117,6 @@ def _fraction(phase: str, step: int | None, steps: int | None) -> float:
 
 def train(services: Services, version: Record, progress: Progress = no_progress) -> dict[str, Any]:
     """Fit and evaluate; returns the version's new fields. Raises JobFailed with a user-facing reason."""
-    if version.body.get("trainingMode") == "UPDATE":  # a warm start of the newest model, not a retrain
-        from .updates import train_update  # updates.py reuses this module's data loading: import late
-
-        return train_update(services, version)
     phase = Phases(progress, version.arn)
     phase("loading data")
     body = version.body

@@ -25,7 +25,6 @@ from ..data.store import DataStore
 from ..filters.compile import CompiledFilter, FilterCatalog, UserEvents
 from ..ids import new_uuid
 from .cache import BoundedCache
-from .models import ServedModel
 
 FRESH_SECONDS = 1.0  # how stale a model's action data may be after PutActionInteractions or an import
 SCORE_DECIMALS = 6  # propensities on the wire, as item scores are
@@ -43,6 +42,15 @@ class ActionModel(Protocol):
         action_history_event_types: Sequence[str] = (), action_history_timestamps: Sequence[float] = (),
         num_results: int = 5, now: float | None = None, exclude_action_ids: Sequence[str] = (),
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class LoadedModel(Protocol):
+    """What this module reads of a loaded model (serving/models.ServedModel): which one it is, and its recipe."""
+
+    version_arn: str
+    group_arn: str
+    loaded_at: float
+    recipe: Any
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,10 @@ class ActionServing:
         self.store, self.data = store, data
         self.cache: BoundedCache[str, tuple[float, ActionData]] = BoundedCache("action_data", MAX_MODELS)
 
-    def recommend(self, model: ServedModel, user_id: str | None, num_results: int,
+    def recommend(self, model: LoadedModel, user_id: str | None, items: Sequence[str], num_results: int,
                   action_filter: ActionFilter | None) -> dict[str, Any]:
-        """The wire answer: ``actionList`` of {actionId, score}, best first, and a ``recommendationId``."""
+        """The wire answer: ``actionList`` of {actionId, score}, best first, and a ``recommendationId``.
+        ``items`` are the user's item interactions, which the propensities are computed from."""
         recipe = cast(ActionModel, model.recipe)
         data = self.action_data(model)
         events = data.user_events(user_id)
@@ -90,7 +99,6 @@ class ActionServing:
                 data.filters, user_id=user_id, history=events, user_record=action_filter.user_record,
                 values=action_filter.values)
             excluded = recipe.action_ids_[~np.asarray(allowed, dtype=bool)]
-        items = model.history.get(user_id).item_ids if user_id is not None else []
         stamps = events.column("TIMESTAMP")
         ids, scores = recipe.recommend_actions(
             items, user_id=user_id, action_history_ids=events.item_ids, action_history_event_types=events.event_types,
@@ -100,7 +108,7 @@ class ActionServing:
         # Not remembered for metric attribution: its reports cover item events (spec §2.11), not actions.
         return {"actionList": actions, "recommendationId": f"RID-{new_uuid()}"}
 
-    def action_data(self, model: ServedModel) -> ActionData:
+    def action_data(self, model: LoadedModel) -> ActionData:
         """The model's action data, read again when the action datasets changed (see the module docstring)."""
         key, now = f"{model.version_arn}@{model.loaded_at}", time.monotonic()
         found = self.cache.get(key)
@@ -121,7 +129,7 @@ class ActionServing:
             token += [self.data.bulk_rows(arn), log.stat().st_size if log.exists() else 0]
         return tuple(token)
 
-    def _build(self, model: ServedModel, token: tuple[int, ...]) -> ActionData:
+    def _build(self, model: LoadedModel, token: tuple[int, ...]) -> ActionData:
         action_ids = np.asarray(cast(ActionModel, model.recipe).action_ids_)
         actions = self._read(model.group_arn, "ACTIONS")
         filters = FilterCatalog.build(np.zeros(0, dtype=str), actions=actions, action_ids=action_ids)
