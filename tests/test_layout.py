@@ -18,6 +18,7 @@ FORBIDDEN = {
     "recipes": {"control", "jobs", "serving", "api.app", "api.operations"},
     "evaluation": {"control", "jobs", "serving", "api"},
     "filters": {"control", "jobs", "serving", "recipes"},
+    "jobs": {"control", "api"},  # control hands jobs its hooks and runners (control/job_table.py)
 }
 MAX_LINES = 650
 
