@@ -76,8 +76,9 @@ def check_use_case_minimum(interactions: pl.DataFrame, event_type: str | None, *
         )
 
 
-def train_model(services: Services, record: Record, config: dict[str, Any]) -> tuple[str, dict[str, float]]:
-    """Fit the use case's base recipe on the group's data; returns (model ARN, modelMetrics)."""
+def train_model(services: Services, record: Record, config: dict[str, Any], progress: Progress) -> tuple[str, dict[str, float]]:
+    """Fit the use case's base recipe on the group's data; returns (model ARN, modelMetrics). Reports the data
+    read (0.05), the fit and evaluation done (0.9) and the model saved (0.95); loading it for serving follows."""
     use_case = use_case_of(record)
     base_arn = catalogue.RECIPE_PREFIX + use_case.base
     relaxed = services.settings.relaxed_minimums
@@ -89,8 +90,10 @@ def train_model(services: Services, record: Record, config: dict[str, Any]) -> t
         training.check_minimums(interactions)
     data = TrainingData.from_frames(interactions, frames.items, frames.users,
                                     item_roles=training.item_roles(frames.schemas.get("ITEMS")))
+    progress(0.05)
     model = training._recipe(base_arn, {}, {})
     evaluation = training._evaluate(base_arn, model, data, frames, split_users(data, seed=training.SEED))
+    progress(0.9)
     metrics = dict(evaluation.metrics)
     if isinstance(model, TrendingNow):
         metrics[trends.METRIC_KEY] = trends.trend_prediction_accuracy(model, data, window_seconds=model.window_seconds)
@@ -98,6 +101,7 @@ def train_model(services: Services, record: Record, config: dict[str, Any]) -> t
     target = model_dir(services.data.root, model_arn)
     shutil.rmtree(target, ignore_errors=True)
     model.save(target)
+    progress(0.95)
     return model_arn, {k: round(float(v), 4) for k, v in metrics.items()}
 
 
@@ -123,7 +127,7 @@ def create(services: Services, job: Job, progress: Progress, *, forget: Forget) 
     if record is None or services.store.update_if(job.arn, IN_FLIGHT, {"status": CREATE_IN_PROGRESS}) is None:
         return  # deleted before it started
     try:
-        model_arn, metrics = train_model(services, record, record.body["recommenderConfig"])
+        model_arn, metrics = train_model(services, record, record.body["recommenderConfig"], progress)
         _load(services, model_arn)
     except JobFailed as failure:
         # Conditional (not the worker's mark_failed): a DeleteRecommender meanwhile must stay DELETE PENDING.
@@ -153,7 +157,7 @@ def update(services: Services, job: Job, progress: Progress, *, forget: Forget) 
     changes: dict[str, Any] = {"recommenderConfig": config}
     try:
         if scheduled or job.payload.get("retrain"):
-            model_arn, metrics = train_model(services, record, config)
+            model_arn, metrics = train_model(services, record, config, progress)
             changes["_modelArn"] = model_arn
             _load(services, model_arn)
             changes.update({"modelMetrics": metrics, "_trainedAt": time.time()})
