@@ -14,10 +14,13 @@ from typing import Any
 
 from ..data.metadata import Record
 from ..errors import ResourceNotFoundException
+from ..jobs.batch_io import INFERENCE_KIND, SEGMENT_KIND
+from ..jobs.data_deletion import COMPLETED, FAILED
 from ..services import Services
+from ..statuses import ACTIVE, CREATE_FAILED, CREATE_STOPPED, INACTIVE
 
-FINAL = frozenset({"ACTIVE", "CREATE FAILED", "CREATE STOPPED", "FAILED", "COMPLETED", "INACTIVE"})
-BATCH_KINDS = frozenset({"batch-inference-job", "batch-segment-job"})
+FINAL = frozenset({ACTIVE, CREATE_FAILED, CREATE_STOPPED, FAILED, COMPLETED, INACTIVE})
+BATCH_KINDS = frozenset({INFERENCE_KIND, SEGMENT_KIND})
 
 
 def progress_of(services: Services, arn: str) -> dict[str, Any]:
@@ -38,7 +41,7 @@ def progress_of(services: Services, arn: str) -> dict[str, Any]:
         report.update(_training(body.get("_training") or {}))
     elif record.kind in BATCH_KINDS and "_progress" in body:
         report["phase"] = "answering input lines"
-    if status == "ACTIVE":
+    if status == ACTIVE:
         report["percent"] = 100.0
     return report
 
