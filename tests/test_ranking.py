@@ -108,15 +108,15 @@ def test_the_exploration_pool_is_young_and_less_popular_than_the_median_trained_
     np.testing.assert_array_equal(pool, [1, 4])  # 0 is old, 2 popular, 3 undated but trained
 
 
-def test_draws_are_distinct_eligible_and_weighted_away_from_shown_items() -> None:
+def test_draws_are_distinct_not_yet_picked_and_weighted_away_from_shown_items() -> None:
     rng = np.random.default_rng(4)
     pool = np.array([10, 11, 12, 13])
-    eligible = np.array([[True, True, False, True], [False, False, False, True]])
-    drawn = ranking.draw(pool, 2, rng, eligible)
-    assert set(drawn[0]) <= {10, 11, 13} and len(set(drawn[0])) == 2
-    np.testing.assert_array_equal(drawn[1], [13, -1])
-    shown = np.array([[0.0, 50.0, 0.0, 0.0]])
-    picks = [ranking.draw(pool, 1, rng, shown=shown)[0, 0] for _ in range(400)]
+    drawn = ranking.draw(pool, 2, rng, excluded=[12])
+    assert set(drawn) <= {10, 11, 13} and len(set(drawn)) == 2
+    np.testing.assert_array_equal(ranking.draw(pool, 3, rng, excluded=[10, 11, 12]), [13])
+    assert len(ranking.draw(pool[:0], 3, rng)) == 0
+    shown = np.array([0.0, 50.0, 0.0, 0.0])
+    picks = [ranking.draw(pool, 1, rng, shown=shown)[0] for _ in range(400)]
     assert picks.count(11) < 40  # weight 1/101 against 1 for each other item
 
 

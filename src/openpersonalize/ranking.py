@@ -12,6 +12,7 @@ a row has fewer candidates than asked for. Ties go to the lower position, whiche
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple, TypeVar
 
 import numpy as np
@@ -131,17 +132,18 @@ def softmax_at(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndar
     (2-D positions); NaN where a pick is ``-1`` or not finite. The caller chooses what the softmax runs over by
     what it leaves finite: the whole scored catalogue for recommendations, the input list for ranking."""
     peak, total = normaliser if normaliser is not None else softmax_normaliser(scores)
-    at = np.take_along_axis(scores, np.maximum(picked, 0), axis=1).astype(np.float64)
-    ok = (picked >= 0) & np.isfinite(at) & (total[:, None] > 0)
-    values = np.exp(np.where(ok, at, 0.0) - peak[:, None]) / np.where(total > 0, total, 1.0)[:, None]
-    return np.where(ok, values, np.nan)
+    # one flat gather (take_along_axis costs more than the arithmetic for a single served row)
+    flat = np.maximum(picked, 0) + (np.arange(len(picked)) * scores.shape[1])[:, None]
+    at = scores.reshape(-1)[flat].astype(np.float64)
+    values = np.exp(at - peak[:, None]) / np.where(total > 0, total, 1.0)[:, None]  # exp(-inf) = 0
+    return np.where((picked >= 0) & np.isfinite(at), values, np.nan)
 
 
 def display_scores(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> list[list[float | None]]:
     """``softmax_at`` as the wire shows it: ``DISPLAY_DECIMALS`` decimals, None where there is no score."""
     values = np.round(softmax_at(scores, picked, normaliser), DISPLAY_DECIMALS)
-    return [[None if math.isnan(v) else v for v in row] for row in values.tolist()]
+    return [[None if v != v else v for v in row] for row in values.tolist()]  # v != v: NaN
 
 
 # ---- personalized ranking ----------------------------------------------------------------------------------------
@@ -186,19 +188,19 @@ def exploration_pool(created: np.ndarray, counts: np.ndarray, n_model: int, late
     return np.flatnonzero(young & (counts < median))
 
 
-def draw(pool: np.ndarray, k: int, rng: np.random.Generator, eligible: np.ndarray | None = None,
+def draw(pool: np.ndarray, k: int, rng: np.random.Generator, excluded: Sequence[int] = (),
          shown: np.ndarray | None = None) -> np.ndarray:
-    """Per row, ``k`` distinct ``pool`` items (-1 pads) among the ``eligible`` ones (rows × pool), weighted
+    """``k`` distinct ``pool`` items not in ``excluded`` (the answer's picks): uniformly, or weighted
     1 / (1 + 2·shown) by how often the user saw each without a click (weighted sampling without replacement by
-    exponential keys: the k largest u^(1+2·shown))."""
-    rows = 1 if eligible is None else eligible.shape[0]
-    keys = rng.random((rows, len(pool)))
-    if shown is not None:
-        keys **= 1.0 + 2.0 * shown
-    if eligible is not None:
-        keys[~eligible] = -np.inf
-    chosen = top_k(keys, k)
-    return np.where(chosen >= 0, pool[np.maximum(chosen, 0)], -1)
+    exponential keys: the k largest u^(1+2·shown)). One answer at a time: a draw of k from a small pool is
+    O(k), where keys over a whole block of rows cost O(rows × pool) per request."""
+    wanted = min(k + len(excluded), len(pool))
+    if shown is None:
+        candidates = rng.choice(pool, size=wanted, replace=False) if wanted else pool[:0]
+    else:
+        candidates = pool[top_k(rng.random(len(pool)) ** (1.0 + 2.0 * shown), wanted)]
+    skip = set(excluded)
+    return np.asarray([c for c in candidates.tolist() if c not in skip][:k], dtype=np.int64)
 
 
 def explore(picked: list[T], drawn: list[T], num_results: int, rng: np.random.Generator) -> list[T]:
@@ -209,7 +211,7 @@ def explore(picked: list[T], drawn: list[T], num_results: int, rng: np.random.Ge
 def interleave(base: list[T], inserted: list[T], limit: int, rng: np.random.Generator) -> list[T]:
     """``inserted`` at random positions among ``base``; both keep their relative order."""
     total = min(limit, len(base) + len(inserted))
-    slots = set(rng.choice(total, size=min(len(inserted), total), replace=False).tolist()) if total else set()
+    slots = set(np.argsort(rng.random(total))[: len(inserted)].tolist())  # a random subset of the positions
     rest, extra = iter(base), iter(inserted)
     return [next(extra) if position in slots else next(rest) for position in range(total)]
 

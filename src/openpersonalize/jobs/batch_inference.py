@@ -276,14 +276,11 @@ class Inference:
     def _explored(self, picked: np.ndarray, wanted: np.ndarray) -> tuple[list[list[int]], list[set[int]]]:
         """Each line's picks with its exploration slots drawn in (ranking.draw, ranking.explore, as
         GetRecommendations does): young, little-seen items its filter allows and it has not picked."""
-        pool = self.explore.pool
-        taken = np.zeros(wanted.shape, dtype=bool)
-        rows, slots = np.nonzero(picked >= 0)
-        taken[rows, picked[rows, slots]] = True
-        drawn = ranking.draw(pool, self.explore.slots, self.explore.rng, wanted[:, pool] & ~taken[:, pool])
+        pool, rng = self.explore.pool, self.explore.rng
         lists, chosen = [], []
-        for base, extra in zip(_rows(picked), _rows(drawn), strict=True):
-            lists.append(ranking.explore(base, extra, self.num_results, self.explore.rng))
+        for row, base in enumerate(_rows(picked)):
+            extra = ranking.draw(pool[wanted[row, pool]], self.explore.slots, rng, base).tolist()
+            lists.append(ranking.explore(base, extra, self.num_results, rng))
             chosen.append(set(extra))
         return lists, chosen
 

@@ -81,13 +81,12 @@ def recalled(recommendation_id: str) -> tuple[str, list[str]] | None:
 
 def _cached(model: ServedModel, key: tuple[Any, ...], compute: Callable[[], np.ndarray]) -> np.ndarray:
     """A score vector from the model's cache; read-only, so a request that changes it must copy it."""
-
-    def frozen() -> np.ndarray:
-        scores = compute()
-        scores.setflags(write=False)
-        return scores
-
-    return model.scores.get_or_compute(key, frozen)
+    found = model.scores.get(key)
+    if found is not None:
+        return found
+    scores = compute()
+    scores.setflags(write=False)
+    return model.scores.put(key, scores)
 
 
 def _ranking(model: ServedModel, scores: np.ndarray) -> ranking.Ranking | None:
@@ -336,14 +335,12 @@ def _shown_counts(catalog: Catalog, history: UserHistory, pool: np.ndarray) -> n
     pos = catalog.index(list(unclicked))
     ok = pos >= 0
     shown[pos[ok]] = np.fromiter(unclicked.values(), float, len(unclicked))[ok]
-    return shown[pool][None, :]  # type: ignore[no-any-return]
+    return shown[pool]  # type: ignore[no-any-return]
 
 
 def _draw(model: ServedModel, pool: np.ndarray, k: int, picked: list[int], shown: np.ndarray | None) -> list[int]:
     """``k`` pool items the answer has not picked already."""
-    eligible = ~np.isin(pool, np.asarray(picked, dtype=np.int64))[None, :]
-    drawn = ranking.draw(pool, k, model.rng, eligible, shown)[0]
-    return drawn[drawn >= 0].tolist()
+    return ranking.draw(pool, k, model.rng, picked, shown).tolist()
 
 
 def _promote(
