@@ -53,7 +53,7 @@ def _settle_ties(scores: np.ndarray, part: np.ndarray) -> np.ndarray:
     kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
     kept = (np.take_along_axis(scores, part, axis=1) == kth[:, None]).sum(axis=1)
     tied = (scores == kth[:, None]).sum(axis=1)
-    for row in np.flatnonzero(kept < tied):
+    for row in np.flatnonzero((kept < tied) & np.isfinite(kth)):  # -inf ties become -1 padding anyway
         above = np.flatnonzero(scores[row] > kth[row])
         level = np.flatnonzero(scores[row] == kth[row])[: part.shape[1] - len(above)]
         part[row] = np.sort(np.concatenate([above, level]))
