@@ -139,7 +139,7 @@ def test_exploration_slots_are_drawn_per_request_around_the_same_ranked_items(
         if not explored:  # the catalogue is rebuilt in the background after PutItems
             time.sleep(0.1)
             continue
-        assert len(explored) == 5  # 10 results · weight 1.0 · ½ (recommend.EXPLORATION_SHARE)
+        assert len(explored) == 5  # 10 results · weight 1.0 · ½ (ranking.EXPLORATION_SHARE)
         drawn |= set(explored) & set(fresh)
         ranked.append([i["itemId"] for i in answer if "score" in i])
     assert len(drawn) >= 3, "different young items are drawn on different requests"

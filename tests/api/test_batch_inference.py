@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import unique, wait_for
-from test_campaigns import POPULARITY, RANKING, SIMS, UP, ServingGroup, make_serving_group, solution, train
+from test_campaigns import POPULARITY, RANKING, SIMS, UP, ServingGroup, deploy, make_serving_group, solution, train
 from test_datasets import error_of
 
 ROLE = "arn:aws:iam::123456789012:role/batch"
@@ -150,6 +150,48 @@ def test_exploration_config_gives_slots_to_young_items(personalize: Any, group: 
     after = _read(tmp_path / "explored" / "in.json.out")
     changed = sum(a["output"]["recommendedItems"] != b["output"]["recommendedItems"] for a, b in zip(after, before, strict=True))
     assert changed > 0 and all(len(a["output"]["recommendedItems"]) == 10 for a in after)
+
+
+def _genre_filter(personalize: Any, group: ServingGroup) -> str:
+    arn = personalize.create_filter(name=unique("flt"), datasetGroupArn=group.arn,
+                                    filterExpression="INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)")["filterArn"]
+    assert wait_for(lambda: personalize.describe_filter(filterArn=arn)["filter"])["status"] == "ACTIVE"
+    return str(arn)
+
+
+def test_a_batch_job_answers_what_get_recommendations_answers(personalize: Any, runtime: Any, group: ServingGroup,
+                                                              versions: dict[str, str], tmp_path: Path) -> None:
+    """Same user, filter (with a value) and settings, exploration off: the same items and scores (ranking.py)."""
+    no_exploration = {"itemExplorationConfig": {"explorationWeight": "0", "explorationItemAgeCutOff": "30"}}
+    campaign = deploy(personalize, versions["up"], campaignConfig=no_exploration)
+    arn = _genre_filter(personalize, group)
+    values = [{"GENRES": '"Comedy"'}, {"GENRES": '"Documentary","Family"'}]
+    lines = [{"userId": u, "filterValues": v} for u in [*_users(group, 6), "nobody-knows-me"] for v in values]
+    source = _write(tmp_path / "in.json", lines)
+    job = _run(personalize, versions["up"], str(source), f"{tmp_path}/out/", filterArn=arn, numResults=15,
+               batchInferenceJobConfig=no_exploration)
+    assert job["status"] == "ACTIVE", job.get("failureReason")
+    for line in _read(tmp_path / "out" / "in.json.out"):
+        online = runtime.get_recommendations(campaignArn=campaign, userId=line["input"]["userId"], numResults=15,
+                                             filterArn=arn, filterValues=line["input"]["filterValues"])["itemList"]
+        assert line["output"]["recommendedItems"] == [item["itemId"] for item in online]
+        assert line["output"]["scores"] == [item["score"] for item in online]
+
+
+def test_a_ranking_job_answers_what_get_personalized_ranking_answers(
+    personalize: Any, runtime: Any, group: ServingGroup, versions: dict[str, str], tmp_path: Path
+) -> None:
+    campaign = deploy(personalize, versions["ranking"])
+    wanted = ["i5", "i40", "not-an-item", "i77", "i120", "i3", "i9"]
+    lines = [{"userId": u, "itemList": wanted} for u in [*_users(group, 4), "nobody-knows-me"]]
+    source = _write(tmp_path / "in.json", lines)
+    job = _run(personalize, versions["ranking"], str(source), f"{tmp_path}/out/")
+    assert job["status"] == "ACTIVE", job.get("failureReason")
+    for line in _read(tmp_path / "out" / "in.json.out"):
+        online = runtime.get_personalized_ranking(campaignArn=campaign, userId=line["input"]["userId"],
+                                                  inputList=wanted)["personalizedRanking"]
+        assert line["output"]["recommendedItems"] == [item["itemId"] for item in online]
+        assert line["output"]["scores"] == [item.get("score") for item in online]
 
 
 def test_unreadable_input_fails_the_job(personalize: Any, versions: dict[str, str], tmp_path: Path, s3: Any) -> None:

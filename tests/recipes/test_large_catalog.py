@@ -114,18 +114,3 @@ def test_inverted_index_finds_the_exact_top_k_when_every_list_is_probed() -> Non
     expected = np.argsort(-(vectors @ query))[:25]
     np.testing.assert_array_equal(found, expected)
     np.testing.assert_allclose(scores, (vectors @ query)[expected], rtol=1e-5)
-
-
-def test_serving_keeps_the_true_best_items_of_a_mostly_flat_large_score_vector() -> None:
-    """Serving's partial ranking (catalogues over 100k items) reads a threshold off a sample; it must still hold
-    exactly the best items, whether few or many items rise above the fill value."""
-    from openpersonalize.serving.recommend import PARTIAL_RANKING, _best_indices
-
-    rng = np.random.default_rng(2)
-    for above in (10, 3000, 400_000):
-        scores = np.full(1_000_000, -1.0, dtype=np.float32)
-        scores[rng.choice(len(scores), 200_000, replace=False)] = -np.inf
-        scores[rng.choice(len(scores), above, replace=False)] = rng.random(above).astype(np.float32)
-        found = _best_indices(scores, PARTIAL_RANKING)
-        expected = np.argpartition(-scores, PARTIAL_RANKING - 1)[:PARTIAL_RANKING]
-        np.testing.assert_array_equal(np.sort(scores[found]), np.sort(scores[expected]))

@@ -76,25 +76,6 @@ def test_demotion_sinks_shown_items_more_the_more_they_were_shown() -> None:
     assert scores[1] - out[1] < scores[2] - out[2]  # i3 shown twice, i2 once
 
 
-def test_display_scores_are_a_softmax_over_scored_items_or_the_ranked_list() -> None:
-    scores = np.array([2.0, 1.0, -np.inf, 0.5], np.float32)
-    allowed = np.array([True, True, True, False])
-    shown = recommend.display_scores(scores, allowed, [0, 1, 2])  # recommendations: every scored item
-    total = np.exp(2.0) + np.exp(1.0) + np.exp(0.5)
-    assert np.isclose(shown[0], np.exp(2.0) / total, atol=1e-6) and shown[2] is None
-    ranked = recommend.display_scores(scores, allowed, [0, 1, 2], over_allowed=True)  # ranking: the input list
-    assert np.isclose(ranked[0], np.exp(2.0) / (np.exp(2.0) + np.exp(1.0)), atol=1e-6) and ranked[2] is None
-    cached = scores.copy()
-    cached.setflags(write=False)  # a cached vector uses the cached normaliser: same answer
-    assert recommend.display_scores(cached, allowed, [0, 1, 2]) == shown
-
-
-def test_interleave_keeps_relative_orders() -> None:
-    out = recommend._interleave([1, 2, 3, 4], [9, 8], 5)
-    assert len(out) == 5 and [x for x in out if x in (9, 8)] == [9, 8]
-    assert [x for x in out if x not in (9, 8)] == [1, 2, 3]
-
-
 def test_session_merges_are_replayed_from_the_event_log_after_a_restart(tmp_path: Path) -> None:
     """The live merge and the one rebuilt from the durable log give the user the same history."""
     arn = "arn:aws:personalize:us-east-1:1:dataset/g/INTERACTIONS"

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import ranking
 from ..errors import InvalidInputException, ResourceNotFoundException
 from ..filters import compile as filter_compile
 from ..filters.values import parse_filter_values
@@ -97,7 +98,7 @@ def _answer_key(ctx: RequestContext, campaign: Record, model: ServedModel, param
         return None
     config = campaign.body.get("campaignConfig") or {}
     num = params.get("numResults") or DEFAULT_RESULTS
-    exploring = model.recipe_type == "USER_PERSONALIZATION" and recommend.exploration_slots(num, _exploration(config)[0]) > 0
+    exploring = model.recipe_type == "USER_PERSONALIZATION" and ranking.exploration_slots(num, _exploration(config)[0]) > 0
     if "filterArn" in params:
         record = _record(ctx, params["filterArn"], "filter")
         if record is None or record.status != ACTIVE:

@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 import scipy.stats
 
+from .. import ranking
 from ..recipes._actions import ActionTrainingData
 from ..recipes.base import Histories
 from .protocol import Evaluation
@@ -66,9 +67,10 @@ def action_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Metrics from propensities and labels (users × actions; 1 taken, 0 not taken, -1 no interaction)."""
     if scores.size == 0:
         return dict.fromkeys(METRIC_KEYS, 0.0)
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :RECOMMENDED_PER_USER]
+    top = ranking.top_k(scores, RECOMMENDED_PER_USER)
     recommended = np.zeros(scores.shape, dtype=bool)
-    np.put_along_axis(recommended, top, True, axis=1)
+    rows, slots = np.nonzero(top >= 0)
+    recommended[rows, top[rows, slots]] = True
     taken = labels == 1
     n_recommended, n_taken = recommended.sum(axis=0), taken.sum(axis=0)
     correct = (recommended & taken).sum(axis=0)

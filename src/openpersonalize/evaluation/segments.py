@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
+from .. import ranking
 from ..data.schema import Schema
 from ..recipes._attributes import RESERVED_ITEM_COLUMNS, SEPARATOR, AttributeIndex
 from ..recipes._data import TrainingData, lookup_sorted
@@ -53,7 +54,8 @@ class MostActiveUsers:
         return self
 
     def users_for_items(self, item_ids: list[str], *, num_results: int) -> tuple[np.ndarray, np.ndarray]:
-        top = np.argsort(-self.activity_, kind="stable")[:num_results]
+        top = ranking.top_k(self.activity_, num_results)
+        top = top[top >= 0]
         return self.user_ids_[top], self.activity_[top].astype(float)
 
     def users_for_attributes(self, expression: str, *, num_results: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,9 +6,10 @@ items), ``{"userId", "itemList"}`` (Personalized-Ranking); any may carry ``filte
 Personalized-Ranking. jobs/batch_io.py streams the files; this module answers a chunk of lines.
 
 Scoring is vectorised: the users of a chunk become one ``Histories`` block scored ``SCORE_ROWS`` at a time,
-a filter is one boolean mask per line over the catalogue, top-k is ``argpartition``, display scores are the
-softmax over each line's candidates (spec §5.4). A line that cannot be answered gets an ``error`` and the job
-goes on. Histories are the group's Interactions with the event selection the solution trained with
+a filter is one boolean mask per line over the catalogue; top-k, display scores (the softmax over every item
+the model scores, spec §5.4), exploration and ranking lists are ranking.py's, as GetRecommendations and
+GetPersonalizedRanking use them, so a line answers what the campaign would. A line that cannot be answered
+gets an ``error`` and the job goes on. Histories are the group's Interactions with the event selection the solution trained with
 (jobs/training.py), as the runtime serves them; filters read all of the user's interactions.
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 import orjson
 import polars as pl
 
+from .. import ranking
 from ..errors import InvalidInputException
 from ..statuses import ACTIVE
 from ..services import Services
@@ -42,7 +44,6 @@ from .training import _select_events
 SCORING_THREADS = max(1, min(4, os.cpu_count() or 1))
 SCORE_ROWS = 256  # users scored at once: bounds the score matrix at SCORE_ROWS × n_items floats
 MAX_RANKING_ITEMS = 500  # spec §11: inputList of GetPersonalizedRanking
-EXPLORATION_SHARE = 0.5  # as serving/recommend.py: explorationWeight 1.0 explores half the list
 SCORED_TYPES = (catalogue.USER_PERSONALIZATION, catalogue.PERSONALIZED_RANKING)  # spec §8.1
 
 
@@ -174,14 +175,11 @@ class Inference:
     """Answers chunks of input lines for one solution version (spec §8.1 formats per recipe type)."""
 
     def __init__(self, recipe: Recipe, recipe_type: str, index: UserIndex | None, job_filter: JobFilter | None,
-                 num_results: int, exploration: dict[str, str], seed: int) -> None:
+                 num_results: int, explore: Exploration) -> None:
         self.recipe, self.recipe_type, self.index, self.filter = recipe, recipe_type, index, job_filter
         self.num_results = num_results
         self.with_scores = recipe_type in SCORED_TYPES
-        weight = float(exploration.get("explorationWeight", "0"))
-        self.n_explore = int(round(num_results * weight * EXPLORATION_SHARE))
-        self.explorable = _explorable(recipe, index, float(exploration.get("explorationItemAgeCutOff", "30")))
-        self.rng = np.random.default_rng(seed)
+        self.explore = explore
         self.pool = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="batch-score")
 
     def __call__(self, raws: list[bytes]) -> list[bytes]:
@@ -227,25 +225,21 @@ class Inference:
                     wanted[row] = self._mask(line)
                 except LineError as error:
                     out[row] = error_line(line.raw, line.parsed, str(error))
+        if self.recipe_type == catalogue.PERSONALIZED_RANKING:
+            return [o or self._ranked(line, scores[r], wanted[r]) for r, (line, o) in enumerate(zip(lines, out, strict=True))]
+        allowed = wanted.copy()
         if self.recipe_type == catalogue.RELATED_ITEMS:
             found = lookup_sorted(self.recipe.item_ids_, np.asarray([line.key for line in lines], dtype=str))
             rows = np.flatnonzero(found >= 0)
-            wanted[rows, found[rows]] = False  # never the query item itself
-        if self.recipe_type == catalogue.PERSONALIZED_RANKING:
-            return [o or self._ranked(line, scores[r], wanted[r]) for r, (line, o) in enumerate(zip(lines, out, strict=True))]
-        masked = np.where(wanted, scores, -np.inf)
-        top = _top_k(masked, self.num_results)
-        if self.n_explore and len(self.explorable):
-            top = self._explore(top, wanted)
-        shown = _softmax_at(masked, top) if self.with_scores else None
-        names = self.recipe.item_ids_[np.maximum(top, 0)].tolist()
-        valid = (top >= 0).tolist()
+            allowed[rows, found[rows]] = False  # never the query item itself
+        picked = ranking.top_k(np.where(allowed, scores, -np.inf), self.num_results)
+        lists, drawn = self._explored(picked, wanted) if self.explore.slots else (_rows(picked), [set()] * len(lines))
+        shown = ranking.display_scores(scores, _padded(lists, self.num_results)) if self.with_scores else None
         for row, line in enumerate(lines):
             if out[row] is None:
-                keep = valid[row]
-                output: dict[str, Any] = {"recommendedItems": [n for n, k in zip(names[row], keep, strict=True) if k]}
-                if shown is not None:
-                    output["scores"] = [v for v, k in zip(shown[row], keep, strict=True) if k]
+                output: dict[str, Any] = {"recommendedItems": self.recipe.item_ids_[lists[row]].tolist()}
+                if shown is not None:  # as GetRecommendations: explored items carry no score
+                    output["scores"] = [None if p in drawn[row] else v for p, v in zip(lists[row], shown[row], strict=False)]
                 out[row] = orjson.dumps({"input": line.parsed, "output": output, "error": None}) + b"\n"
         return [o for o in out if o is not None]
 
@@ -264,75 +258,87 @@ class Inference:
         else:
             assert self.index is not None  # built for every user-keyed recipe type
             histories = self.index.histories(self.index.positions([line.key for line in lines]))
-        # _final_scores is the matrix recommend_batch ranks by; batch needs the values too (display scores,
-        # per-line filter masks), so it is called directly rather than through recommend_batch's top-k.
-        return self.recipe._final_scores(histories)
+        return self.recipe.final_scores(histories)
 
     def _ranked(self, line: Line, scores: np.ndarray, wanted: np.ndarray) -> bytes:
-        """The line's itemList best first; items the model cannot score keep their order at the end with a null
-        score; items the filter excludes are left out, as GetPersonalizedRanking does."""
+        """The line's itemList as GetPersonalizedRanking orders it (ranking.rank_list); items the filter excludes
+        are left out."""
         assert line.item_list is not None  # ranking lines always carry one
-        positions = lookup_sorted(self.recipe.item_ids_, np.asarray(line.item_list, dtype=str)).tolist()
-        kept = [(item, p) for item, p in zip(line.item_list, positions, strict=True) if p < 0 or wanted[p]]
-        known = sorted((pair for pair in kept if pair[1] >= 0 and np.isfinite(scores[pair[1]])),
-                       key=lambda pair: -float(scores[pair[1]]))
-        scored = {item for item, _ in known}
-        unknown = [item for item, _ in kept if item not in scored]
-        values = np.array([scores[p] for _, p in known], dtype=np.float64)
-        probabilities: list[float] = []
-        if len(values):
-            weights = np.exp(values - values.max())  # softmax over the list (spec §5.4)
-            probabilities = np.round(weights / weights.sum(), 7).tolist()
-        output = {"recommendedItems": [item for item, _ in known] + unknown,
-                  "scores": probabilities + [None] * len(unknown)}
+        positions = lookup_sorted(self.recipe.item_ids_, np.asarray(line.item_list, dtype=str))
+        kept = (positions < 0) | wanted[np.maximum(positions, 0)]
+        items = np.asarray(line.item_list, dtype=object)[kept]
+        order, shown = ranking.rank_list(scores, positions[kept])
+        output = {"recommendedItems": items[order].tolist(),
+                  "scores": [None if np.isnan(v) else v for v in shown.tolist()]}
         return orjson.dumps({"input": line.parsed, "output": output, "error": None}) + b"\n"
 
-    def _explore(self, top: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-        """The ``n_explore`` weakest slots go to young, little-seen items (spec §5.4, as serving does): a random
-        draw per line among the explorable items its filter allows that are not already picked."""
-        pool = self.explorable
-        keys = self.rng.random((len(top), len(pool)))
-        picked = (top[:, :, None] == pool[None, None, :]).any(axis=1)
-        keys = np.where(wanted[:, pool] & ~picked, keys, -1.0)
-        k = min(self.n_explore, top.shape[1])
-        chosen = np.argsort(-keys, axis=1)[:, :k]
-        drawn = np.where(np.take_along_axis(keys, chosen, axis=1) >= 0, pool[chosen], -1)
-        out = top.copy()
-        out[:, top.shape[1] - k :] = np.where(drawn >= 0, drawn, top[:, top.shape[1] - k :])
-        return out
+    def _explored(self, picked: np.ndarray, wanted: np.ndarray) -> tuple[list[list[int]], list[set[int]]]:
+        """Each line's picks with its exploration slots drawn in (ranking.draw, ranking.explore, as
+        GetRecommendations does): young, little-seen items its filter allows and it has not picked."""
+        pool, rng = self.explore.pool, self.explore.rng
+        lists, chosen = [], []
+        for row, base in enumerate(_rows(picked)):
+            extra = ranking.draw(pool[wanted[row, pool]], self.explore.slots, rng, base).tolist()
+            lists.append(ranking.explore(base, extra, self.num_results, rng))
+            chosen.append(set(extra))
+        return lists, chosen
 
 
-def _explorable(recipe: Recipe, index: UserIndex | None, cutoff_days: float) -> np.ndarray:
-    """Items first seen within ``cutoff_days`` of the newest interaction, with fewer users than the median."""
-    if index is None or not len(index.items):
-        return np.zeros(0, np.int64)
-    first = np.full(len(recipe.item_ids_), np.inf)
-    np.minimum.at(first, index.items, index.times)
-    counts = recipe.item_counts_
-    median = float(np.median(counts[counts > 0])) if (counts > 0).any() else 1.0
-    young = first >= float(index.times.max()) - cutoff_days * 86400.0
-    return np.flatnonzero(young & (counts < median))
+@dataclass(frozen=True)
+class Exploration:
+    """A job's exploration (itemExplorationConfig, spec §5.4): slots per line, the candidates, the draws."""
+
+    slots: int
+    pool: np.ndarray
+    rng: np.random.Generator
 
 
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best finite scores per row, best first; -1 pads rows with fewer candidates."""
-    k = min(k, scores.shape[1])
-    if k <= 0:
-        return np.zeros((scores.shape[0], 0), dtype=np.int64)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(part, order, axis=1)
-    return np.where(np.isfinite(np.take_along_axis(scores, top, axis=1)), top, -1)
+def exploration(recipe: Recipe, recipe_type: str, frames: dict[str, pl.DataFrame], config: dict[str, str],
+                num_results: int, seed: int) -> Exploration:
+    """The job's exploration slots and pool (User-Personalization only, as serving): ranking.exploration_pool
+    over the model's items, aged by ranking.item_ages from the Items' CREATION_TIMESTAMP and the group's first
+    interactions. A job without itemExplorationConfig does not explore."""
+    rng = np.random.default_rng(seed)
+    interactions = frames.get("INTERACTIONS")
+    slots = ranking.exploration_slots(num_results, float(config.get("explorationWeight", "0")))
+    if recipe_type != catalogue.USER_PERSONALIZATION or interactions is None or not interactions.height or not slots:
+        return Exploration(0, np.zeros(0, np.int64), rng)
+    ids = recipe.item_ids_
+    ages = ranking.item_ages(_creation(ids, frames.get("ITEMS")), _first_seen(ids, interactions))
+    latest = float(interactions["TIMESTAMP"].cast(pl.Float64).max())  # type: ignore[arg-type]
+    cutoff = float(config.get("explorationItemAgeCutOff", "30"))
+    return Exploration(slots, ranking.exploration_pool(ages, recipe.item_counts_, len(ids), latest, cutoff), rng)
 
 
-def _softmax_at(masked: np.ndarray, top: np.ndarray) -> list[list[float]]:
-    """Personalize's display scores (spec §5.4): softmax over each row's allowed candidates, at ``top``."""
-    finite = np.isfinite(masked)
-    peak = np.where(finite.any(axis=1), np.max(np.where(finite, masked, -np.float32(3e38)), axis=1), 0.0)
-    weights = np.exp(masked - peak[:, None].astype(np.float32))  # exp(-inf) = 0 for excluded items
-    total = weights.sum(axis=1, dtype=np.float64)
-    picked = np.take_along_axis(weights, np.maximum(top, 0), axis=1) / np.maximum(total, 1e-300)[:, None]
-    return np.round(np.where(top >= 0, picked, 0.0), 7).tolist()
+def _creation(ids: np.ndarray, items: pl.DataFrame | None) -> np.ndarray | None:
+    """Each model item's CREATION_TIMESTAMP (NaN without one); None without that column."""
+    if items is None or "CREATION_TIMESTAMP" not in items.columns:
+        return None
+    keyed = items.select(pl.col("ITEM_ID").cast(pl.String), pl.col("CREATION_TIMESTAMP").cast(pl.Float64))
+    keyed = keyed.unique("ITEM_ID", keep="last").sort("ITEM_ID")
+    pos = lookup_sorted(keyed["ITEM_ID"].to_numpy().astype(str), ids)
+    stamps = keyed["CREATION_TIMESTAMP"].fill_null(np.nan).to_numpy()
+    return np.where(pos >= 0, stamps[np.maximum(pos, 0)], np.nan) if len(stamps) else np.full(len(ids), np.nan)
+
+
+def _first_seen(ids: np.ndarray, interactions: pl.DataFrame) -> np.ndarray:
+    """Each model item's first interaction in the group (NaN if none)."""
+    first = (interactions.group_by(pl.col("ITEM_ID").cast(pl.String))
+             .agg(pl.col("TIMESTAMP").cast(pl.Float64).min()).sort("ITEM_ID"))
+    pos = lookup_sorted(first["ITEM_ID"].to_numpy().astype(str), ids)
+    return np.where(pos >= 0, first["TIMESTAMP"].to_numpy()[np.maximum(pos, 0)], np.nan)
+
+
+def _rows(picked: np.ndarray) -> list[list[int]]:
+    """Each row's valid picks (without the -1 padding)."""
+    return [[p for p in row if p >= 0] for row in picked.tolist()]
+
+
+def _padded(lists: list[list[int]], width: int) -> np.ndarray:
+    out = np.full((len(lists), width), -1, dtype=np.int64)
+    for row, items in enumerate(lists):
+        out[row, : len(items)] = items
+    return out
 
 
 # ---- the runner ------------------------------------------------------------------------------------------------
@@ -351,9 +357,11 @@ def _inference(services: Services, record: Record) -> Answer:
         selected = _select_events(frames["INTERACTIONS"], version.body.get("eventType"), config)
         index = UserIndex(selected, recipe.item_ids_, recipe.event_types_)
     job_filter = make_filter(services, record.body.get("filterArn"), frames, schemas, recipe.item_ids_)
-    exploration = (record.body.get("batchInferenceJobConfig") or {}).get("itemExplorationConfig") or {}
+    config = (record.body.get("batchInferenceJobConfig") or {}).get("itemExplorationConfig") or {}
+    num_results = int(record.body["numResults"])
     seed = zlib.crc32(record.arn.encode())  # exploration draws are reproducible per job
-    return Inference(recipe, recipe_type, index, job_filter, int(record.body["numResults"]), exploration, seed)
+    explore = exploration(recipe, recipe_type, frames, config, num_results, seed)
+    return Inference(recipe, recipe_type, index, job_filter, num_results, explore)
 
 
 def run(services: Services, job: Job, progress: Progress) -> None:

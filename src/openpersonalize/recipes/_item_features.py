@@ -105,7 +105,7 @@ def history_matrix(histories: Histories, n_items: int, weights: np.ndarray | Non
 
 
 class ColdItemScoring(Recipe):
-    """``_final_scores`` for recipes that know items through metadata, not only through interactions.
+    """``final_scores`` for recipes that know items through metadata, not only through interactions.
 
     The base class hides items without training interactions; here an item is recommendable when it was
     interacted with *or* has a metadata vector (``servable_``, set by ``_fit``). Empty histories (an unknown
@@ -114,7 +114,7 @@ class ColdItemScoring(Recipe):
 
     servable_: np.ndarray
 
-    def _final_scores(self, histories: Histories) -> np.ndarray:
+    def final_scores(self, histories: Histories) -> np.ndarray:
         scores = np.asarray(self._score(histories), dtype=np.float32)
         empty = histories.lengths() == 0
         if empty.any():

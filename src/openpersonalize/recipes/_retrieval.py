@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import ranking
+
 KMEANS_ITERATIONS = 8
 SAMPLE_PER_LIST = 64  # k-means trains on this many vectors per list (faiss's default minimum is 39)
 ASSIGN_CHUNK = 65_536  # vectors assigned to centroids at once: bounds memory at chunk × lists floats
@@ -80,11 +82,8 @@ def recall_at(approximate: np.ndarray, exact: np.ndarray) -> float:
 
 
 def _best(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    k = min(k, len(ids))
-    if k <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.argsort(-scores[top], kind="stable")]
+    top = ranking.top_k(scores, k)
+    top = top[top >= 0]
     return ids[top], scores[top].astype(np.float32)
 
 

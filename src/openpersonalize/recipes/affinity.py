@@ -18,10 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from .. import ranking
 from ._attributes import AttributeExpressionError, AttributeIndex
 from ._data import TrainingData, lookup_sorted
 from .als import ImplicitALS
-from .base import Interval, QueryError, _top_k, check_is_fitted, report_epoch
+from .base import Interval, QueryError, check_is_fitted, report_epoch
 
 __all__ = ["ItemAffinity", "ItemAttributeAffinity"]
 
@@ -117,7 +118,7 @@ class ItemAffinity(ImplicitALS):
         for item, relevant in sample_queries(queries, self.random_seed):
             base, seen = inner._scores(np.array([item])), inner._seen_share(np.array([item]))
             for j, weight in enumerate(SEEN_WEIGHTS):
-                top = _top_k((base * (1.0 - (1.0 - weight) * seen))[None, :], k)[0]
+                top = ranking.top_k(base * (1.0 - (1.0 - weight) * seen), k)
                 hits[j] += np.isin(top, relevant).sum()
         return float(SEEN_WEIGHTS[int(np.argmax(hits))])
 
@@ -158,8 +159,8 @@ class ItemAffinity(ImplicitALS):
         allowed = self._user_mask(candidate_user_ids)
         allowed[_known(self.user_ids_, exclude_user_ids)] = False
         scores = np.where(allowed, scores, -np.inf)
-        top = _top_k(scores[None, :], num_results)[0]
-        top = top[np.isfinite(scores[top])]
+        top = ranking.top_k(scores, num_results)
+        top = top[top >= 0]
         return self.user_ids_[top], scores[top].astype(np.float64)
 
     def _scores(self, items: np.ndarray) -> np.ndarray:

@@ -1,9 +1,11 @@
 """The recipe contract (DESIGN.md §4, STYLE.md habits 8–17).
 
 Every recipe is a ``Recipe``: keyword-only hyperparameters stored unchanged by ``__init__``, ``fit`` on a
-``TrainingData``, learned state in attributes ending in ``_``, and four queries — ``recommend`` (from an
-item history, so a user unknown at training time is served from the events PutEvents recorded),
-``similar_items``, ``rank`` and, through ``recommend_batch``, the vectorised path the evaluation uses.
+``TrainingData``, learned state in attributes ending in ``_``, and scores: ``final_scores`` (a block of item
+histories, so a user unknown at training time is served from the events PutEvents recorded) and
+``score_history`` (one). Recipes only score; ranking.py turns scores into answers for serving, batch jobs
+and the evaluation alike. ``recommend``, ``similar_items``, ``rank`` and ``recommend_batch`` (the vectorised
+path the evaluation uses) are thin calls into it.
 Models are saved as a JSON config plus a ``.npz`` of arrays (``allow_pickle=False``), never a pickle.
 """
 
@@ -21,6 +23,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from .. import ranking
 from ._data import TrainingData, lookup_sorted
 
 FORMAT_VERSION = 1
@@ -152,8 +155,8 @@ class Recipe(abc.ABC):
     """Base of every recipe: hyperparameters, fit, the queries, save/load.
 
     Subclasses implement ``_fit(data)`` and ``_score(histories) -> (n_users, n_items)`` (higher is
-    better); everything else — id mapping, exclusions, candidate restriction, top-k, persistence — lives
-    here once (habit 17).
+    better); id mapping, exclusions, candidate restriction and persistence live here once (habit 17), top-k
+    and display scores in ranking.py.
 
     Attributes
     ----------
@@ -269,13 +272,13 @@ class Recipe(abc.ABC):
         """
         check_is_fitted(self)
         histories = self._histories(history_item_ids, history_event_types, history_timestamps)
-        scores = self._final_scores(histories)[0]
+        scores = self.final_scores(histories)
         allowed = self._candidate_mask(candidate_item_ids)
         allowed[self._indices(exclude_item_ids)] = False
-        scores = np.where(allowed, scores, -np.inf)
-        top = _top_k(scores[None, :], num_results)[0]
-        top = top[np.isfinite(scores[top])]
-        return self.item_ids_[top], self._display_scores(scores, top)
+        scores = np.where(allowed[None, :], scores, -np.inf)  # the softmax runs over the candidates left
+        top = ranking.top_k(scores, num_results)
+        top = top[:, top[0] >= 0]
+        return self.item_ids_[top[0]], ranking.softmax_at(scores, top)[0]
 
     def score_history(
         self,
@@ -286,12 +289,12 @@ class Recipe(abc.ABC):
     ) -> np.ndarray:
         """Raw scores (float32, aligned with ``item_ids_``, -inf = never recommendable) for one history.
 
-        The query serving needs: it applies filters, exploration, impressions and promotions itself, then
-        picks the top items (the same scores ``recommend`` ranks by).
+        The query serving needs: it applies impressions, then ranking.py's filters, exploration and
+        promotions (the same scores ``recommend`` ranks by).
         """
         check_is_fitted(self)
         histories = self._histories(history_item_ids, history_event_types, history_timestamps)
-        return self._final_scores(histories)[0]
+        return self.final_scores(histories)[0]
 
     def recommend_batch(
         self,
@@ -309,7 +312,7 @@ class Recipe(abc.ABC):
         out = np.full((len(histories), num_results), -1, dtype=np.int64)
         for start in range(0, len(histories), _BATCH):
             chunk = histories.slice(start, min(start + _BATCH, len(histories)))
-            scores = self._final_scores(chunk)
+            scores = self.final_scores(chunk)
             if candidates is not None:
                 allowed = candidates.slice(start, start + len(chunk))
                 keep = np.zeros(scores.shape, dtype=bool)
@@ -318,9 +321,8 @@ class Recipe(abc.ABC):
             if exclude_history:
                 rows = np.repeat(np.arange(len(chunk)), chunk.lengths())
                 scores[rows, chunk.items] = -np.inf
-            top = _top_k(scores, num_results)
-            valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
-            out[start : start + len(chunk)] = np.where(valid, top, -1)
+            top = ranking.top_k(scores, num_results)
+            out[start : start + len(chunk), : top.shape[1]] = top
         return out
 
     def similar_items(
@@ -343,15 +345,13 @@ class Recipe(abc.ABC):
         check_is_fitted(self)
         wanted = np.asarray(list(item_ids), dtype=str)
         histories = self._histories(history_item_ids, history_event_types, history_timestamps)
-        raw = self._final_scores(histories)[0]
-        idx = self._indices(wanted, keep_unknown=True)
-        scores = np.where(idx >= 0, raw[np.maximum(idx, 0)], -np.inf)
-        order = np.argsort(-scores, kind="stable")
-        return wanted[order], self._display_scores(scores, order)
+        order, shown = ranking.rank_list(self.final_scores(histories)[0], self._indices(wanted, keep_unknown=True))
+        return wanted[order], np.nan_to_num(shown, nan=0.0)
 
     # ---- helpers shared by the queries -----------------------------------------------------------
-    def _final_scores(self, histories: Histories) -> np.ndarray:
-        """Model scores with never-trained items masked and empty histories served by popularity."""
+    def final_scores(self, histories: Histories) -> np.ndarray:
+        """Scores (n_users, n_items), float32, -inf = never recommendable: the model's, with never-trained items
+        masked and empty histories served by popularity. What serving and batch inference rank."""
         scores = np.asarray(self._score(histories), dtype=np.float32)
         empty = histories.lengths() == 0
         if empty.any():
@@ -367,15 +367,6 @@ class Recipe(abc.ABC):
             cached = (self.item_counts_, np.where(self.item_counts_ == 0, -np.inf, 0.0).astype(np.float32))
             self._penalty_cache = cached
         return cached[1]
-
-    def _display_scores(self, scores: np.ndarray, top: np.ndarray) -> np.ndarray:
-        """Scores as returned to callers: a softmax over the finite candidates (spec §5.4)."""
-        finite = np.isfinite(scores)
-        if not finite.any():
-            return np.zeros(len(top))
-        shifted = np.where(finite, scores - scores[finite].max(), -np.inf)
-        weights = np.exp(shifted)
-        return np.where(np.isfinite(scores[top]), weights[top] / weights.sum(), 0.0)
 
     def _histories(
         self, items: Sequence[str], types: Sequence[str] | None, times: Sequence[float] | None
@@ -439,12 +430,3 @@ def clone(recipe: Recipe) -> Recipe:
     """A new unfitted recipe with the same hyperparameters (scikit-learn's ``clone``)."""
     return type(recipe)(**recipe.get_params())
 
-
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best scores per row, best first (argpartition, then sort only those k)."""
-    k = min(k, scores.shape[1])
-    if k <= 0:
-        return np.zeros((scores.shape[0], 0), dtype=np.int64)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)

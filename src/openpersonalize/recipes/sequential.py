@@ -18,10 +18,11 @@ import scipy.linalg
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from .. import ranking
 from ._data import TrainingData
 from ._neighbours import QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
-from .base import Histories, Interval, Recipe, _top_k, check_is_fitted
+from .base import Histories, Interval, Recipe, check_is_fitted
 
 # The tail beyond ``max_vocabulary`` (issue 4): items outside the matrices get a vector from a small iALS, and a
 # user's matrix scores are projected onto those vectors (least squares over the modelled items), so tail scores
@@ -328,7 +329,7 @@ class SequentialLinear(Recipe):
             scores[np.repeat(np.arange(len(chunk)), chunk.lengths()), np.searchsorted(columns, chunk.items)] = -np.inf
         if (chunk.lengths() == 0).any() or np.isfinite(scores).sum(axis=1).min() < num_results:
             return super().recommend_batch(chunk, num_results=num_results, exclude_history=exclude_history)
-        return columns[_top_k(scores, num_results)]
+        return columns[ranking.top_k(scores, num_results)]  # every row has num_results finite scores (above)
 
     def _whole_history(self, rows: np.ndarray, cols: np.ndarray, age: np.ndarray, count: int, width: int) -> sp.csr_matrix:
         """EASE's input: each distinct (row, item) once, weighted by its age (distinct items since, newest = 0)."""

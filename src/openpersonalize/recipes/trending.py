@@ -176,7 +176,7 @@ class TrendingNow(Recipe):
     def _score(self, histories: Histories) -> np.ndarray:
         return np.tile(self.trend_scores_, (len(histories), 1))
 
-    def _final_scores(self, histories: Histories) -> np.ndarray:
+    def final_scores(self, histories: Histories) -> np.ndarray:
         # The list ignores the user, so an empty history gets the trend too (not the base's popularity).
         # Items new since training become eligible once refresh has seen their events (a non-zero score).
         scores = np.asarray(self._score(histories), dtype=np.float32)

@@ -14,6 +14,7 @@ from typing import Self
 
 import numpy as np
 
+from .. import ranking
 from ._data import TrainingData
 from ._repeat import RepeatModel, _item_propensity
 from ._validation import hold_out_tails
@@ -171,8 +172,6 @@ class UserPersonalization(SequentialLinear):
 
 def _top_10(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """The 10 best items per row, best first, as catalogue indices (-1 pads rows with fewer columns)."""
-    k = min(10, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    top = columns[np.take_along_axis(part, order, axis=1)]
-    return np.pad(top, ((0, 0), (0, 10 - k)), constant_values=-1)
+    top = ranking.top_k(scores, 10)
+    top = np.where(top >= 0, columns[np.maximum(top, 0)], -1)
+    return np.pad(top, ((0, 0), (0, 10 - top.shape[1])), constant_values=-1)

@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from .. import ranking
 from ..blocking import ON_EVENT_LOOP, WouldBlock
 from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..recipes import catalogue, registry
 from ..recipes._data import lookup_sorted
 from ..recipes.base import ARRAYS_FILE, Recipe
+from .cache import BoundedCache
 from .realtime import GroupHistory, replayed_session_merges
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ log = logging.getLogger("openpersonalize.serving")
 LOAD_TIMEOUT = 120.0
 REFRESH_SECONDS = 1.0  # at most one catalogue rebuild per group per second after PutItems
 REVISION_CHECK_SECONDS = 2.0  # how stale a served model may be after an automatic update rewrote it
+SCORE_CACHE_BYTES = 256 * 2**20  # per served model: its users' score vectors, and as much for their rankings
 
 
 @dataclass
@@ -88,6 +91,12 @@ class ServedModel:
     history: GroupHistory
     loaded_at: float = field(default_factory=time.monotonic)
     revision: int = 0  # modification time (ns) of the arrays file this model was loaded from
+    # serving/recommend.py's memos: they die with the model, so a reloaded revision never serves old scores
+    scores: BoundedCache[tuple[Any, ...], np.ndarray] = field(
+        default_factory=lambda: BoundedCache("scores", SCORE_CACHE_BYTES, weigh=lambda v: v.nbytes))
+    ranks: BoundedCache[int, ranking.Ranking] = field(
+        default_factory=lambda: BoundedCache("rankings", SCORE_CACHE_BYTES, weigh=lambda v: v.scores.nbytes))
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)  # exploration and promotion draws
 
 
 class ModelCache:
@@ -158,9 +167,6 @@ class ModelCache:
         with self._lock:
             if version_arn in self._models:
                 self._models[version_arn] = done
-        from . import recommend  # recommend imports this module: a late import
-
-        recommend.forget(version_arn)  # scores cached from the old revision must not be served again
 
     def _reload_in_background(self, services: Services, version_arn: str) -> None:
         with self._lock:
@@ -369,16 +375,15 @@ def build_catalog(services: Services, group_arn: str, recipe: Recipe, history: G
 
 
 def _creation_times(ids: np.ndarray, items: pl.DataFrame | None, history: GroupHistory) -> np.ndarray:
-    """CREATION_TIMESTAMP from Items, else the item's first interaction (spec §5.4), else NaN."""
-    created = np.full(len(ids), np.nan)
+    """The items' ages by ranking.item_ages (CREATION_TIMESTAMP, else first interaction, else NaN)."""
+    created = None
     if items is not None and "CREATION_TIMESTAMP" in items.columns:
-        created = items["CREATION_TIMESTAMP"].cast(pl.Float64).fill_null(np.nan).to_numpy().copy()
-    missing = np.isnan(created)
-    if missing.any() and len(history.first_seen_ids):
-        pos = lookup_sorted(history.first_seen_ids, ids[missing])
-        fill = np.where(pos >= 0, history.first_seen_times[np.maximum(pos, 0)], np.nan)
-        created[missing] = fill
-    return created
+        created = items["CREATION_TIMESTAMP"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    first = np.full(len(ids), np.nan)
+    if len(history.first_seen_ids):
+        pos = lookup_sorted(history.first_seen_ids, ids)
+        first = np.where(pos >= 0, history.first_seen_times[np.maximum(pos, 0)], np.nan)
+    return ranking.item_ages(created, first)
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,236 @@
+"""From model scores to an answer (spec §5.4, §10.5): the one ranking every path uses.
+
+GetRecommendations and GetPersonalizedRanking (serving/recommend.py), batch inference (jobs/batch_inference.py),
+user segments (recipes/affinity.py) and the offline evaluation (``Recipe.recommend_batch``) all pick their
+items here, so an evaluated list is a served list and a batch job answers what a campaign answers.
+
+Scores are float arrays over a catalogue, one row (1-D) or many rows (2-D); ``-inf`` marks an item that may
+not be returned (not scored, filtered out, excluded). Picks are catalogue positions, best first, ``-1`` where
+a row has fewer candidates than asked for. Ties go to the lower position, whichever path ranks. Numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple, TypeVar
+
+import numpy as np
+
+EXPLORATION_SHARE = 0.5  # at explorationWeight 1.0 half the list explores; the default 0.3 → 15 % (impl. choice)
+# Display scores carry 7 decimals, as AWS's batch output shows them ("scores":[0.0152238, …], spec §8.1).
+DISPLAY_DECIMALS = 7
+# Past this many items a cached ranking keeps only its best PARTIAL_RANKING items (sorting a 1M-item vector
+# took ~100 ms per user); a request that finds too few allowed items there falls back to ``top_k``.
+FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
+_SAMPLE_STRIDE = 16  # ``top_k`` on a large row reads a threshold off every 16th score first
+SECONDS_PER_DAY = 86400.0
+
+T = TypeVar("T")
+
+
+# ---- top-k -------------------------------------------------------------------------------------------------------
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best finite scores per row, best first, ties to the lower position; ``-1`` pads a
+    row with fewer finite scores. 1-D in, 1-D out; 2-D in, 2-D out."""
+    if scores.ndim == 1:
+        return _top_k_row(scores, k)
+    k = min(k, scores.shape[1])
+    if k <= 0:
+        return np.zeros((scores.shape[0], 0), dtype=np.int64)
+    part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
+    part = _settle_ties(scores, part)
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(part, order, axis=1)
+    return np.where(np.isfinite(np.take_along_axis(scores, top, axis=1)), top, -1)
+
+
+def _settle_ties(scores: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """``argpartition`` keeps an arbitrary few of the items tied with the k-th best; keep the lowest positions
+    instead, so every path agrees (a popularity fallback ties often). Rows are sorted by position."""
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+    kept = (np.take_along_axis(scores, part, axis=1) == kth[:, None]).sum(axis=1)
+    tied = (scores == kth[:, None]).sum(axis=1)
+    for row in np.flatnonzero((kept < tied) & np.isfinite(kth)):  # -inf ties become -1 padding anyway
+        above = np.flatnonzero(scores[row] > kth[row])
+        level = np.flatnonzero(scores[row] == kth[row])[: part.shape[1] - len(above)]
+        part[row] = np.sort(np.concatenate([above, level]))
+    return part
+
+
+def _top_k_row(scores: np.ndarray, k: int) -> np.ndarray:
+    """``top_k`` of one row. A large catalogue is mostly one fill value, where partitioning all of it took
+    17 ms at 1M items: a threshold read off a 1-in-16 sample keeps ~2k candidates, exactly the best whenever
+    at least k pass it (else the whole row is partitioned)."""
+    k = min(k, len(scores))
+    candidates = None
+    if len(scores) > FULL_RANKING_LIMIT and k > 0:
+        sample = scores[::_SAMPLE_STRIDE]
+        rank = max(1, min(len(sample), 2 * k // _SAMPLE_STRIDE))
+        threshold = np.partition(sample, len(sample) - rank)[len(sample) - rank]
+        candidates = np.flatnonzero(scores >= threshold)
+        if len(candidates) < k:
+            candidates = None
+    if candidates is None:
+        return top_k(scores[None, :], k)[0]
+    return candidates[top_k(scores[candidates][None, :], k)[0]]
+
+
+class Ranking(NamedTuple):
+    """A score vector's finite items best first (all of them, or its best PARTIAL_RANKING past
+    FULL_RANKING_LIMIT items) and its softmax normaliser: computed once per cached vector, so a repeated
+    request picks its top k by one gather and scores them without an exp over the catalogue."""
+
+    scores: np.ndarray
+    order: np.ndarray
+    peak: float
+    total: float
+
+
+def ranking_of(scores: np.ndarray) -> Ranking:
+    """The ``Ranking`` of one score vector (same ties as ``top_k``)."""
+    if len(scores) > FULL_RANKING_LIMIT:
+        order = _top_k_row(scores, PARTIAL_RANKING)
+        order = order[order >= 0]
+    else:
+        order = np.argsort(-scores, kind="stable")
+        order = order[np.isfinite(scores[order])]
+    peak, total = softmax_normaliser(scores[None, :])
+    return Ranking(scores, order.astype(np.int32), float(peak[0]), float(total[0]))
+
+
+def top_k_ranked(ranking: Ranking, allowed: np.ndarray, k: int) -> np.ndarray:
+    """``top_k`` of the scores where ``allowed``, read off a cached ranking (most requests find their k allowed
+    items near its top)."""
+    order = ranking.order
+    head = 4 * k + 64
+    found = order[:head][allowed[order[:head]]]
+    if len(found) < k:
+        found = order[allowed[order]]
+    if len(found) >= k or len(ranking.scores) <= FULL_RANKING_LIMIT:  # a full ranking holds every allowed item
+        return found[:k].astype(np.int64)
+    picked = top_k(np.where(allowed, ranking.scores, -np.inf), k)
+    return picked[picked >= 0]
+
+
+# ---- display scores ----------------------------------------------------------------------------------------------
+
+
+def softmax_normaliser(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (2-D): the largest finite score and Σ exp(score − largest) over the finite scores."""
+    peak = np.max(np.where(np.isfinite(scores), scores, -np.inf), axis=1, initial=-np.inf)
+    peak = np.where(np.isfinite(peak), peak, 0.0)  # a row without a finite score has a total of 0
+    total = np.exp(scores.astype(np.float64) - peak[:, None]).sum(axis=1)  # exp(-inf) = 0
+    return peak, total
+
+
+def softmax_at(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> np.ndarray:
+    """Personalize's scores (spec §5.4): the softmax over each row's finite ``scores``, read at ``picked``
+    (2-D positions); NaN where a pick is ``-1`` or not finite. The caller chooses what the softmax runs over by
+    what it leaves finite: the whole scored catalogue for recommendations, the input list for ranking."""
+    peak, total = normaliser if normaliser is not None else softmax_normaliser(scores)
+    # one flat gather (take_along_axis costs more than the arithmetic for a single served row)
+    flat = np.maximum(picked, 0) + (np.arange(len(picked)) * scores.shape[1])[:, None]
+    at = scores.reshape(-1)[flat].astype(np.float64)
+    values = np.exp(at - peak[:, None]) / np.where(total > 0, total, 1.0)[:, None]  # exp(-inf) = 0
+    return np.where((picked >= 0) & np.isfinite(at), values, np.nan)
+
+
+def display_scores(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> list[list[float | None]]:
+    """``softmax_at`` as the wire shows it: ``DISPLAY_DECIMALS`` decimals, None where there is no score."""
+    values = np.round(softmax_at(scores, picked, normaliser), DISPLAY_DECIMALS)
+    return [[None if v != v else v for v in row] for row in values.tolist()]  # v != v: NaN
+
+
+# ---- personalized ranking ----------------------------------------------------------------------------------------
+
+
+def rank_list(scores: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GetPersonalizedRanking's order of an input list (catalogue ``positions``, -1 = unknown item): scored items
+    best first (ties keep their input order), then the rest in input order. Returns (order into the list, the
+    display scores over the list's scored items, NaN for the rest)."""
+    known = positions >= 0
+    values = np.where(known, scores[np.maximum(positions, 0)], -np.inf).astype(np.float64)
+    order = np.argsort(-values, kind="stable")  # -inf (unknown, unscored) last, in input order
+    shown = softmax_at(values[None, :], order[None, :])[0]
+    return order, np.round(shown, DISPLAY_DECIMALS)
+
+
+# ---- exploration (spec §5.4) -------------------------------------------------------------------------------------
+
+
+def exploration_slots(num_results: int, weight: float) -> int:
+    """How many of ``num_results`` go to exploration at this explorationWeight."""
+    return int(round(num_results * weight * EXPLORATION_SHARE))
+
+
+def item_ages(creation: np.ndarray | None, first_seen: np.ndarray) -> np.ndarray:
+    """When each item appeared, in epoch seconds: its CREATION_TIMESTAMP when the Items dataset gives one, else
+    its first interaction, else NaN (spec §5.4)."""
+    if creation is None:
+        return np.asarray(first_seen, dtype=np.float64)
+    return np.where(np.isnan(creation), first_seen, creation).astype(np.float64)
+
+
+def exploration_pool(created: np.ndarray, counts: np.ndarray, n_model: int, latest: float, cutoff_days: float
+                     ) -> np.ndarray:
+    """Exploration candidates (spec §5.4): items created within ``cutoff_days`` of the newest interaction
+    ``latest`` (items the model does not know and nothing dates count as young) with fewer interactions than
+    the median trained item. ``created`` comes from ``item_ages``; items past ``n_model`` are new to the model."""
+    undated = np.arange(len(created)) >= n_model
+    young = np.where(np.isnan(created), undated, created >= latest - cutoff_days * SECONDS_PER_DAY)
+    trained = counts[:n_model]
+    median = float(np.median(trained[trained > 0])) if (trained > 0).any() else 1.0
+    return np.flatnonzero(young & (counts < median))
+
+
+def draw(pool: np.ndarray, k: int, rng: np.random.Generator, excluded: Sequence[int] = (),
+         shown: np.ndarray | None = None) -> np.ndarray:
+    """``k`` distinct ``pool`` items not in ``excluded`` (the answer's picks): uniformly, or weighted
+    1 / (1 + 2·shown) by how often the user saw each without a click (weighted sampling without replacement by
+    exponential keys: the k largest u^(1+2·shown)). One answer at a time: a draw of k from a small pool is
+    O(k), where keys over a whole block of rows cost O(rows × pool) per request."""
+    wanted = min(k + len(excluded), len(pool))
+    if shown is None:
+        candidates = rng.choice(pool, size=wanted, replace=False) if wanted else pool[:0]
+    else:
+        candidates = pool[top_k(rng.random(len(pool)) ** (1.0 + 2.0 * shown), wanted)]
+    skip = set(excluded)
+    return np.asarray([c for c in candidates.tolist() if c not in skip][:k], dtype=np.int64)
+
+
+def explore(picked: list[T], drawn: list[T], num_results: int, rng: np.random.Generator) -> list[T]:
+    """The ``drawn`` items replace the weakest picks, at random positions."""
+    return interleave(picked[: max(0, num_results - len(drawn))], drawn, num_results, rng)
+
+
+def interleave(base: list[T], inserted: list[T], limit: int, rng: np.random.Generator) -> list[T]:
+    """``inserted`` at random positions among ``base``; both keep their relative order."""
+    total = min(limit, len(base) + len(inserted))
+    slots = set(np.argsort(rng.random(total))[: len(inserted)].tolist())  # a random subset of the positions
+    rest, extra = iter(base), iter(inserted)
+    return [next(extra) if position in slots else next(rest) for position in range(total)]
+
+
+# ---- promotions (spec §10.5) -------------------------------------------------------------------------------------
+
+
+def promotion_slots(num_results: int, percent: int) -> int:
+    """``ceil(numResults·percent/100)`` slots go to the promotion (impl. choice of rounding)."""
+    return math.ceil(num_results * percent / 100)
+
+
+def promote(picked: list[int], scores: np.ndarray, eligible: np.ndarray, slots: int, num_results: int,
+            rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """The best ``slots`` items the promotion's filter allows, at random positions among the other picks; an
+    unscored item may be promoted, after the scored ones. Returns (the answer, the promoted items)."""
+    ranked = np.where(np.isfinite(scores), scores, -1e30)
+    promoted = top_k(np.where(eligible, ranked, -np.inf), slots).tolist()
+    promoted = [p for p in promoted if p >= 0]
+    chosen = set(promoted)
+    others = [i for i in picked if i not in chosen][: max(0, num_results - len(promoted))]
+    return interleave(others, promoted, num_results, rng), promoted
