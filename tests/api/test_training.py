@@ -10,7 +10,7 @@ from conftest import LiveServer, unique, wait_for
 from test_datasets import active_dataset, active_group, error_of, new_schema
 
 from openpersonalize.demo.generator import generate_vod, write_csv
-from openpersonalize.evaluation.metrics import metric_keys
+from openpersonalize.recipes.metrics import metric_keys
 
 UP = "arn:aws:personalize:::recipe/aws-user-personalization"
 SIMS = "arn:aws:personalize:::recipe/aws-sims"

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import InvalidInputException, ResourceNotFoundException
 from ..filters import compile as filter_compile
 from ..filters.values import parse_filter_values
+from ..recipes import catalogue
 from ..serving import answers, recommend
 from ..serving.models import Catalog, ServedModel, cache_for
 from ..serving.realtime import UserHistory
@@ -29,7 +30,6 @@ DEFAULT_RESULTS, MAX_RESULTS, MAX_RESULTS_WITH_METADATA = 25, 500, 50  # API_RS_
 MAX_METADATA_COLUMNS = 10
 MAX_RANKING_INPUT, MAX_RANKING_INPUT_WITH_METADATA = 500, 50
 RECORD_TTL = 1.0  # seconds a campaign or filter record is reused before it is read again
-V2_RECIPES = ("aws-user-personalization-v2", "aws-personalized-ranking-v2", "aws-semantic-similarity")
 SCORED_TYPES = ("USER_PERSONALIZATION", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS")
 EMPTY = UserHistory([], [], [])
 
@@ -195,7 +195,7 @@ def _query(
         exploration_weight=weight,
         exploration_cutoff_days=cutoff_days,
         with_scores=model.recipe_type in SCORED_TYPES,
-        with_reasons=model.recipe_arn.rsplit("/", 1)[-1] in V2_RECIPES,
+        with_reasons=catalogue.recipe(model.recipe_arn).capabilities.reasons,
     )
 
 
@@ -219,7 +219,7 @@ def _metadata_columns(params: dict[str, Any], config: dict[str, Any], model: Ser
     wanted = params.get("metadataColumns")
     if not wanted:
         return []
-    enabled = config.get("enableMetadataWithRecommendations") or model.recipe_arn.rsplit("/", 1)[-1] in V2_RECIPES
+    enabled = config.get("enableMetadataWithRecommendations") or catalogue.recipe(model.recipe_arn).capabilities.reasons
     if not enabled:
         raise InvalidInputException(
             "metadataColumns needs campaignConfig.enableMetadataWithRecommendations=true on the campaign."

@@ -23,11 +23,8 @@ from ..control.common import now
 from ..services import Services
 from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
-from ..evaluation import trends
 from ..evaluation.split import split_users
-from ..recipes import catalogue
 from ..recipes.base import TrainingData
-from ..recipes.trending import TrendingNow
 from ..serving.models import cache_for
 from . import training
 from .base import JobFailed, Progress
@@ -63,7 +60,7 @@ def check_use_case_minimum(interactions: pl.DataFrame, event_type: str | None, *
 def train_model(services: Services, record: Record, config: dict[str, Any]) -> tuple[str, dict[str, float]]:
     """Fit the use case's base recipe on the group's data; returns (model ARN, modelMetrics)."""
     use_case = recommenders.use_case_of(record)
-    base_arn = catalogue.RECIPE_PREFIX + use_case.base
+    base_arn = use_case.base.arn
     relaxed = services.settings.relaxed_minimums
     frames = training._load(services, record.body["datasetGroupArn"], config.get("trainingDataConfig", {}))
     interactions = select_event_type(frames.interactions, use_case.required_event_type)
@@ -75,9 +72,7 @@ def train_model(services: Services, record: Record, config: dict[str, Any]) -> t
                                     item_roles=training.item_roles(frames.schemas.get("ITEMS")))
     model = training._recipe(base_arn, {}, {})
     evaluation = training._evaluate(base_arn, model, data, frames, split_users(data, seed=training.SEED))
-    metrics = dict(evaluation.metrics)
-    if isinstance(model, TrendingNow):
-        metrics[trends.METRIC_KEY] = trends.trend_prediction_accuracy(model, data, window_seconds=model.window_seconds)
+    metrics = dict(evaluation.metrics)  # Trending-Now's trend accuracy included (training._evaluate)
     model_arn = f"{record.arn}/{secrets.token_hex(4)}"
     target = model_dir(services.data.root, model_arn)
     shutil.rmtree(target, ignore_errors=True)

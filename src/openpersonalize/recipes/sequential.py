@@ -21,7 +21,8 @@ from threadpoolctl import threadpool_limits
 from ._data import TrainingData
 from ._neighbours import QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
-from .base import Histories, Interval, Recipe, _top_k, check_is_fitted
+from ._params import BPTT, RECENCY_MASK, Interval, declared
+from .base import Histories, Recipe, _top_k, check_is_fitted
 
 # The tail beyond ``max_vocabulary`` (issue 4): items outside the matrices get a vector from a small iALS, and a
 # user's matrix scores are projected onto those vectors (least squares over the modelled items), so tail scores
@@ -38,8 +39,8 @@ class SequentialLinear(Recipe):
 
     Parameters
     ----------
-    bptt : int in [2, 200], how many of the newest events the transition part reads (Personalize's
-        name for the history window of its recurrent model).
+    bptt : int in [2, 32], how many of the newest events the transition part reads (Personalize's
+        name for the history window of its recurrent model; its default and range, ``_params.BPTT``).
     recency_mask : bool, weight recent events more (exp(−lag/history_decay)); False weights them equally.
     history_decay, target_decay : float > 0, decay lengths (in events) of the input and target weights.
     target_window : int ≥ 1, how many future events each training row predicts.
@@ -83,8 +84,7 @@ class SequentialLinear(Recipe):
     exact_tail = False
 
     _parameter_constraints = {
-        "bptt": Interval(int, 2, 200),
-        "recency_mask": Interval(bool),
+        **declared(BPTT, RECENCY_MASK),
         "history_decay": Interval(float, 1e-3, None),
         "target_decay": Interval(float, 1e-3, None),
         "target_window": Interval(int, 1, 100),
@@ -103,8 +103,8 @@ class SequentialLinear(Recipe):
     def __init__(
         self,
         *,
-        bptt: int = 20,
-        recency_mask: bool = True,
+        bptt: int = BPTT.default,
+        recency_mask: bool = RECENCY_MASK.default,
         history_decay: float = 5.0,
         target_decay: float = 5.0,
         target_window: int = 10,
