@@ -169,7 +169,8 @@ def _check_job_config(config: dict[str, Any], recipe_arn: str) -> None:
     check_exploration("batchInferenceJobConfig.itemExplorationConfig", exploration)
     if config.get("rankingInfluence") and not capabilities.ranking_influence:
         raise InvalidInputException(
-            f"batchInferenceJobConfig.rankingInfluence applies to aws-semantic-similarity only, not {recipe_arn}."
+            f"batchInferenceJobConfig.rankingInfluence applies to "
+            f"{catalogue.names_of(lambda r: r.capabilities.ranking_influence)} only, not {recipe_arn}."
         )
 
 
@@ -216,7 +217,8 @@ def create_batch_segment_job(ctx: RequestContext, params: dict[str, Any]) -> dic
     if not catalogue.recipe(recipe_arn).capabilities.segments:
         raise InvalidInputException(
             f"Solution version {version.arn} uses {recipe_arn}; batch segment jobs need a USER_SEGMENTATION recipe "
-            "(aws-item-affinity or aws-item-attribute-affinity). Use CreateBatchInferenceJob for other recipes."
+            f"({catalogue.names_of(lambda r: r.capabilities.segments is not None)}). Use CreateBatchInferenceJob for "
+            "other recipes."
         )
     num_results = _num_results(params, MAX_SEGMENT_RESULTS)
     if "filterArn" in params:

@@ -90,7 +90,8 @@ def check_config(config: dict[str, Any], requested_arn: str, recipe_arn: str) ->
     check_exploration("campaignConfig.itemExplorationConfig", exploration)
     if config.get("rankingInfluence") and not capabilities.ranking_influence:
         raise InvalidInputException(
-            f"campaignConfig.rankingInfluence applies to aws-semantic-similarity only, not {recipe_arn}."
+            f"campaignConfig.rankingInfluence applies to {catalogue.names_of(lambda r: r.capabilities.ranking_influence)} "
+            f"only, not {recipe_arn}."
         )
 
 

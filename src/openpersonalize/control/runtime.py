@@ -18,6 +18,7 @@ from ..errors import InvalidInputException, ResourceNotFoundException
 from ..filters import compile as filter_compile
 from ..filters.values import parse_filter_values
 from ..recipes import catalogue
+from ..recipes.user_personalization import EXPLORATION_CONFIG
 from ..serving import answers, recommend
 from ..serving.models import Catalog, ServedModel, cache_for
 from ..serving.realtime import UserHistory
@@ -200,9 +201,11 @@ def _query(
 
 
 def _exploration(config: dict[str, Any]) -> tuple[float, float]:
-    """itemExplorationConfig's weight and item age cut-off (days), with Personalize's defaults 0.3 and 30."""
+    """itemExplorationConfig's weight and item age cut-off (days), with Personalize's defaults (0.3 and 30)."""
     exploration = config.get("itemExplorationConfig") or {}
-    return float(exploration.get("explorationWeight", "0.3")), float(exploration.get("explorationItemAgeCutOff", "30"))
+    weight, cutoff = (float(exploration.get(key, EXPLORATION_CONFIG[key].default))
+                      for key in ("explorationWeight", "explorationItemAgeCutOff"))
+    return weight, cutoff
 
 
 def _num_results(params: dict[str, Any], with_metadata: bool) -> int:

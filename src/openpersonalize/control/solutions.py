@@ -39,6 +39,7 @@ VERSION_SUMMARY = (
 )
 MAX_AUTO_TRAINING_DAYS = 30  # spec §1.6: rate(N days), N in 1..30
 NUMERIC = ("int", "long", "float", "double")
+_INCREMENTAL = catalogue.names_of(lambda r: r.capabilities.incremental_update)
 
 
 def require_solution(ctx: RequestContext, arn: str) -> Record:
@@ -92,7 +93,7 @@ def _check_flags(params: dict[str, Any], recipe_arn: str) -> None:
         raise InvalidInputException(f"performHPO is not supported by recipe {recipe_arn}: it has no tunable hyperparameters.")
     if params.get("performIncrementalUpdate") and not record.capabilities.incremental_update:
         raise InvalidInputException(
-            f"performIncrementalUpdate is only supported by aws-semantic-similarity, not {recipe_arn}."
+            f"performIncrementalUpdate is only supported by {_INCREMENTAL}, not {recipe_arn}."
         )
 
 
@@ -239,7 +240,7 @@ def update_solution(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     update_config = params.get("solutionUpdateConfig", {})
     capabilities = catalogue.recipe(recipe_arn).capabilities
     if params.get("performIncrementalUpdate") and not capabilities.incremental_update:
-        raise InvalidInputException(f"performIncrementalUpdate is only supported by aws-semantic-similarity, not {recipe_arn}.")
+        raise InvalidInputException(f"performIncrementalUpdate is only supported by {_INCREMENTAL}, not {recipe_arn}.")
     if "eventsConfig" in update_config and not capabilities.events_config:
         raise InvalidInputException(f"solutionUpdateConfig.eventsConfig is only supported by the v2 recipes, not {recipe_arn}.")
     check_auto_training(update_config.get("autoTrainingConfig"))

@@ -11,7 +11,7 @@ the metadata store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from ..errors import InvalidInputException, ResourceNotFoundException
@@ -76,6 +76,11 @@ def algorithm(arn: str) -> Algorithm:
 
 def feature_transformation(arn: str) -> FeatureTransformation:
     return _find(FEATURE_TRANSFORMATIONS, arn, "feature transformation")
+
+
+def names_of(where: Callable[[RecipeRecord], bool]) -> str:
+    """The custom recipes that have a capability, for messages that tell the caller which to use."""
+    return " or ".join(r.name for r in CUSTOM if where(r))
 
 
 def recipes_for(domain: str | None) -> list[RecipeRecord]:

@@ -191,11 +191,13 @@ def _top_10(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
 # bptt: AWS's default 32 and range [2, 32] (spec §5.2) are the model's. It had been tuned at 20; on ml-1m
 # (bench/quality.py, seeds 0-2) NDCG@10 is 0.1763 at 32 against 0.1768 at 20, inside the seeds' spread (0.0025).
 _UP, _V2 = launched("2020-08-13"), launched("2024-05-02")
-# CampaignConfig explorationWeight / explorationItemAgeCutOff (User-Personalization page: minimum 1 day).
-EXPLORATION = (
-    float_param("exploration_weight", 0.3, 0.0, 1.0, scope="campaign"),
-    float_param("exploration_item_age_cut_off", 30.0, 1.0, None, scope="campaign"),
-)
+# CampaignConfig explorationWeight / explorationItemAgeCutOff (User-Personalization page: minimum 1 day); the
+# itemExplorationConfig keys of campaigns, recommenders and batch inference jobs, checked and defaulted from here.
+EXPLORATION_CONFIG = {
+    "explorationWeight": float_param("exploration_weight", 0.3, 0.0, 1.0, scope="campaign"),
+    "explorationItemAgeCutOff": float_param("exploration_item_age_cut_off", 30.0, 1.0, None, scope="campaign"),
+}
+EXPLORATION = tuple(EXPLORATION_CONFIG.values())
 _RECENCY_BIAS = (bool_param("apply_recency_bias", True),)  # v2 recipes: HPO runs automatically, never by request
 _SEQUENCE_MODEL = (hidden_dimension(149, tunable=True), *SEQUENCE, *user_percentiles(0.0, 0.99))
 
