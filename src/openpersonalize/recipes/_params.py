@@ -177,7 +177,7 @@ def user_percentiles(low: float, high: float) -> tuple[HyperParameter[float], ..
     )
 
 
-# Personalize's sequence parameters (User-Personalization, Personalized-Ranking, HRNN: spec §5.2 table). Our
+# Personalize's sequence parameters (User-Personalization, Personalized-Ranking, HRNN_RECORD: spec §5.2 table). Our
 # sequential model reads the same two, so its defaults and fit-time ranges are these.
 BPTT = int_param("bptt", 32, 2, 32, tunable=True)
 RECENCY_MASK = bool_param("recency_mask", True, tunable=True)

@@ -21,7 +21,15 @@ import scipy.sparse as sp
 from ._attributes import AttributeExpressionError, AttributeIndex
 from ._data import TrainingData, lookup_sorted
 from ._params import Interval, declared, int_param
-from ._records import USER_SEGMENTATION, Algorithm, Capabilities, DataNeeds, FeatureTransformation, RecipeRecord, launched
+from ._records import (
+    USER_SEGMENTATION,
+    Algorithm,
+    Capabilities,
+    DataNeeds,
+    FeatureTransformation,
+    RecipeRecord,
+    launched,
+)
 from ._validation import item_queries, sample_queries, segment_size, split_per_user
 from .als import ImplicitALS
 from .base import QueryError, _top_k, check_is_fitted
@@ -257,13 +265,13 @@ def _known(sorted_ids: np.ndarray, ids: Sequence[str]) -> np.ndarray:
 
 
 _LAUNCHED = launched("2022-06-07")
-ITEM_AFFINITY = RecipeRecord(
+ITEM_AFFINITY_RECORD = RecipeRecord(
     "aws-item-affinity", USER_SEGMENTATION,
     Algorithm("aws-item-affinity", "item-affinity-segmentation", (HIDDEN_DIMENSION,), _LAUNCHED),
     FeatureTransformation("item-affinity", _LAUNCHED),
     "Finds the users most likely to interact with each given item, as segments in a batch segment job.",
     _LAUNCHED, ItemAffinity, capabilities=Capabilities(evaluation="item-segments", batch_inference=False, segments="items"))
-ITEM_ATTRIBUTE_AFFINITY = RecipeRecord(
+ITEM_ATTRIBUTE_AFFINITY_RECORD = RecipeRecord(
     "aws-item-attribute-affinity", USER_SEGMENTATION,
     Algorithm("aws-item-attribute-affinity", "attribute-affinity-segmentation", (HIDDEN_DIMENSION,), _LAUNCHED),
     FeatureTransformation("item-attribute-affinity", _LAUNCHED),

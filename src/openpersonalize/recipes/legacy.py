@@ -1,4 +1,4 @@
-"""The legacy HRNN recipes (spec §5.1): listed and described like AWS does, but never trained here.
+"""The legacy HRNN_RECORD recipes (spec §5.1): listed and described like AWS does, but never trained here.
 
 AWS keeps them in the catalogue for existing solutions and refuses new ones (CreateSolution points to
 User-Personalization-v2), so they have no model class.
@@ -7,7 +7,15 @@ User-Personalization-v2), so they have no model class.
 from __future__ import annotations
 
 from ._params import SEQUENCE, choice_param, float_param, hidden_dimension, int_param, user_percentiles
-from ._records import GA, PERCENTILE_FILTERING, USER_PERSONALIZATION, Algorithm, Capabilities, FeatureTransformation, RecipeRecord
+from ._records import (
+    GA,
+    PERCENTILE_FILTERING,
+    USER_PERSONALIZATION,
+    Algorithm,
+    Capabilities,
+    FeatureTransformation,
+    RecipeRecord,
+)
 
 _HRNN = (hidden_dimension(43, tunable=True), *SEQUENCE, *user_percentiles(0.0, 0.99))
 _COLDSTART = (
@@ -19,19 +27,19 @@ _COLDSTART = (
 )
 _LEGACY = Capabilities(exploration=True)
 
-HRNN = RecipeRecord(
+HRNN_RECORD = RecipeRecord(
     "aws-hrnn", USER_PERSONALIZATION, Algorithm("aws-hrnn", "hierarchical-rnn", _HRNN, GA), PERCENTILE_FILTERING,
     "Legacy: hierarchical recurrent network over user interaction sequences. Superseded by "
     "User-Personalization.", GA, None, capabilities=_LEGACY, legacy=True)
-HRNN_METADATA = RecipeRecord(
+HRNN_METADATA_RECORD = RecipeRecord(
     "aws-hrnn-metadata", USER_PERSONALIZATION, Algorithm("aws-hrnn-metadata", "hierarchical-rnn-metadata", _HRNN, GA),
     FeatureTransformation("featurize_metadata", GA),
-    "Legacy: HRNN that also uses item and user metadata. Superseded by User-Personalization.", GA, None,
+    "Legacy: HRNN_RECORD that also uses item and user metadata. Superseded by User-Personalization.", GA, None,
     capabilities=_LEGACY, legacy=True)
-HRNN_COLDSTART = RecipeRecord(
+HRNN_COLDSTART_RECORD = RecipeRecord(
     "aws-hrnn-coldstart", USER_PERSONALIZATION,
     Algorithm("aws-hrnn-coldstart", "hierarchical-rnn-coldstart", _COLDSTART, GA),
     FeatureTransformation("featurize_coldstart", GA),
-    "Legacy: HRNN-Metadata with personalized exploration of new (cold) items. Superseded by "
+    "Legacy: HRNN_RECORD-Metadata with personalized exploration of new (cold) items. Superseded by "
     "User-Personalization.", GA, None, capabilities=Capabilities(exploration=True, update_training=True), legacy=True)
-RECORDS = (HRNN, HRNN_METADATA, HRNN_COLDSTART)
+RECORDS = (HRNN_RECORD, HRNN_METADATA_RECORD, HRNN_COLDSTART_RECORD)

@@ -275,7 +275,7 @@ def _logistic(
 
 
 _LAUNCHED = launched("2023-04-20")
-NEXT_BEST_ACTION = RecipeRecord(
+NEXT_BEST_ACTION_RECORD = RecipeRecord(
     "aws-next-best-action", PERSONALIZED_ACTIONS,
     Algorithm("aws-next-best-action", "action-propensity-model", (ACTION_OPTIMIZATION_PERIOD,), _LAUNCHED), None,
     "Recommends the actions (for example enrolling in a loyalty program) a user is most likely to take "

@@ -30,7 +30,7 @@ class PopularityCount(Recipe):
         return np.tile(self.popularity_, (len(histories), 1))
 
 
-POPULARITY_COUNT = RecipeRecord(
+POPULARITY_COUNT_RECORD = RecipeRecord(
     "aws-popularity-count", POPULAR_ITEMS, Algorithm("aws-popularity-count", "unique-user-popularity-count", (), GA),
     SIMS_FEATURIZATION,
     "Recommends the items with the most unique users in the interactions data; the same list for every "

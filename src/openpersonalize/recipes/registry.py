@@ -2,7 +2,7 @@
 
 Each record is declared beside the model class that trains it; this module only collects them, in the
 order ListRecipes shows custom recipes, and makes models from them. A record without a model class (the
-legacy HRNN recipes) is listed and described but refused by CreateSolution.
+legacy HRNN_RECORD recipes) is listed and described but refused by CreateSolution.
 """
 
 from __future__ import annotations
@@ -12,25 +12,25 @@ from typing import Any
 
 from . import legacy, use_cases
 from ._records import RecipeRecord
-from .affinity import ITEM_AFFINITY, ITEM_ATTRIBUTE_AFFINITY
+from .affinity import ITEM_AFFINITY_RECORD, ITEM_ATTRIBUTE_AFFINITY_RECORD
 from .base import Recipe
-from .next_best_action import NEXT_BEST_ACTION
-from .popularity import POPULARITY_COUNT
-from .semantic import SEMANTIC_SIMILARITY
-from .similar_items import SIMILAR_ITEMS
+from .next_best_action import NEXT_BEST_ACTION_RECORD
+from .popularity import POPULARITY_COUNT_RECORD
+from .semantic import SEMANTIC_SIMILARITY_RECORD
+from .similar_items import SIMILAR_ITEMS_RECORD
 from .sims import SIMS_RECORD
-from .trending import TRENDING_NOW
+from .trending import TRENDING_NOW_RECORD
 from .user_personalization import (
     PERSONALIZED_RANKING_RECORD,
-    PERSONALIZED_RANKING_V2,
+    PERSONALIZED_RANKING_V2_RECORD,
     USER_PERSONALIZATION_RECORD,
-    USER_PERSONALIZATION_V2,
+    USER_PERSONALIZATION_V2_RECORD,
 )
 
 CUSTOM: tuple[RecipeRecord, ...] = (
-    USER_PERSONALIZATION_V2, USER_PERSONALIZATION_RECORD, TRENDING_NOW, POPULARITY_COUNT, PERSONALIZED_RANKING_V2,
-    PERSONALIZED_RANKING_RECORD, SEMANTIC_SIMILARITY, SIMILAR_ITEMS, SIMS_RECORD, NEXT_BEST_ACTION, ITEM_AFFINITY,
-    ITEM_ATTRIBUTE_AFFINITY, *legacy.RECORDS,
+    USER_PERSONALIZATION_V2_RECORD, USER_PERSONALIZATION_RECORD, TRENDING_NOW_RECORD, POPULARITY_COUNT_RECORD,
+    PERSONALIZED_RANKING_V2_RECORD, PERSONALIZED_RANKING_RECORD, SEMANTIC_SIMILARITY_RECORD, SIMILAR_ITEMS_RECORD,
+    SIMS_RECORD, NEXT_BEST_ACTION_RECORD, ITEM_AFFINITY_RECORD, ITEM_ATTRIBUTE_AFFINITY_RECORD, *legacy.RECORDS,
 )
 RECORDS: dict[str, RecipeRecord] = {r.arn: r for r in (*CUSTOM, *use_cases.RECORDS)}
 

@@ -166,7 +166,7 @@ def _freshness(data: TrainingData) -> np.ndarray:
 
 
 _LAUNCHED = launched("2025-04-15")
-SEMANTIC_SIMILARITY = RecipeRecord(
+SEMANTIC_SIMILARITY_RECORD = RecipeRecord(
     "aws-semantic-similarity", RELATED_ITEMS,
     Algorithm("aws-semantic-similarity", "text-embedding-similarity", (), _LAUNCHED),
     FeatureTransformation("aws-semantic-similarity", _LAUNCHED),

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from ._data import TrainingData
 from ._neighbours import QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
+from .als import ImplicitALS
 from ._params import BPTT, RECENCY_MASK, Interval, declared
 from .base import Histories, Recipe, _top_k, check_is_fitted
 
@@ -204,8 +205,6 @@ class SequentialLinear(Recipe):
 
     def _fit_tail(self, data: TrainingData, vocabulary: np.ndarray, tail: np.ndarray) -> None:
         """Vectors for every item, a projection from the vocabulary's scores, an index over the tail's vectors."""
-        from .als import ImplicitALS  # implicit loads its BLAS threads on import: only when a tail is fitted
-
         counts = data.item_counts()
         self.tail_items_ = tail.astype(np.int64)
         self.tail_discount_ = (counts[tail].astype(np.float32) + 1.0) ** -self.popularity_discount

@@ -146,7 +146,7 @@ def _through(weights: sp.csr_matrix, factors: np.ndarray) -> np.ndarray:
 
 
 _LAUNCHED = launched("2022-09-29")
-SIMILAR_ITEMS = RecipeRecord(
+SIMILAR_ITEMS_RECORD = RecipeRecord(
     "aws-similar-items", RELATED_ITEMS,
     Algorithm("aws-similar-items", "cooccurrence-metadata-similarity", (ITEM_ID_HIDDEN_DIM, ITEM_METADATA_HIDDEN_DIM),
               _LAUNCHED),

@@ -177,7 +177,7 @@ class TrendingNow(Recipe):
 
 
 _LAUNCHED = launched("2022-07-20")
-TRENDING_NOW = RecipeRecord(
+TRENDING_NOW_RECORD = RecipeRecord(
     "aws-trending-now", POPULAR_ITEMS,
     Algorithm("aws-trending-now-custom", "interval-trend-detector", (TREND_DISCOVERY_FREQUENCY,), _LAUNCHED),
     None,

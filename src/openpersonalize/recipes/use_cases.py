@@ -14,10 +14,10 @@ from ._records import (
     USER_PERSONALIZATION,
     VIDEO_ON_DEMAND,
 )
-from .popularity import POPULARITY_COUNT
-from .similar_items import SIMILAR_ITEMS
+from .popularity import POPULARITY_COUNT_RECORD
+from .similar_items import SIMILAR_ITEMS_RECORD
 from .sims import SIMS_RECORD
-from .trending import TRENDING_NOW
+from .trending import TRENDING_NOW_RECORD
 from .user_personalization import USER_PERSONALIZATION_RECORD
 
 _WITH_ITEMS = ("INTERACTIONS", "ITEMS")  # spec §6 tables: "Interactions + Items"
@@ -27,14 +27,14 @@ RECORDS = (
         "aws-vod-because-you-watched-x", VIDEO_ON_DEMAND, RELATED_ITEMS,
         "Because you watched X: videos similar to one the user watched, from co-watching patterns.",
         required_event_type="Watch", filter_event_type="Watch", needs_user=True, needs_item=True),
-    SIMILAR_ITEMS.configure(
+    SIMILAR_ITEMS_RECORD.configure(
         "aws-vod-more-like-x", VIDEO_ON_DEMAND, RELATED_ITEMS,
         "More like X: videos similar to a given video, from co-watching patterns and video metadata.",
         required_event_type=None, filter_event_type="Watch", needs_user=True, needs_item=True, datasets=_WITH_ITEMS),
-    POPULARITY_COUNT.configure(
+    POPULARITY_COUNT_RECORD.configure(
         "aws-vod-most-popular", VIDEO_ON_DEMAND, POPULAR_ITEMS, "Most popular: the videos watched by the most users.",
         required_event_type="Watch", filter_event_type=None, needs_user=True, needs_item=False),
-    TRENDING_NOW.configure(
+    TRENDING_NOW_RECORD.configure(
         "aws-vod-trending-now", VIDEO_ON_DEMAND, POPULAR_ITEMS,
         "Trending now: videos whose popularity is rising fastest, re-evaluated every two hours.",
         required_event_type=None, filter_event_type=None, needs_user=False, needs_item=False),
@@ -44,10 +44,11 @@ RECORDS = (
         "exploration of new videos; videos the user watched are removed.",
         required_event_type=None, filter_event_type="Watch", needs_user=True, needs_item=False, exploration=True,
         datasets=_WITH_ITEMS),
-    POPULARITY_COUNT.configure(
-        "aws-ecomm-popular-items-by-views", ECOMMERCE, POPULAR_ITEMS, "Most viewed: the items viewed by the most users.",
+    POPULARITY_COUNT_RECORD.configure(
+        "aws-ecomm-popular-items-by-views", ECOMMERCE, POPULAR_ITEMS,
+        "Most viewed: the items viewed by the most users.",
         required_event_type="View", filter_event_type=None, needs_user=True, needs_item=False),
-    POPULARITY_COUNT.configure(
+    POPULARITY_COUNT_RECORD.configure(
         "aws-ecomm-popular-items-by-purchases", ECOMMERCE, POPULAR_ITEMS,
         "Best sellers: the items purchased by the most users.",
         required_event_type="Purchase", filter_event_type=None, needs_user=True, needs_item=False),

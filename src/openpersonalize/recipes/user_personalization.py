@@ -201,7 +201,7 @@ EXPLORATION = tuple(EXPLORATION_CONFIG.values())
 _RECENCY_BIAS = (bool_param("apply_recency_bias", True),)  # v2 recipes: HPO runs automatically, never by request
 _SEQUENCE_MODEL = (hidden_dimension(149, tunable=True), *SEQUENCE, *user_percentiles(0.0, 0.99))
 
-USER_PERSONALIZATION_V2 = RecipeRecord(
+USER_PERSONALIZATION_V2_RECORD = RecipeRecord(
     "aws-user-personalization-v2", USER_PERSONALIZATION,
     Algorithm("aws-user-personalization-v2", "transformer-user-personalization", _RECENCY_BIAS, _V2), None,
     "Predicts the items a user will interact with next using a transformer over their interaction history, "
@@ -217,7 +217,7 @@ USER_PERSONALIZATION_RECORD = RecipeRecord(
     UserPersonalization,
     capabilities=Capabilities(update_training=True, auto_update=True, optimization_objective=True, exploration=True))
 # Ranking re-orders a caller's list with the same model (spec §5.4: softmax over the list).
-PERSONALIZED_RANKING_V2 = RecipeRecord(
+PERSONALIZED_RANKING_V2_RECORD = RecipeRecord(
     "aws-personalized-ranking-v2", PERSONALIZED_RANKING,
     Algorithm("aws-personalized-ranking-v2", "transformer-personalized-ranking", _RECENCY_BIAS, _V2), None,
     "Ranks a given list of items for a user with the transformer model of User-Personalization-v2.", _V2,
