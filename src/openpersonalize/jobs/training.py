@@ -182,9 +182,7 @@ def _evaluate(recipe_arn: str, recipe: Recipe, data: TrainingData, frames: Frame
                                      seed=SEED, query_columns=segment_query_columns(schema))
         if protocol == "item-segments":
             return evaluate_segments(recipe, data, task="items", seed=SEED)
-        if protocol == "actions":
-            if frames.actions is None:
-                raise ValueError("Next-Best-Action needs an Actions dataset in the dataset group; it has none.")
+        if protocol == "actions":  # the Actions dataset is there (check_recipe_data, from the record's needs)
             actions = ActionTrainingData.attach(data, frames.actions, frames.action_interactions)
             return evaluate_actions(recipe, actions, seed=SEED)  # type: ignore[arg-type]
     except ValueError as err:  # data the recipe cannot train on (spec §4.8 minimums)
@@ -308,9 +306,12 @@ def check_recipe_data(recipe_arn: str, frames: Frames, interactions: pl.DataFram
     """Per-recipe data requirements of spec §4.8 (Semantic-Similarity's Items fields are never relaxed)."""
     record = catalogue.recipe(recipe_arn)
     needs, title = record.needs, record.title
+    present = {"INTERACTIONS": frames.interactions, "ITEMS": frames.items, "USERS": frames.users,
+               "ACTIONS": frames.actions}
+    for kind in needs.datasets:
+        if present.get(kind) is None:
+            raise JobFailed(f"Create failed. {title} needs an {kind.title()} dataset in the dataset group; it has none.")
     items = frames.schemas.get("ITEMS")
-    if needs.item_fields and (items is None or frames.items is None):
-        raise JobFailed(f"Create failed. {title} needs an Items dataset; the dataset group has none.")
     for attr in needs.item_fields:
         if items is not None and not any(getattr(f, attr) for f in items.fields):
             raise JobFailed(f"Create failed. {title} needs {_FIELD_LABELS[attr]} in the Items schema; it has none.")
