@@ -37,6 +37,7 @@ def test_domain_use_cases() -> None:
     assert len(cat.recipes_for(None)) == 25
     top_picks = cat.recipe(R + "aws-vod-top-picks")
     assert top_picks.use_case and top_picks.use_case.filter_event_type == "Watch" and top_picks.use_case.exploration
+    assert top_picks.capabilities.exploration and not top_picks.capabilities.update_training
     assert top_picks.algorithm.name == "aws-user-personalization"
     assert top_picks.use_case.base is cat.recipe(R + "aws-user-personalization")
     best_sellers = cat.recipe(R + "aws-ecomm-popular-items-by-purchases")
@@ -126,7 +127,7 @@ def test_recipe_facts() -> None:
     assert record(R + "aws-next-best-action").runtime_operation == "GetActionRecommendations"
     assert record(R + "aws-item-affinity").runtime_operation is None
     assert record(R + "aws-vod-more-like-x").runtime_operation == "GetRecommendations"
-    automatic = {r.name for r in cat.RECORDS.values() if r.capabilities.auto_update and not r.domain}
+    automatic = {r.name for r in cat.RECORDS.values() if r.capabilities.auto_update}
     assert automatic == {"aws-user-personalization", "aws-user-personalization-v2"}  # spec §3.4
 
 

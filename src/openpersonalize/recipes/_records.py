@@ -166,10 +166,11 @@ class RecipeRecord:
     def configure(self, name: str, domain: str, recipe_type: str, description: str, *,
                   required_event_type: str | None, filter_event_type: str | None, needs_user: bool,
                   needs_item: bool, exploration: bool = False, datasets: tuple[str, ...] | None = None) -> RecipeRecord:
-        """A domain use case served by this recipe's model (so with its algorithm and featurization); use cases
-        serve recommenders only, never batch jobs (spec §6)."""
+        """A domain use case served by this recipe's model (so with its algorithm and featurization). Use cases
+        serve recommenders only (spec §6): none of the solution capabilities, no batch jobs; evaluated like the base."""
         use_case = UseCase(self, required_event_type, filter_event_type, needs_user, needs_item, exploration)
         return replace(self, name=name, domain=domain, recipe_type=recipe_type, description=description,
                        created=DOMAINS, use_case=use_case,
                        needs=replace(self.needs, datasets=datasets or self.needs.datasets),
-                       capabilities=replace(self.capabilities, batch_inference=False))
+                       capabilities=Capabilities(self.capabilities.evaluation, batch_inference=False,
+                                                 exploration=exploration))
