@@ -164,10 +164,9 @@ def _check_request_for(model: ServedModel, params: dict[str, Any]) -> None:
         raise InvalidInputException("userId is required for a USER_PERSONALIZATION campaign.")
     if kind == "RELATED_ITEMS" and "itemId" not in params:
         raise InvalidInputException("itemId is required for a RELATED_ITEMS campaign.")
-    if kind == "PERSONALIZED_RANKING":
-        raise InvalidInputException("This campaign deploys a PERSONALIZED_RANKING recipe: use GetPersonalizedRanking.")
-    if kind == "PERSONALIZED_ACTIONS":
-        raise InvalidInputException("This campaign deploys a PERSONALIZED_ACTIONS recipe: use GetActionRecommendations.")
+    operation = catalogue.runtime_operation(kind)
+    if operation != "GetRecommendations":
+        raise InvalidInputException(f"This campaign deploys a {kind} recipe: use {operation}.")
 
 
 def _history(model: ServedModel, params: dict[str, Any]) -> UserHistory:

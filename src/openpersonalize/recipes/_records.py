@@ -35,9 +35,14 @@ FEATURE_TRANSFORMATION_PREFIX = "arn:aws:personalize:::feature-transformation/"
 # How a trained version is scored (spec §9.1): "user" recommends for held-out users, "ranking" re-ranks their
 # relevant items among candidates, "related" answers for their newest item, "trending" is "user" plus the
 # trend prediction accuracy (§9.2), the segment protocols split each user 80/20, "actions" holds out action users.
-Protocol = Literal["user", "ranking", "related", "trending", "item-segments", "attribute-segments", "actions"]
+EvaluationProtocol = Literal["user", "ranking", "related", "trending", "item-segments", "attribute-segments", "actions"]
 _RUNTIME = {PERSONALIZED_RANKING: "GetPersonalizedRanking", PERSONALIZED_ACTIONS: "GetActionRecommendations",
             USER_SEGMENTATION: None}
+
+
+def runtime_operation(recipe_type: str) -> str | None:
+    """The runtime call that serves campaigns of this recipe type (None: segmentation serves batch only)."""
+    return _RUNTIME.get(recipe_type, "GetRecommendations")
 
 
 def launched(day: str) -> float:
@@ -96,7 +101,7 @@ class DataNeeds:
 class Capabilities:
     """What a recipe supports (spec §2.5, §2.10, §5.3); read by control and jobs, never inferred from a name."""
 
-    evaluation: Protocol = "user"
+    evaluation: EvaluationProtocol = "user"
     update_training: bool = False  # trainingMode UPDATE
     auto_update: bool = False  # the automatic updates of spec §3.4 (the model is refreshed in place)
     incremental_update: bool = False  # performIncrementalUpdate (Semantic-Similarity)
@@ -150,8 +155,7 @@ class RecipeRecord:
 
     @property
     def runtime_operation(self) -> str | None:
-        """The runtime call that serves this recipe's campaigns (None: segmentation serves batch only)."""
-        return _RUNTIME.get(self.recipe_type, "GetRecommendations")
+        return runtime_operation(self.recipe_type)
 
     @property
     def hpo(self) -> bool:

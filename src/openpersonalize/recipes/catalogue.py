@@ -32,13 +32,14 @@ from ._records import (
     FeatureTransformation,
     RecipeRecord,
     UseCase,
+    runtime_operation,
 )
 from .registry import CUSTOM, RECORDS
 
 __all__ = [
     "ALGORITHM_PREFIX", "FEATURE_TRANSFORMATION_PREFIX", "RECIPE_PREFIX", "ECOMMERCE", "PERSONALIZED_ACTIONS",
     "PERSONALIZED_RANKING", "POPULAR_ITEMS", "RELATED_ITEMS", "USER_PERSONALIZATION", "USER_SEGMENTATION",
-    "VIDEO_ON_DEMAND", "Algorithm", "FeatureTransformation", "RecipeRecord", "UseCase", "RECORDS", "ALGORITHMS",
+    "VIDEO_ON_DEMAND", "Algorithm", "FeatureTransformation", "RecipeRecord", "UseCase", "runtime_operation", "RECORDS", "ALGORITHMS",
     "FEATURE_TRANSFORMATIONS",
 ]
 _T = TypeVar("_T")
