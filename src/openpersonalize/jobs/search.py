@@ -94,7 +94,7 @@ def tune(
     fixed = config.get("algorithmHyperParameters", {})
     featurization = config.get("featureTransformationParameters", {})
     inner = split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION)
-    accepted = set(recipe_class(recipe_arn)._param_names())
+    accepted = set(recipe_class(recipe_arn).param_names())
     task = task_of(recipe_arn)
 
     import optuna

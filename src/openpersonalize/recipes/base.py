@@ -146,19 +146,20 @@ class Recipe(abc.ABC):
 
     # ---- hyperparameters (habit 8) -------------------------------------------------------------
     @classmethod
-    def _param_names(cls) -> list[str]:
+    def param_names(cls) -> list[str]:
+        """The hyperparameters: the constructor's keyword-only arguments (what HPO may set, what ``save`` writes)."""
         sig = inspect.signature(cls.__init__)
         return sorted(p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY)
 
     def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self, **params: Any) -> Self:
-        unknown = set(params) - set(self._param_names())
+        unknown = set(params) - set(self.param_names())
         if unknown:
             raise InvalidParameterError(
                 f"Invalid parameter(s) {sorted(unknown)} for {type(self).__name__}; "
-                f"valid parameters are {self._param_names()}."
+                f"valid parameters are {self.param_names()}."
             )
         for name, value in params.items():
             setattr(self, name, value)
