@@ -25,16 +25,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import DATASETS, DatasetMissing  # noqa: E402
+from baselines.ease import EASE  # noqa: E402
+from baselines.item_knn import ItemKNN  # noqa: E402
+from baselines.sasrec import SASRec  # noqa: E402
 
 from openpersonalize.evaluation.protocol import evaluate  # noqa: E402
 from openpersonalize.evaluation.split import split_users  # noqa: E402
 from openpersonalize.recipes.als import ImplicitALS  # noqa: E402
 from openpersonalize.recipes.base import Recipe  # noqa: E402
-from openpersonalize.recipes.ease import EASE  # noqa: E402
 from openpersonalize.recipes.popularity import PopularityCount  # noqa: E402
-from openpersonalize.recipes.sasrec import SASRec  # noqa: E402
 from openpersonalize.recipes.sequential import SequentialLinear  # noqa: E402
-from openpersonalize.recipes.sims import SIMS, ItemKNN  # noqa: E402
+from openpersonalize.recipes.sims import SIMS  # noqa: E402
 from openpersonalize.recipes.user_personalization import UserPersonalization  # noqa: E402
 
 EXCLUDE_SEEN = {"ml-1m": True, "ml-latest-small": False}

@@ -31,7 +31,6 @@ from openpersonalize.data.artifacts import model_dir
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import updates
 from openpersonalize.recipes.base import Recipe, TrainingData
-from openpersonalize.recipes.registry import recipe_class
 
 UP = PREFIX + "aws-user-personalization"
 
@@ -61,7 +60,6 @@ def _import(personalize: Any, group: str, csv: Path) -> None:
 
 
 def _items(work: Path, version: str) -> int:
-    recipe_class(UP)
     return len(Recipe.load(model_dir(work, version)).item_ids_)
 
 

@@ -16,6 +16,8 @@ import botocore.config
 import pytest
 
 REGION = "us-east-1"
+# The baseline models live with the benchmarks (bench/baselines/), outside the shipped package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 
 def free_port() -> int:

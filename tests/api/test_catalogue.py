@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from openpersonalize.recipes.registry import RECORDS
+
 RECIPE = "arn:aws:personalize:::recipe/"
 ALGORITHM = "arn:aws:personalize:::algorithm/"
 FEATURE = "arn:aws:personalize:::feature-transformation/"
@@ -146,10 +148,26 @@ def test_describe_algorithm_sims_and_untunable_affinity(personalize: Any) -> Non
     assert sims["defaultHyperParameterRanges"]["continuousHyperParameterRanges"] == [
         {"name": "popularity_discount_factor", "minValue": 0.0, "maxValue": 1.0, "isTunable": True}]
     affinity = personalize.describe_algorithm(algorithmArn=ALGORITHM + "aws-item-affinity")["algorithm"]
+    assert affinity["defaultHyperParameters"] == {"hidden_dimension": "32"}  # AWS: 149 (recipes/affinity.py)
     assert affinity["defaultHyperParameterRanges"]["integerHyperParameterRanges"] == [
         {"name": "hidden_dimension", "minValue": 32, "maxValue": 256, "isTunable": False}]
     hrnn = personalize.describe_algorithm(algorithmArn=ALGORITHM + "aws-hrnn")["algorithm"]
     assert hrnn["defaultHyperParameters"]["hidden_dimension"] == "43"
+
+
+def test_every_answer_is_the_records(personalize: Any) -> None:
+    """DescribeRecipe and DescribeAlgorithm of every recipe say what its record declares."""
+    for record in RECORDS.values():
+        recipe = personalize.describe_recipe(recipeArn=record.arn)["recipe"]
+        assert (recipe["name"], recipe["recipeType"], recipe["algorithmArn"]) == (
+            record.name, record.recipe_type, record.algorithm.arn)
+        assert recipe.get("featureTransformationArn") == (
+            record.feature_transformation.arn if record.feature_transformation else None)
+        algorithm = personalize.describe_algorithm(algorithmArn=record.algorithm.arn)["algorithm"]
+        declared = record.algorithm.scoped("algorithm")
+        assert algorithm["defaultHyperParameters"] == {p.name: p.default_text() for p in declared}
+        tunable = {r["name"]: r["isTunable"] for kind in algorithm["defaultHyperParameterRanges"].values() for r in kind}
+        assert tunable == {p.name: p.tunable for p in declared}
 
 
 def test_describe_feature_transformation_defaults(personalize: Any) -> None:

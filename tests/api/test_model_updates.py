@@ -26,7 +26,6 @@ from openpersonalize.data.artifacts import model_dir
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import updates
 from openpersonalize.recipes.base import Recipe
-from openpersonalize.recipes.registry import recipe_class
 
 SEMANTIC = "arn:aws:personalize:::recipe/aws-semantic-similarity"
 
@@ -75,7 +74,6 @@ def _recommended(runtime: Any, campaign: str) -> set[str]:
 
 
 def _model(live: LiveServer, version: str) -> Recipe:
-    recipe_class(UP)  # imports the module, so Recipe.load finds the class
     return Recipe.load(model_dir(live.data_dir, version))
 
 
@@ -201,7 +199,6 @@ def test_semantic_similarity_incremental_update_embeds_new_items(
     while twin not in related() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert related()[0] == twin  # the same text: the most similar item
-    recipe_class(SEMANTIC)
     model = Recipe.load(model_dir(live.data_dir, version))
     assert int(model.embedded_last_update_) == 1  # only the new item was embedded, not the catalogue
     assert [v["solutionVersionArn"] for v in personalize.list_solution_versions(solutionArn=sol)["solutionVersions"]] == [version]

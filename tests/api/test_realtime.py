@@ -126,9 +126,7 @@ def test_a_visitor_is_served_exactly_as_the_offline_evaluation_scores_a_held_out
     describe what such users are served."""
     from openpersonalize.data.artifacts import model_dir
     from openpersonalize.recipes.base import Histories, Recipe
-    from openpersonalize.recipes.registry import recipe_class
 
-    recipe_class(UP)  # Recipe.load finds the class among the imported ones
     model = Recipe.load(model_dir(server.data_dir, version))
     rows = group.data.interactions.filter(group.data.interactions["USER_ID"] == "u7").sort("TIMESTAMP").tail(12)
     items, types = rows["ITEM_ID"].to_list(), rows["EVENT_TYPE"].to_list()

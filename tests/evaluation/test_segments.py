@@ -9,14 +9,9 @@ import polars as pl
 import pytest
 
 from openpersonalize.data.schema import parse_schema
-from openpersonalize.evaluation.segments import (
-    METRIC_KEYS,
-    attribute_items,
-    evaluate_segments,
-    segment_size,
-    split_per_user,
-)
+from openpersonalize.evaluation.segments import METRIC_KEYS, attribute_items, evaluate_segments
 from openpersonalize.jobs.training import segment_query_columns
+from openpersonalize.recipes._validation import segment_size, split_per_user
 from openpersonalize.recipes.base import TrainingData
 
 

@@ -70,7 +70,7 @@ def test_an_item_without_interactions_gets_the_most_active_users() -> None:
     rows = [("heavy", "i0", 1), ("heavy", "i1", 2), ("heavy", "i0", 3), ("light", "i1", 4)]
     frame = pl.DataFrame(rows, schema=["USER_ID", "ITEM_ID", "TIMESTAMP"], orient="row")
     items = pl.DataFrame({"ITEM_ID": ["i0", "i1", "cold"], "GENRES": ["A", "B", "C"]})
-    model = ItemAffinity(hidden_dimension=2, iterations=2).fit(TrainingData.from_frames(frame, items))
+    model = ItemAffinity(hidden_dimension=32, iterations=2).fit(TrainingData.from_frames(frame, items))
     assert model.users_for_items(["cold"])[0].tolist() == ["heavy", "light"]
 
 
@@ -127,7 +127,7 @@ def test_and_intersects_and_numbers_match_in_any_spelling() -> None:
     frame = pl.DataFrame(rows, schema=["USER_ID", "ITEM_ID", "TIMESTAMP"], orient="row")
     items = pl.DataFrame({"ITEM_ID": ["i0", "i1", "i2", "i3"], "GENRES": ["Comedy|Action", "Comedy", "Action", None],
                           "YEAR": [1999, 1999, 2001, 2001], "CREATION_TIMESTAMP": [1, 2, 3, 4]})
-    model = ItemAttributeAffinity(hidden_dimension=2, iterations=2).fit(TrainingData.from_frames(frame, items))
+    model = ItemAttributeAffinity(hidden_dimension=32, iterations=2).fit(TrainingData.from_frames(frame, items))
     index = model.attributes
     assert index.columns.tolist() == ["GENRES", "YEAR"]  # CREATION_TIMESTAMP is reserved
     both = 'ITEMS.GENRES = "Comedy" AND items.genres = "Action"'
@@ -186,6 +186,6 @@ def test_users_without_interactions_get_segments_too() -> None:
     rows = [("a", "x", 1), ("a", "y", 2), ("a", "x", 3), ("b", "y", 4), ("c", "z", 5)]
     frame = pl.DataFrame(rows, schema=["USER_ID", "ITEM_ID", "TIMESTAMP"], orient="row")
     data = TrainingData.from_frames(frame, None, pl.DataFrame({"USER_ID": ["a", "b", "c", "zz"]}))
-    model = ItemAffinity(hidden_dimension=2, iterations=2, seen_weight=0.0).fit(data)
+    model = ItemAffinity(hidden_dimension=32, iterations=2, seen_weight=0.0).fit(data)
     users, _ = model.users_for_items(["y"], num_results=4)
     assert users[0] == "c" and sorted(users.tolist()) == ["a", "b", "c", "zz"]

@@ -22,11 +22,11 @@ def invalid(call: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def test_every_recipe_points_at_a_declared_algorithm_and_transformation() -> None:
-    for recipe in cat.RECIPES.values():
-        assert cat.ALGORITHM_PREFIX + recipe.algorithm in cat.ALGORITHMS
+    for recipe in cat.RECORDS.values():
+        assert cat.ALGORITHMS[recipe.algorithm.arn] is recipe.algorithm
         if recipe.feature_transformation:
-            assert cat.FEATURE_TRANSFORMATION_PREFIX + recipe.feature_transformation in cat.FEATURE_TRANSFORMATIONS
-    used = {r.algorithm for r in cat.RECIPES.values()}
+            assert cat.FEATURE_TRANSFORMATIONS[recipe.feature_transformation.arn] == recipe.feature_transformation
+    used = {r.algorithm.name for r in cat.RECORDS.values()}
     assert used == {a.name for a in cat.ALGORITHMS.values()}  # no orphan algorithm
 
 
@@ -37,7 +37,9 @@ def test_domain_use_cases() -> None:
     assert len(cat.recipes_for(None)) == 25
     top_picks = cat.recipe(R + "aws-vod-top-picks")
     assert top_picks.use_case and top_picks.use_case.filter_event_type == "Watch" and top_picks.use_case.exploration
-    assert top_picks.algorithm == "aws-user-personalization"
+    assert top_picks.capabilities.exploration and not top_picks.capabilities.update_training
+    assert top_picks.algorithm.name == "aws-user-personalization"
+    assert top_picks.use_case.base is cat.recipe(R + "aws-user-personalization")
     best_sellers = cat.recipe(R + "aws-ecomm-popular-items-by-purchases")
     assert best_sellers.use_case and best_sellers.use_case.required_event_type == "Purchase"
 
@@ -56,9 +58,9 @@ def test_shared_feature_transformations_agree() -> None:
     # Algorithms that share a feature transformation declare the same featurization defaults.
     for ft in cat.FEATURE_TRANSFORMATIONS.values():
         seen: dict[str, str] = {}
-        for recipe in cat.RECIPES.values():
-            if recipe.feature_transformation == ft.name:
-                for p in cat.ALGORITHMS[cat.ALGORITHM_PREFIX + recipe.algorithm].scoped("featurization"):
+        for recipe in cat.RECORDS.values():
+            if recipe.feature_transformation == ft:
+                for p in recipe.algorithm.scoped("featurization"):
                     assert seen.setdefault(p.name, p.default_text()) == p.default_text(), (ft.name, p.name)
 
 
@@ -73,22 +75,22 @@ def test_shared_feature_transformations_agree() -> None:
         ("aws-sims", "max_item_interaction_count_percentile", 0.9, 0.0, 1.0, False),
         ("aws-similar-items", "item_id_hidden_dim", 100, 30, 200, True),
         ("aws-next-best-action", "action_optimization_period", 14, 7, 28, False),
-        ("aws-item-affinity", "hidden_dimension", 149, 32, 256, False),
+        ("aws-item-affinity", "hidden_dimension", 32, 32, 256, False),  # AWS: 149; see recipes/affinity.py
         ("aws-hrnn", "hidden_dimension", 43, 32, 256, True),
         ("aws-hrnn-coldstart", "cold_start_max_interactions", 15, 1, None, False),
     ],
 )
 def test_spec_hyperparameters(recipe: str, name: str, default: Any, low: Any, high: Any, tunable: bool) -> None:
-    p = cat.algorithm_of(R + recipe).parameter(name)
+    p = cat.recipe(R + recipe).algorithm.parameter(name)
     assert p is not None
     assert (p.default, p.low, p.high, p.tunable) == (default, low, high, tunable)
 
 
 def test_derived_describe_bodies() -> None:
-    up = cat.algorithm_of(R + "aws-user-personalization")
+    up = cat.recipe(R + "aws-user-personalization").algorithm
     # campaign and featurization parameters are not algorithm hyperparameters
     assert cat.default_hyperparameters(up) == {"hidden_dimension": "149", "bptt": "32", "recency_mask": "true"}
-    v2 = cat.default_hyperparameter_ranges(cat.algorithm_of(R + "aws-user-personalization-v2"))
+    v2 = cat.default_hyperparameter_ranges(cat.recipe(R + "aws-user-personalization-v2").algorithm)
     assert v2["categoricalHyperParameterRanges"] == [
         {"name": "apply_recency_bias", "values": ["true", "false"], "isTunable": False}]
     ft = cat.feature_transformation(cat.FEATURE_TRANSFORMATION_PREFIX + "JSON-percentile-filtering")
@@ -107,22 +109,26 @@ def test_hpo_ranges_only_tunable() -> None:
 
 
 def test_recipe_facts() -> None:
-    assert cat.is_domain(R + "aws-ecomm-recommended-for-you") and not cat.is_domain(R + "aws-sims")
-    assert cat.is_legacy(R + "aws-hrnn-metadata") and not cat.is_legacy(R + "aws-user-personalization")
+    record = cat.recipe
+    assert record(R + "aws-ecomm-recommended-for-you").domain and not record(R + "aws-sims").domain
+    assert record(R + "aws-hrnn-metadata").legacy and not record(R + "aws-user-personalization").legacy
     for name in ("aws-trending-now", "aws-next-best-action", "aws-item-affinity", "aws-vod-top-picks"):
-        assert not cat.supports_batch_inference(R + name), name
+        assert not record(R + name).capabilities.batch_inference, name
     for name in ("aws-user-personalization", "aws-sims", "aws-popularity-count", "aws-personalized-ranking-v2"):
-        assert cat.supports_batch_inference(R + name), name
-    assert cat.supports_batch_segment(R + "aws-item-attribute-affinity")
-    assert cat.supports_hpo(R + "aws-sims") and not cat.supports_hpo(R + "aws-user-personalization-v2")
-    assert cat.supports_update_training(R + "aws-hrnn-coldstart") and not cat.supports_update_training(R + "aws-sims")
-    assert cat.supports_incremental_update(R + "aws-semantic-similarity")
-    assert cat.supports_events_config(R + "aws-personalized-ranking-v2")
-    assert cat.supports_optimization_objective(R + "aws-user-personalization")
-    assert cat.runtime_operation(R + "aws-personalized-ranking") == "GetPersonalizedRanking"
-    assert cat.runtime_operation(R + "aws-next-best-action") == "GetActionRecommendations"
-    assert cat.runtime_operation(R + "aws-item-affinity") is None
-    assert cat.runtime_operation(R + "aws-vod-more-like-x") == "GetRecommendations"
+        assert record(R + name).capabilities.batch_inference, name
+    assert record(R + "aws-item-attribute-affinity").capabilities.segments == "attributes"
+    assert record(R + "aws-sims").hpo and not record(R + "aws-user-personalization-v2").hpo
+    assert record(R + "aws-hrnn-coldstart").capabilities.update_training
+    assert not record(R + "aws-sims").capabilities.update_training
+    assert record(R + "aws-semantic-similarity").capabilities.incremental_update
+    assert record(R + "aws-personalized-ranking-v2").capabilities.events_config
+    assert record(R + "aws-user-personalization").capabilities.optimization_objective
+    assert record(R + "aws-personalized-ranking").runtime_operation == "GetPersonalizedRanking"
+    assert record(R + "aws-next-best-action").runtime_operation == "GetActionRecommendations"
+    assert record(R + "aws-item-affinity").runtime_operation is None
+    assert record(R + "aws-vod-more-like-x").runtime_operation == "GetRecommendations"
+    automatic = {r.name for r in cat.RECORDS.values() if r.capabilities.auto_update}
+    assert automatic == {"aws-user-personalization", "aws-user-personalization-v2"}  # spec §3.4
 
 
 def test_unknown_arns_raise_not_found() -> None:

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from openpersonalize.demo.generator import generate_vod
-from openpersonalize.evaluation.metrics import metric_keys
+from openpersonalize.recipes.metrics import metric_keys
 from openpersonalize.evaluation.protocol import evaluate
 from openpersonalize.evaluation.split import split_users
 from openpersonalize.recipes._item_features import item_roles, metadata_matrix
@@ -60,7 +60,7 @@ def test_multi_valued_categorical_and_numeric_bins_make_items_similar() -> None:
 
 def test_cold_items_get_related_items_from_metadata_and_are_recommended() -> None:
     data = with_cold_items(with_item_metadata(planted()))
-    model = SimilarItems(item_id_hidden_dim=16, item_metadata_hidden_dim=8, min_cointeraction_count=1).fit(data)
+    model = SimilarItems(item_id_hidden_dim=30, item_metadata_hidden_dim=30, min_cointeraction_count=1).fit(data)
     related, scores = model.similar_items("cold4", num_results=10)  # a Football item nobody touched
     football = {f"i{i}" for i in range(24, 36)} | {"cold5"}
     assert len(set(related) & football) >= 8 and (scores > 0).all()

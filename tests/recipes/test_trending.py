@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from openpersonalize.demo.generator import generate_vod
-from openpersonalize.evaluation.metrics import metric_keys
+from openpersonalize.recipes.metrics import metric_keys
 from openpersonalize.evaluation.trends import period_accuracy, trend_prediction_accuracy
 from openpersonalize.recipes.base import InvalidParameterError, NotFittedError, Recipe, TrainingData
 from openpersonalize.recipes.popularity import PopularityCount

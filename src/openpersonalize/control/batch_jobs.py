@@ -41,7 +41,6 @@ SEGMENT_SUMMARY = ("batchSegmentJobArn", "jobName", "status", "creationDateTime"
 DEFAULT_RESULTS = 25  # spec §2.10: numResults defaults to 25 for both job types
 MAX_INFERENCE_RESULTS = 500  # the runtime's numResults limit (spec §11)
 MAX_SEGMENT_RESULTS = 5_000_000  # users per segment (spec §11)
-SEMANTIC_SIMILARITY = "arn:aws:personalize:::recipe/aws-semantic-similarity"
 
 
 # ---- shared checks ---------------------------------------------------------------------------------------------
@@ -129,11 +128,12 @@ def _common_body(params: dict[str, Any], num_results: int) -> dict[str, Any]:
 
 def _check_inference_recipe(version: Record) -> str:
     recipe_arn = str(version.body["recipeArn"])
-    if catalogue.supports_batch_segment(recipe_arn):
+    record = catalogue.recipe(recipe_arn)
+    if record.capabilities.segments:
         raise InvalidInputException(
             f"Solution version {version.arn} uses {recipe_arn}, a USER_SEGMENTATION recipe: use CreateBatchSegmentJob."
         )
-    if not catalogue.supports_batch_inference(recipe_arn):
+    if not record.capabilities.batch_inference:
         raise InvalidInputException(
             f"Solution version {version.arn} uses {recipe_arn}, which does not support batch inference "
             "(Trending-Now and Next-Best-Action are real-time only)."
@@ -160,14 +160,16 @@ def _check_job_config(config: dict[str, Any], recipe_arn: str) -> None:
     """batchInferenceJobConfig (spec §8.1): exploration for User-Personalization, ranking influence for
     Semantic-Similarity; values are checked here since the wire model cannot express their ranges."""
     exploration = config.get("itemExplorationConfig") or {}
-    if exploration and catalogue.recipe(recipe_arn).recipe_type != catalogue.USER_PERSONALIZATION:
+    capabilities = catalogue.recipe(recipe_arn).capabilities
+    if exploration and not capabilities.exploration:
         raise InvalidInputException(
             f"batchInferenceJobConfig.itemExplorationConfig applies to User-Personalization recipes only, not {recipe_arn}."
         )
     check_exploration("batchInferenceJobConfig.itemExplorationConfig", exploration)
-    if config.get("rankingInfluence") and recipe_arn != SEMANTIC_SIMILARITY:
+    if config.get("rankingInfluence") and not capabilities.ranking_influence:
         raise InvalidInputException(
-            f"batchInferenceJobConfig.rankingInfluence applies to aws-semantic-similarity only, not {recipe_arn}."
+            f"batchInferenceJobConfig.rankingInfluence applies to "
+            f"{catalogue.names_of(lambda r: r.capabilities.ranking_influence)} only, not {recipe_arn}."
         )
 
 
@@ -211,10 +213,11 @@ def create_batch_segment_job(ctx: RequestContext, params: dict[str, Any]) -> dic
     """CreateBatchSegmentJob: USER_SEGMENTATION solution versions only."""
     version = _active_version(ctx, params["solutionVersionArn"])
     recipe_arn = str(version.body["recipeArn"])
-    if not catalogue.supports_batch_segment(recipe_arn):
+    if not catalogue.recipe(recipe_arn).capabilities.segments:
         raise InvalidInputException(
             f"Solution version {version.arn} uses {recipe_arn}; batch segment jobs need a USER_SEGMENTATION recipe "
-            "(aws-item-affinity or aws-item-attribute-affinity). Use CreateBatchInferenceJob for other recipes."
+            f"({catalogue.names_of(lambda r: r.capabilities.segments is not None)}). Use CreateBatchInferenceJob for "
+            "other recipes."
         )
     num_results = _num_results(params, MAX_SEGMENT_RESULTS)
     if "filterArn" in params:

@@ -43,7 +43,6 @@ from ..data.metadata import Job, Record
 KIND = "campaign"
 LATEST = "$LATEST"
 SUMMARY = ("name", "campaignArn", "status", "creationDateTime", "lastUpdatedDateTime", "failureReason")
-SEMANTIC_SIMILARITY = "arn:aws:personalize:::recipe/aws-semantic-similarity"
 
 
 def require_campaign(ctx: RequestContext, arn: str) -> Record:
@@ -83,14 +82,16 @@ def check_config(config: dict[str, Any], requested_arn: str, recipe_arn: str) ->
             f"<solutionArn>/$LATEST; got {requested_arn}."
         )
     exploration = config.get("itemExplorationConfig") or {}
-    if exploration and catalogue.recipe(recipe_arn).recipe_type != catalogue.USER_PERSONALIZATION:
+    capabilities = catalogue.recipe(recipe_arn).capabilities
+    if exploration and not capabilities.exploration:
         raise InvalidInputException(
             f"campaignConfig.itemExplorationConfig applies to User-Personalization recipes only, not {recipe_arn}."
         )
     check_exploration("campaignConfig.itemExplorationConfig", exploration)
-    if config.get("rankingInfluence") and recipe_arn != SEMANTIC_SIMILARITY:
+    if config.get("rankingInfluence") and not capabilities.ranking_influence:
         raise InvalidInputException(
-            f"campaignConfig.rankingInfluence applies to aws-semantic-similarity only, not {recipe_arn}."
+            f"campaignConfig.rankingInfluence applies to {catalogue.names_of(lambda r: r.capabilities.ranking_influence)} "
+            f"only, not {recipe_arn}."
         )
 
 

@@ -1,6 +1,6 @@
 """Catalogue: ListRecipes, DescribeRecipe, DescribeAlgorithm, DescribeFeatureTransformation (spec §2.12).
 
-Read-only views of the static catalogue in ``recipes/catalogue.py``; nothing is stored per account.
+Read-only views of the recipe records (``recipes/catalogue.py``); nothing is stored per account.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from ..data.metadata import Record
 _SUMMARY_KIND = "recipe"
 
 
-def _recipe_body(recipe: catalogue.Recipe) -> dict[str, Any]:
+def _recipe_body(recipe: catalogue.RecipeRecord) -> dict[str, Any]:
     ft = recipe.feature_transformation
     return {
         "name": recipe.name,
         "recipeArn": recipe.arn,
-        "algorithmArn": catalogue.ALGORITHM_PREFIX + recipe.algorithm,
-        "featureTransformationArn": catalogue.FEATURE_TRANSFORMATION_PREFIX + ft if ft else None,
+        "algorithmArn": recipe.algorithm.arn,
+        "featureTransformationArn": ft.arn if ft else None,
         "status": ACTIVE,
         "description": recipe.description,
         "recipeType": recipe.recipe_type,
@@ -30,7 +30,7 @@ def _recipe_body(recipe: catalogue.Recipe) -> dict[str, Any]:
     }
 
 
-def _summary_record(recipe: catalogue.Recipe) -> Record:
+def _summary_record(recipe: catalogue.RecipeRecord) -> Record:
     """A RecipeSummary wrapped as a Record, so ListRecipes pages like every other List* (common.paginate)."""
     body = {"name": recipe.name, "recipeArn": recipe.arn, "status": ACTIVE, "creationDateTime": recipe.created,
             "lastUpdatedDateTime": recipe.created, "domain": recipe.domain}

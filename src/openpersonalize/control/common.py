@@ -13,11 +13,11 @@ from ..errors import InvalidInputException, InvalidNextTokenException, LimitExce
 from ..statuses import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT  # noqa: F401 (re-exported for the resource modules)
 from .context import RequestContext
 from ..data.metadata import Record, new_record  # noqa: F401 (new_record re-exported for the resource modules)
+from ..recipes.user_personalization import EXPLORATION_CONFIG
 
 
 MAX_TAGS_PER_RESOURCE = 50
 # itemExplorationConfig of campaigns, recommenders and batch jobs (spec §2.6, §2.7): key → allowed range.
-EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, None)}  # spec §2.13: AWS-wide default
 
 # spec §11 defaults; each can be raised with OPENPERSONALIZE_QUOTA_<NAME>.
 QUOTAS = {
@@ -65,9 +65,10 @@ def check_number(member: str, text: str, low: float, high: float | None) -> floa
 def check_exploration(member: str, exploration: dict[str, str]) -> None:
     """An itemExplorationConfig map: known keys, numbers in range."""
     for key, text in exploration.items():
-        if key not in EXPLORATION_KEYS:
-            raise InvalidInputException(f"{member} has unknown key {key!r}; allowed: {', '.join(EXPLORATION_KEYS)}.")
-        check_number(f"{member}.{key}", text, *EXPLORATION_KEYS[key])
+        if key not in EXPLORATION_CONFIG:
+            raise InvalidInputException(f"{member} has unknown key {key!r}; allowed: {', '.join(EXPLORATION_CONFIG)}.")
+        declared = EXPLORATION_CONFIG[key]
+        check_number(f"{member}.{key}", text, float(declared.low or 0.0), declared.high)
 
 
 def tags_from(params: dict[str, Any]) -> dict[str, str]:

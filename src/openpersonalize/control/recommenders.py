@@ -1,6 +1,6 @@
 """Recommenders of domain dataset groups: Create / Describe / List / Update / Delete / Start / Stop (spec §2.7, §6).
 
-A recommender is a domain use case (recipes/catalogue.py ``UseCase``) trained like a solution version of its
+A recommender is a domain use case (recipes/use_cases.py, a ``RecipeRecord`` with a ``UseCase``) trained like a solution version of its
 base recipe and served like a campaign of it. CreateRecommender records it CREATE PENDING and enqueues
 "recommender-create" (jobs/recommender_training.py): train, load the model, then ACTIVE with ``modelMetrics``.
 Each training writes a new model under ``<recommenderArn>/<8 hex>`` (``_modelArn``), so a retrained model is
@@ -54,8 +54,6 @@ DELETING = (DELETE_PENDING, DELETE_IN_PROGRESS)
 SUMMARY = ("name", "recommenderArn", "datasetGroupArn", "recipeArn", "recommenderConfig", "status",
            "creationDateTime", "lastUpdatedDateTime")
 DEFAULT_TPS = 1
-# Datasets a use case needs besides Interactions (spec §6 tables: "Interactions + Items").
-NEEDS_ITEMS = ("aws-vod-more-like-x", "aws-vod-top-picks")
 
 
 def require_recommender(ctx: RequestContext, arn: str) -> Record:
@@ -65,7 +63,7 @@ def require_recommender(ctx: RequestContext, arn: str) -> Record:
 # ---- checks ----------------------------------------------------------------------------------------------------
 
 
-def _check_recipe(group: Record, recipe_arn: str) -> catalogue.Recipe:
+def _check_recipe(group: Record, recipe_arn: str) -> catalogue.RecipeRecord:
     """The recipe must be a use case of the group's domain (spec §6)."""
     group_domain = group.body.get("domain")
     if not group_domain:
@@ -83,17 +81,17 @@ def _check_recipe(group: Record, recipe_arn: str) -> catalogue.Recipe:
     return recipe
 
 
-def _check_datasets(ctx: RequestContext, group_arn: str, recipe: catalogue.Recipe) -> None:
+def _check_datasets(ctx: RequestContext, group_arn: str, recipe: catalogue.RecipeRecord) -> None:
+    """The datasets the use case trains on (spec §6 tables: "Interactions" or "Interactions + Items")."""
     present = {d.body["datasetType"] for d in ctx.store.list("dataset", parent=group_arn)}
-    needed = ["INTERACTIONS"] + (["ITEMS"] if recipe.name in NEEDS_ITEMS else [])
-    missing = [t for t in needed if t not in present]
+    missing = [t for t in recipe.needs.datasets if t not in present]
     if missing:
         raise InvalidInputException(
             f"Use case {recipe.name} needs an {missing[0].title()} dataset; dataset group {group_arn} has none."
         )
 
 
-def check_config(ctx: RequestContext, group_arn: str, recipe: catalogue.Recipe, config: dict[str, Any]) -> dict[str, Any]:
+def check_config(ctx: RequestContext, group_arn: str, recipe: catalogue.RecipeRecord, config: dict[str, Any]) -> dict[str, Any]:
     """recommenderConfig against spec §2.7; returns it with the defaults Describe shows."""
     exploration = config.get("itemExplorationConfig") or {}
     if exploration and not (recipe.use_case and recipe.use_case.exploration):

@@ -18,6 +18,8 @@ from .. import ranking
 from ..errors import InvalidInputException, ResourceNotFoundException
 from ..filters import compile as filter_compile
 from ..filters.values import parse_filter_values
+from ..recipes import catalogue
+from ..recipes.user_personalization import EXPLORATION_CONFIG
 from ..serving import answers, recommend
 from ..serving.actions import ActionFilter
 from ..serving.models import Catalog, ServedModel, cache_for
@@ -32,7 +34,6 @@ DEFAULT_ACTIONS, MAX_ACTIONS = 5, 100  # API_RS_GetActionRecommendations (spec Â
 MAX_METADATA_COLUMNS = 10
 MAX_RANKING_INPUT, MAX_RANKING_INPUT_WITH_METADATA = 500, 50
 RECORD_TTL = 1.0  # seconds a campaign or filter record is reused before it is read again
-V2_RECIPES = ("aws-user-personalization-v2", "aws-personalized-ranking-v2", "aws-semantic-similarity")
 SCORED_TYPES = ("USER_PERSONALIZATION", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS")
 EMPTY = UserHistory([], [], [])
 
@@ -178,10 +179,9 @@ def _check_request_for(model: ServedModel, params: dict[str, Any]) -> None:
         raise InvalidInputException("userId is required for a USER_PERSONALIZATION campaign.")
     if kind == "RELATED_ITEMS" and "itemId" not in params:
         raise InvalidInputException("itemId is required for a RELATED_ITEMS campaign.")
-    if kind == "PERSONALIZED_RANKING":
-        raise InvalidInputException("This campaign deploys a PERSONALIZED_RANKING recipe: use GetPersonalizedRanking.")
-    if kind == "PERSONALIZED_ACTIONS":
-        raise InvalidInputException("This campaign deploys a PERSONALIZED_ACTIONS recipe: use GetActionRecommendations.")
+    operation = catalogue.runtime_operation(kind)
+    if operation != "GetRecommendations":
+        raise InvalidInputException(f"This campaign deploys a {kind} recipe: use {operation}.")
 
 
 def _history(model: ServedModel, params: dict[str, Any]) -> UserHistory:
@@ -210,14 +210,16 @@ def _query(
         exploration_weight=weight,
         exploration_cutoff_days=cutoff_days,
         with_scores=model.recipe_type in SCORED_TYPES,
-        with_reasons=model.recipe_arn.rsplit("/", 1)[-1] in V2_RECIPES,
+        with_reasons=catalogue.recipe(model.recipe_arn).capabilities.reasons,
     )
 
 
 def _exploration(config: dict[str, Any]) -> tuple[float, float]:
-    """itemExplorationConfig's weight and item age cut-off (days), with Personalize's defaults 0.3 and 30."""
+    """itemExplorationConfig's weight and item age cut-off (days), with Personalize's defaults (0.3 and 30)."""
     exploration = config.get("itemExplorationConfig") or {}
-    return float(exploration.get("explorationWeight", "0.3")), float(exploration.get("explorationItemAgeCutOff", "30"))
+    weight, cutoff = (float(exploration.get(key, EXPLORATION_CONFIG[key].default))
+                      for key in ("explorationWeight", "explorationItemAgeCutOff"))
+    return weight, cutoff
 
 
 def _num_results(params: dict[str, Any], with_metadata: bool) -> int:
@@ -234,7 +236,7 @@ def _metadata_columns(params: dict[str, Any], config: dict[str, Any], model: Ser
     wanted = params.get("metadataColumns")
     if not wanted:
         return []
-    enabled = config.get("enableMetadataWithRecommendations") or model.recipe_arn.rsplit("/", 1)[-1] in V2_RECIPES
+    enabled = config.get("enableMetadataWithRecommendations") or catalogue.recipe(model.recipe_arn).capabilities.reasons
     if not enabled:
         raise InvalidInputException(
             "metadataColumns needs campaignConfig.enableMetadataWithRecommendations=true on the campaign."

@@ -46,7 +46,7 @@ def _check_mode(ctx: RequestContext, solution: Record, mode: str) -> None:
     if mode != "UPDATE":
         return
     recipe_arn = solution.body["recipeArn"]
-    if not catalogue.supports_update_training(recipe_arn):
+    if not catalogue.recipe(recipe_arn).capabilities.update_training:
         raise InvalidInputException(f"trainingMode UPDATE is not supported by recipe {recipe_arn}; use FULL.")
     # An automatic training (AUTOTRAIN) is a full training too; jobs/updates.py starts from the newest ACTIVE model.
     full = [v for v in ctx.store.list(KIND, parent=solution.arn, statuses=(ACTIVE,)) if v.body["trainingMode"] in ("FULL", "AUTOTRAIN")]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInputException, ResourceInUseException
-from ..evaluation.metrics import metric_keys
+from ..recipes.metrics import metric_keys
 from ..recipes import catalogue, registry
 from . import arns
 from .common import (
@@ -39,6 +39,7 @@ VERSION_SUMMARY = (
 )
 MAX_AUTO_TRAINING_DAYS = 30  # spec §1.6: rate(N days), N in 1..30
 NUMERIC = ("int", "long", "float", "double")
+_INCREMENTAL = catalogue.names_of(lambda r: r.capabilities.incremental_update)
 
 
 def require_solution(ctx: RequestContext, arn: str) -> Record:
@@ -54,11 +55,11 @@ def _check_recipe(params: dict[str, Any]) -> str:
         return _check_automl(params.get("solutionConfig", {}).get("autoMLConfig", {}))
     recipe_arn = params["recipeArn"]
     recipe = catalogue.recipe(recipe_arn)
-    if catalogue.is_domain(recipe_arn):
+    if recipe.domain is not None:
         raise InvalidInputException(
             f"Recipe {recipe_arn} is a {recipe.domain} use case: use it with CreateRecommender, not CreateSolution."
         )
-    if catalogue.is_legacy(recipe_arn):
+    if recipe.legacy:
         raise InvalidInputException(
             f"Recipe {recipe_arn} is a legacy recipe no longer available for new solutions; "
             "use arn:aws:personalize:::recipe/aws-user-personalization-v2."
@@ -87,11 +88,12 @@ def _check_automl(config: dict[str, Any]) -> str:
 
 
 def _check_flags(params: dict[str, Any], recipe_arn: str) -> None:
-    if params.get("performHPO") and not catalogue.supports_hpo(recipe_arn):
+    record = catalogue.recipe(recipe_arn)
+    if params.get("performHPO") and not record.hpo:
         raise InvalidInputException(f"performHPO is not supported by recipe {recipe_arn}: it has no tunable hyperparameters.")
-    if params.get("performIncrementalUpdate") and not catalogue.supports_incremental_update(recipe_arn):
+    if params.get("performIncrementalUpdate") and not record.capabilities.incremental_update:
         raise InvalidInputException(
-            f"performIncrementalUpdate is only supported by aws-semantic-similarity, not {recipe_arn}."
+            f"performIncrementalUpdate is only supported by {_INCREMENTAL}, not {recipe_arn}."
         )
 
 
@@ -108,7 +110,7 @@ def _check_config(ctx: RequestContext, group_arn: str, recipe_arn: str, params: 
     _check_resource_config(config.get("hpoConfig", {}).get("hpoResourceConfig", {}))
     if "eventValueThreshold" in config:
         _number("solutionConfig.eventValueThreshold", config["eventValueThreshold"])
-    if "eventsConfig" in config and not catalogue.supports_events_config(recipe_arn):
+    if "eventsConfig" in config and not catalogue.recipe(recipe_arn).capabilities.events_config:
         raise InvalidInputException(f"solutionConfig.eventsConfig is only supported by the v2 recipes, not {recipe_arn}.")
     check_auto_training(config.get("autoTrainingConfig"))
     if "optimizationObjective" in config:
@@ -147,7 +149,7 @@ def check_auto_training(config: dict[str, Any] | None) -> None:
 
 
 def _check_objective(ctx: RequestContext, group_arn: str, recipe_arn: str, objective: dict[str, Any]) -> None:
-    if not catalogue.supports_optimization_objective(recipe_arn):
+    if not catalogue.recipe(recipe_arn).capabilities.optimization_objective:
         raise InvalidInputException(
             f"solutionConfig.optimizationObjective is only supported by User-Personalization and Personalized-Ranking, not {recipe_arn}."
         )
@@ -236,9 +238,10 @@ def update_solution(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         raise ResourceInUseException(f"Solution {record.arn} already has an update {pending}.")
     recipe_arn = record.body["recipeArn"]
     update_config = params.get("solutionUpdateConfig", {})
-    if params.get("performIncrementalUpdate") and not catalogue.supports_incremental_update(recipe_arn):
-        raise InvalidInputException(f"performIncrementalUpdate is only supported by aws-semantic-similarity, not {recipe_arn}.")
-    if "eventsConfig" in update_config and not catalogue.supports_events_config(recipe_arn):
+    capabilities = catalogue.recipe(recipe_arn).capabilities
+    if params.get("performIncrementalUpdate") and not capabilities.incremental_update:
+        raise InvalidInputException(f"performIncrementalUpdate is only supported by {_INCREMENTAL}, not {recipe_arn}.")
+    if "eventsConfig" in update_config and not capabilities.events_config:
         raise InvalidInputException(f"solutionUpdateConfig.eventsConfig is only supported by the v2 recipes, not {recipe_arn}.")
     check_auto_training(update_config.get("autoTrainingConfig"))
     summary = {

@@ -1,6 +1,6 @@
 """Personalize's offline evaluation: the user split (spec §9.1) and the metrics (spec §9.2)."""
 
-from .metrics import compute_metrics, metric_keys
+from ..recipes.metrics import compute_metrics, metric_keys
 from .protocol import Evaluation, evaluate
 from .split import Split, split_users
 

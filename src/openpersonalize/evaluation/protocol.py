@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..recipes.base import Histories, Recipe
-from .metrics import MRR_CUTOFF, compute_metrics
+from ..recipes.metrics import MRR_CUTOFF, compute_metrics
 from .split import Split
 
 TASKS = ("user", "related", "ranking")

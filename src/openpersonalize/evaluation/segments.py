@@ -12,7 +12,6 @@ interacted with the query in the test set:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -24,11 +23,9 @@ from .. import ranking
 from ..data.schema import Schema
 from ..recipes._attributes import RESERVED_ITEM_COLUMNS, SEPARATOR, AttributeIndex
 from ..recipes._data import TrainingData, lookup_sorted
+from ..recipes._validation import item_queries, sample_queries, segment_size, split_per_user
 from .protocol import Evaluation
 
-TRAIN_FRACTION = 0.8
-TOP_FRACTION = 0.01
-MAX_QUERIES = 500  # the batch segment job's own cap for item queries (spec §8.2); bounds evaluation time
 METRIC_KEYS = ("coverage", "hits_at_1_percent", "recall_at_1_percent")
 TASKS = ("items", "attributes")
 
@@ -62,16 +59,6 @@ class MostActiveUsers:
         return self.users_for_items([], num_results=num_results)
 
 
-def split_per_user(data: TrainingData) -> tuple[TrainingData, np.ndarray]:
-    """(training data, boolean mask of test rows): the newest 20 % of each user's rows are test rows."""
-    offsets = data.user_offsets()
-    counts = np.diff(offsets)
-    n_train = np.maximum(1, np.floor(TRAIN_FRACTION * counts + 0.5)).astype(np.int64)
-    position = np.arange(data.n_interactions) - np.repeat(offsets[:-1], counts)
-    test = position >= np.repeat(n_train, counts)  # rows are chronological within each user
-    return data.select(~test), test
-
-
 def attribute_items(items: pl.DataFrame | None, schema: Schema | None) -> pl.DataFrame:
     """The Items columns attribute expressions can use: non-textual, non-reserved (spec §4.8)."""
     if items is None:
@@ -84,10 +71,6 @@ def attribute_items(items: pl.DataFrame | None, schema: Schema | None) -> pl.Dat
             f"column; the Items columns are {items.columns}."
         )
     return items.select(keep)
-
-
-def segment_size(n_users: int) -> int:
-    return max(1, math.ceil(TOP_FRACTION * n_users))
 
 
 def evaluate_segments(model: SegmentModel, data: TrainingData, *, task: str = "items", seed: int = 0,
@@ -135,17 +118,6 @@ def _metrics(hits: list[int], recalls: list[float], found: list[np.ndarray], n_u
     }
 
 
-def item_queries(users: np.ndarray, items: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(item index, test users who interacted with it) for every item with test interactions."""
-    if len(items) == 0:
-        return []
-    order = np.lexsort((users, items))
-    users, items = users[order], items[order]
-    starts = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
-    bounds = np.append(starts, len(items))
-    return [(int(items[a]), np.unique(users[a:b])) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
 def _attribute_queries(
     data: TrainingData, users: np.ndarray, items: np.ndarray, columns: Sequence[str] | None
 ) -> list[tuple[object, np.ndarray]]:
@@ -166,11 +138,3 @@ def _attribute_queries(
         (index.expression_of(str(index.keys[key])), relevant) for key, relevant in grouped
         if wanted is None or str(index.keys[key]).partition(SEPARATOR)[0].upper() in wanted
     ]
-
-
-def sample_queries(queries: list[tuple[object, np.ndarray]], seed: int) -> list[tuple[object, np.ndarray]]:
-    """At most MAX_QUERIES of ``queries``, a seeded sample in their order."""
-    if len(queries) <= MAX_QUERIES:
-        return queries
-    keep = np.sort(np.random.default_rng(seed).choice(len(queries), size=MAX_QUERIES, replace=False))
-    return [queries[i] for i in keep]

@@ -34,7 +34,7 @@ from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..filters.compile import CompiledFilter, FilterCatalog, UserEvents, compile_filter
 from ..filters.parse import parse_filter
-from ..recipes import catalogue, registry
+from ..recipes import catalogue
 from ..recipes._data import lookup_sorted
 from ..recipes.base import Histories, Recipe
 from .base import JobFailed, Progress
@@ -51,7 +51,6 @@ SCORED_TYPES = (catalogue.USER_PERSONALIZATION, catalogue.PERSONALIZED_RANKING) 
 
 
 def load_recipe(services: Services, version: Record) -> Recipe:
-    registry.recipe_class(version.body["recipeArn"])  # imports the module, so Recipe.load finds the class
     path = model_dir(services.data.root, version.arn)
     if not (path / "config.json").exists():
         raise JobFailed(f"The model of solution version {version.arn} is missing; train a new version.")

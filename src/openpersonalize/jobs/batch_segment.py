@@ -21,13 +21,13 @@ from ..errors import InvalidInputException
 from ..statuses import ACTIVE
 from ..services import Services
 from ..data.metadata import Job, Record
+from ..recipes import catalogue
 from ..recipes.affinity import ItemAffinity, ItemAttributeAffinity
 from ..recipes.base import QueryError
 from .base import JobFailed, Progress
 from .batch_inference import JobFilter, group_frames, load_recipe, make_filter
 from .batch_io import SEGMENT_KIND, Answer, InputFile, LineError, error_line, filter_values, id_member, parse_line, run_batch, show
 
-ATTRIBUTE_AFFINITY = "arn:aws:personalize:::recipe/aws-item-attribute-affinity"
 MAX_QUERIES = {False: 500, True: 10}  # per input file, Item-Affinity / Item-Attribute-Affinity (spec §8.2)
 MAX_CACHED_MASKS = 64  # user masks kept per distinct filterValues
 
@@ -119,6 +119,6 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     if record is None:
         return
     version = services.store.get(record.body["solutionVersionArn"], "solution-version")
-    by_attributes = version is not None and version.body["recipeArn"] == ATTRIBUTE_AFFINITY
+    by_attributes = version is not None and catalogue.recipe(version.body["recipeArn"]).capabilities.segments == "attributes"
     run_batch(services, job, SEGMENT_KIND, progress, lambda r: _segments(services, r, by_attributes),
               check_file=_count_queries(by_attributes))

@@ -24,11 +24,9 @@ from ..statuses import (ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDIN
 from ..services import Services
 from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
-from ..evaluation import trends
 from ..evaluation.split import split_users
 from ..recipes import catalogue
 from ..recipes.base import TrainingData
-from ..recipes.trending import TrendingNow
 from ..serving.models import cache_for
 from . import training
 from .base import JobFailed, Progress
@@ -80,7 +78,7 @@ def train_model(services: Services, record: Record, config: dict[str, Any], prog
     """Fit the use case's base recipe on the group's data; returns (model ARN, modelMetrics). Reports the data
     read (0.05), the fit and evaluation done (0.9) and the model saved (0.95); loading it for serving follows."""
     use_case = use_case_of(record)
-    base_arn = catalogue.RECIPE_PREFIX + use_case.base
+    base_arn = use_case.base.arn
     relaxed = services.settings.relaxed_minimums
     frames = training._load(services, record.body["datasetGroupArn"], config.get("trainingDataConfig", {}))
     interactions = select_event_type(frames.interactions, use_case.required_event_type)
@@ -94,9 +92,7 @@ def train_model(services: Services, record: Record, config: dict[str, Any], prog
     model = training._recipe(base_arn, {}, {})
     evaluation = training._evaluate(base_arn, model, data, frames, split_users(data, seed=training.SEED))
     progress(0.9)
-    metrics = dict(evaluation.metrics)
-    if isinstance(model, TrendingNow):
-        metrics[trends.METRIC_KEY] = trends.trend_prediction_accuracy(model, data, window_seconds=model.window_seconds)
+    metrics = dict(evaluation.metrics)  # Trending-Now's trend accuracy included (training._evaluate)
     model_arn = f"{record.arn}/{secrets.token_hex(4)}"
     target = model_dir(services.data.root, model_arn)
     shutil.rmtree(target, ignore_errors=True)

@@ -41,8 +41,8 @@ def automl_metric(config: dict[str, Any]) -> str:
 def task_of(recipe_arn: str) -> str:
     """The offline task a recipe is scored on (spec §9.1 item 4): rankers re-rank each user's relevant items among
     candidates, related-items recipes answer for the newest input item, the rest recommend for the user."""
-    kind = catalogue.recipe(recipe_arn).recipe_type
-    return {catalogue.RELATED_ITEMS: "related", catalogue.PERSONALIZED_RANKING: "ranking"}.get(kind, "user")
+    protocol = catalogue.recipe(recipe_arn).capabilities.evaluation
+    return protocol if protocol in ("related", "ranking") else "user"
 
 
 def _suggest(trial: "optuna.Trial", ranges: dict[str, list[dict[str, Any]]], accepted: set[str]) -> dict[str, str]:
@@ -94,7 +94,7 @@ def tune(
     fixed = config.get("algorithmHyperParameters", {})
     featurization = config.get("featureTransformationParameters", {})
     inner = split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION)
-    accepted = set(recipe_class(recipe_arn)._param_names())
+    accepted = set(recipe_class(recipe_arn).param_names())
     task = task_of(recipe_arn)
 
     import optuna

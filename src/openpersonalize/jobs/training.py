@@ -32,7 +32,6 @@ from ..recipes import catalogue
 from ..recipes._actions import ActionTrainingData
 from ..recipes.base import Recipe, TrainingData, fit_progress
 from ..recipes.registry import make_recipe
-from ..recipes.trending import TrendingNow
 from . import search
 from .base import JobFailed, Progress, no_progress
 
@@ -46,10 +45,7 @@ PHASE_SHARE = {"AutoML": 0.1, "HPO": 0.15, FITTING: 0.65}
 MIN_INTERACTIONS = 1000  # spec §4.8
 MIN_USERS_WITH_TWO = 25
 MIN_SHARE_WITH_TWO = 0.01
-SEMANTIC_SIMILARITY = catalogue.RECIPE_PREFIX + "aws-semantic-similarity"
-# Trending-Now and Similar-Items need >= 1000 unique interactions (spec §4.8): distinct (user, item, time).
-MIN_UNIQUE_INTERACTIONS = {catalogue.RECIPE_PREFIX + "aws-trending-now": 1000,
-                           catalogue.RECIPE_PREFIX + "aws-similar-items": 1000}
+_FIELD_LABELS = {"item_name": "an itemName field", "textual": "a textual field"}
 _ROLES = (("item_name", "item_name"), ("textual", "textual"), ("categorical", "categorical"))
 
 
@@ -121,11 +117,12 @@ def train(services: Services, version: Record, progress: Progress = no_progress)
     phase("loading data")
     body = version.body
     config = body.get("solutionConfig", {})
-    semantic = body["recipeArn"] == SEMANTIC_SIMILARITY  # Interactions optional (spec §4.8)
-    frames = _load(services, body["datasetGroupArn"], config.get("trainingDataConfig", {}), need_interactions=not semantic)
+    interactions_needed = "INTERACTIONS" in catalogue.recipe(body["recipeArn"]).needs.datasets  # spec §4.8
+    frames = _load(services, body["datasetGroupArn"], config.get("trainingDataConfig", {}),
+                   need_interactions=interactions_needed)
     interactions = _select_events(frames.interactions, body.get("eventType"), config)
     check_recipe_data(body["recipeArn"], frames, interactions, relaxed=services.settings.relaxed_minimums)
-    if not services.settings.relaxed_minimums and not semantic:
+    if not services.settings.relaxed_minimums and interactions_needed:
         check_minimums(interactions)
     data = TrainingData.from_frames(interactions, frames.items, frames.users, item_roles=item_roles(frames.schemas.get("ITEMS")))
     split = split_users(data, seed=SEED)
@@ -153,32 +150,31 @@ def train(services: Services, version: Record, progress: Progress = no_progress)
     target = model_dir(services.data.root, version.arn)
     shutil.rmtree(target, ignore_errors=True)
     recipe.save(target)
-    metrics = dict(evaluation.metrics)
-    if isinstance(recipe, TrendingNow):  # spec §9.2: Trending-Now's own metric, on the latest windows
-        metrics[trends.METRIC_KEY] = trends.trend_prediction_accuracy(recipe, data, window_seconds=recipe.window_seconds)
-    changes["_metrics"] = {k: round(float(v), 4) for k, v in metrics.items()}
+    changes["_metrics"] = {k: round(float(v), 4) for k, v in evaluation.metrics.items()}
     return changes
 
 
 def _evaluate(recipe_arn: str, recipe: Recipe, data: TrainingData, frames: Frames, split: Any) -> Evaluation:
     """Personalize's protocol for the recipe type (spec §9.1): per-user 80/20 for USER_SEGMENTATION, held-out
     action users for PERSONALIZED_ACTIONS, held-out users otherwise."""
-    kind = catalogue.recipe(recipe_arn).recipe_type
+    protocol = catalogue.recipe(recipe_arn).capabilities.evaluation
     try:
-        if kind == catalogue.USER_SEGMENTATION:
-            if recipe_arn.endswith("/aws-item-attribute-affinity"):
-                schema = frames.schemas.get("ITEMS")
-                return evaluate_segments(recipe, replace(data, items=attribute_items(data.items, schema)), task="attributes",
-                                         seed=SEED, query_columns=segment_query_columns(schema))
+        if protocol == "attribute-segments":
+            schema = frames.schemas.get("ITEMS")
+            return evaluate_segments(recipe, replace(data, items=attribute_items(data.items, schema)), task="attributes",
+                                     seed=SEED, query_columns=segment_query_columns(schema))
+        if protocol == "item-segments":
             return evaluate_segments(recipe, data, task="items", seed=SEED)
-        if kind == catalogue.PERSONALIZED_ACTIONS:
-            if frames.actions is None:
-                raise ValueError("Next-Best-Action needs an Actions dataset in the dataset group; it has none.")
+        if protocol == "actions":  # the Actions dataset is there (check_recipe_data, from the record's needs)
             actions = ActionTrainingData.attach(data, frames.actions, frames.action_interactions)
             return evaluate_actions(recipe, actions, seed=SEED)  # type: ignore[arg-type]
     except ValueError as err:  # data the recipe cannot train on (spec §4.8 minimums)
         raise JobFailed(f"Create failed. {err}") from None
-    return evaluate(recipe, split, task=search.task_of(recipe_arn))
+    evaluation = evaluate(recipe, split, task=search.task_of(recipe_arn))
+    if protocol == "trending":  # spec §9.2: Trending-Now's own metric, on the latest windows
+        accuracy = trends.trend_prediction_accuracy(recipe, data, window_seconds=recipe.window_seconds)  # type: ignore[attr-defined]
+        return replace(evaluation, metrics={**evaluation.metrics, trends.METRIC_KEY: accuracy})
+    return evaluation
 
 
 def _recipe(recipe_arn: str, algorithm: dict[str, str], featurization: dict[str, str]) -> Recipe:
@@ -291,16 +287,19 @@ def segment_query_columns(schema: Schema | None) -> list[str] | None:
 
 def check_recipe_data(recipe_arn: str, frames: Frames, interactions: pl.DataFrame, *, relaxed: bool) -> None:
     """Per-recipe data requirements of spec §4.8 (Semantic-Similarity's Items fields are never relaxed)."""
-    if recipe_arn == SEMANTIC_SIMILARITY:
-        items = frames.schemas.get("ITEMS")
-        if items is None or frames.items is None:
-            raise JobFailed("Create failed. Semantic-Similarity needs an Items dataset; the dataset group has none.")
-        for attr, label in (("item_name", "an itemName field"), ("textual", "a textual field")):
-            if not any(getattr(f, attr) for f in items.fields):
-                raise JobFailed(f"Create failed. Semantic-Similarity needs {label} in the Items schema; it has none.")
-    minimum = MIN_UNIQUE_INTERACTIONS.get(recipe_arn)
-    if minimum is not None and not relaxed:
+    record = catalogue.recipe(recipe_arn)
+    needs, title = record.needs, record.title
+    present = {"INTERACTIONS": frames.interactions, "ITEMS": frames.items, "USERS": frames.users,
+               "ACTIONS": frames.actions}
+    for kind in needs.datasets:
+        if present.get(kind) is None:
+            raise JobFailed(f"Create failed. {title} needs an {kind.title()} dataset in the dataset group; it has none.")
+    items = frames.schemas.get("ITEMS")
+    for attr in needs.item_fields:
+        if items is not None and not any(getattr(f, attr) for f in items.fields):
+            raise JobFailed(f"Create failed. {title} needs {_FIELD_LABELS[attr]} in the Items schema; it has none.")
+    minimum = needs.min_unique_interactions
+    if minimum and not relaxed:
         unique = interactions.select("USER_ID", "ITEM_ID", "TIMESTAMP").unique().height
         if unique < minimum:
-            name = catalogue.recipe(recipe_arn).name
-            raise JobFailed(f"Create failed. Recipe {name} needs at least {minimum} unique interactions, found {unique}.")
+            raise JobFailed(f"Create failed. Recipe {record.name} needs at least {minimum} unique interactions, found {unique}.")

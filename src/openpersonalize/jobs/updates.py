@@ -33,14 +33,13 @@ from ..statuses import ACTIVE
 from ..services import Services
 from ..data.metadata import Record
 from ..data.artifacts import model_dir
-from ..recipes import catalogue, registry
+from ..recipes import catalogue
 from ..recipes.base import ARRAYS_FILE, CONFIG_FILE, Recipe, TrainingData
 from ..serving.models import cache_for
 from . import training
 from .base import JobFailed
 
 log = logging.getLogger("openpersonalize.updates")
-AUTO_UPDATE_RECIPES = ("aws-user-personalization", "aws-user-personalization-v2")
 FULL_MODES = ("FULL", "AUTOTRAIN")  # automatic training is a full training too
 VERSION_KIND, CAMPAIGN_KIND = "solution-version", "campaign"
 
@@ -51,8 +50,9 @@ VERSION_KIND, CAMPAIGN_KIND = "solution-version", "campaign"
 def current_data(services: Services, body: dict[str, Any]) -> TrainingData:
     """The version's training data as it is now: same dataset columns, event selection and item roles."""
     config = body.get("solutionConfig", {})
-    semantic = body["recipeArn"] == training.SEMANTIC_SIMILARITY
-    frames = training._load(services, body["datasetGroupArn"], config.get("trainingDataConfig", {}), need_interactions=not semantic)
+    needs = catalogue.recipe(body["recipeArn"]).needs
+    frames = training._load(services, body["datasetGroupArn"], config.get("trainingDataConfig", {}),
+                            need_interactions="INTERACTIONS" in needs.datasets)
     interactions = training._select_events(frames.interactions, body.get("eventType"), config)
     roles = training.item_roles(frames.schemas.get("ITEMS"))
     return TrainingData.from_frames(interactions, frames.items, frames.users, item_roles=roles)
@@ -61,7 +61,6 @@ def current_data(services: Services, body: dict[str, Any]) -> TrainingData:
 def refreshed_model(services: Services, body: dict[str, Any], source_arn: str) -> tuple[Recipe, TrainingData, int]:
     """The model of ``source_arn`` updated with the current data of the version described by ``body``, the
     data, and how many items the catalogue gained."""
-    registry.recipe_class(body["recipeArn"])  # imports the recipe's module, so Recipe.load finds its class
     source = model_dir(services.data.root, source_arn)
     if not (source / CONFIG_FILE).exists():
         raise JobFailed(f"Create failed. The model of solution version {source_arn} is missing; train it again with FULL.")
@@ -145,7 +144,7 @@ def auto_updatable(services: Services, version: Record) -> bool:
     """The newest FULL-trained ACTIVE User-Personalization(-v2) version, with no UPDATE version made after it."""
     if version.status != ACTIVE or version.body.get("trainingMode") not in FULL_MODES:
         return False
-    if catalogue.recipe(version.body["recipeArn"]).name not in AUTO_UPDATE_RECIPES:
+    if not catalogue.recipe(version.body["recipeArn"]).capabilities.auto_update:
         return False
     siblings = services.store.list(VERSION_KIND, parent=version.body["solutionArn"])
     full = [v for v in siblings if v.status == ACTIVE and v.body.get("trainingMode") in FULL_MODES]
@@ -186,7 +185,7 @@ def run_incremental_updates(services: Services, now: float | None = None) -> lis
     for solution in services.store.list("solution", statuses=(ACTIVE,)):
         if not solution.body.get("performIncrementalUpdate"):
             continue
-        if not catalogue.supports_incremental_update(solution.body.get("recipeArn", "")):
+        if not catalogue.recipe(solution.body.get("recipeArn", "")).capabilities.incremental_update:
             continue
         active = services.store.list(VERSION_KIND, parent=solution.arn, statuses=(ACTIVE,))
         if not active:

@@ -1,9 +1,12 @@
-"""Recipes: the model contract and its implementations (DESIGN.md §4).
+"""Recipes: the model contract, its implementations and their records (DESIGN.md §4).
 
-Only the contract is re-exported here, so importing ``openpersonalize.recipes`` stays cheap (no torch);
-model classes are imported from their modules, or by ARN through ``registry``.
+Importing the package imports every shipped recipe module (through ``registry``), so each model class is
+known to ``Recipe.load`` and each recipe record to the catalogue, whatever module was imported first. None of
+them loads torch or a sentence encoder until a model is fitted.
 """
 
+from . import registry
+from ._records import RecipeRecord
 from .base import Histories, InvalidParameterError, NotFittedError, Recipe, TrainingData, check_is_fitted, clone
 
 __all__ = [
@@ -11,7 +14,9 @@ __all__ = [
     "InvalidParameterError",
     "NotFittedError",
     "Recipe",
+    "RecipeRecord",
     "TrainingData",
     "check_is_fitted",
     "clone",
+    "registry",
 ]

@@ -1,4 +1,9 @@
-"""iALS from ``implicit`` behind a small adapter (STYLE.md habit 15); users are folded in from history."""
+"""iALS from ``implicit`` behind a small adapter (STYLE.md habit 15); users are folded in from history.
+
+No recipe ARN trains it as it is, but it ships: Item-Affinity and Item-Attribute-Affinity are iALS with stored
+user factors (``affinity.py``), and User-Personalization's long tail is scored through its item vectors
+(``sequential.py``). The benchmarks also run it alone as the iALS baseline.
+"""
 
 from __future__ import annotations
 

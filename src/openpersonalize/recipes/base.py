@@ -25,6 +25,10 @@ import numpy as np
 
 from .. import ranking
 from ._data import TrainingData, lookup_sorted
+from ._params import Constraint, Interval, InvalidParameterError
+
+__all__ = ["Histories", "Interval", "InvalidParameterError", "NotFittedError", "QueryError", "Recipe", "TrainingData",
+           "check_is_fitted", "clone", "fit_progress", "report_epoch"]
 
 FORMAT_VERSION = 1
 CONFIG_FILE, ARRAYS_FILE = "config.json", "arrays.npz"
@@ -58,43 +62,9 @@ class NotFittedError(ValueError, AttributeError):
     """A query was made before ``fit`` (scikit-learn's name and bases)."""
 
 
-class InvalidParameterError(ValueError):
-    """A hyperparameter is outside its declared range (message in scikit-learn's format)."""
-
-
 class QueryError(ValueError):
     """A query the model cannot answer as asked — an unknown item, a bad attribute expression — with a
     message meant for the caller (batch jobs report it per input line, the runtime API as InvalidInput)."""
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A declared hyperparameter constraint: the type and closed range (None = unbounded)."""
-
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    allow_none: bool = False  # None means "choose it while fitting"
-
-    def check(self, owner: str, name: str, value: Any) -> None:
-        if value is None and self.allow_none:
-            return
-        ok_type = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
-        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            ok_type = True
-        in_range = ok_type and (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-        if not in_range:
-            raise InvalidParameterError(
-                f"The {name!r} parameter of {owner} must be {self.describe()}. Got {value!r} instead."
-            )
-
-    def describe(self) -> str:
-        article = "an" if self.kind is int else "a"
-        if self.kind is bool:
-            return "a bool"
-        low = "-inf" if self.low is None else f"{self.low:g}"
-        high = "inf" if self.high is None else f"{self.high:g}"
-        return f"{article} {self.kind.__name__} in the range [{low}, {high}]" + (" or None" if self.allow_none else "")
 
 
 @dataclass(frozen=True)
@@ -166,8 +136,11 @@ class Recipe(abc.ABC):
     event_types_ : str array, the event type names seen in training (codes used in ``Histories``).
     """
 
-    recipe_type: ClassVar[str] = "USER_PERSONALIZATION"
-    _parameter_constraints: ClassVar[dict[str, Interval]] = {}
+    # Each constructor argument's type and range: an AWS hyperparameter's declaration (``_params.declared``) or an
+    # ``Interval`` for a setting of our own.
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {}
+    # Every model class by name, so ``load`` rebuilds the class a config names; the package's ``__init__``
+    # imports every shipped recipe module, so the table is complete whatever was imported first.
     _registry: ClassVar[dict[str, type[Recipe]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -176,19 +149,20 @@ class Recipe(abc.ABC):
 
     # ---- hyperparameters (habit 8) -------------------------------------------------------------
     @classmethod
-    def _param_names(cls) -> list[str]:
+    def param_names(cls) -> list[str]:
+        """The hyperparameters: the constructor's keyword-only arguments (what HPO may set, what ``save`` writes)."""
         sig = inspect.signature(cls.__init__)
         return sorted(p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY)
 
     def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self, **params: Any) -> Self:
-        unknown = set(params) - set(self._param_names())
+        unknown = set(params) - set(self.param_names())
         if unknown:
             raise InvalidParameterError(
                 f"Invalid parameter(s) {sorted(unknown)} for {type(self).__name__}; "
-                f"valid parameters are {self._param_names()}."
+                f"valid parameters are {self.param_names()}."
             )
         for name, value in params.items():
             setattr(self, name, value)

@@ -22,12 +22,15 @@ import scipy.sparse.linalg
 
 from ._actions import ActionEvents, ActionTrainingData, normalise_event_type, TAKEN
 from ._data import TrainingData, lookup_sorted
-from .base import Histories, Interval, Recipe, check_is_fitted
+from ._params import Interval, declared, int_param
+from ._records import PERSONALIZED_ACTIONS, Algorithm, Capabilities, DataNeeds, RecipeRecord, launched
+from .base import Histories, Recipe, check_is_fitted
 
 __all__ = ["NextBestAction"]
 
 DAY = 86_400
 SCORED_WINDOW_DAYS = 42  # "within 6 weeks of the latest action interaction" (spec §4.8)
+ACTION_OPTIMIZATION_PERIOD = int_param("action_optimization_period", 14, 7, 28, scope="featurization")  # days
 SCORE_DECIMALS = 4  # propensities equal to this precision are ties, broken by VALUE (spec §5.4)
 
 
@@ -36,7 +39,7 @@ class NextBestAction(Recipe):
 
     Parameters
     ----------
-    action_optimization_period : int, days after an exposure within which a TAKEN counts (spec §5.2).
+    action_optimization_period : int in [7, 28], days after an exposure within which a TAKEN counts (spec §5.2).
     embedding_dimension : int, size of the item embedding the user features are built from.
     l2 : float, ridge penalty of the per-action weights.
     min_action_interactions : int, TAKEN and NOT_TAKEN/VIEWED counts an action needs to be scored (50 in
@@ -58,9 +61,8 @@ class NextBestAction(Recipe):
     Tasks", RecSys 2010 (PureSVD); Amazon Personalize, "Next-Best-Action recipe" (aws-next-best-action).
     """
 
-    recipe_type = "PERSONALIZED_ACTIONS"
     _parameter_constraints = {
-        "action_optimization_period": Interval(int, 1, 365),
+        **declared(ACTION_OPTIMIZATION_PERIOD),
         "embedding_dimension": Interval(int, 1, 512),
         "l2": Interval(float, 0.0, None),
         "min_action_interactions": Interval(int, 0, None),
@@ -70,7 +72,7 @@ class NextBestAction(Recipe):
     def __init__(
         self,
         *,
-        action_optimization_period: int = 14,
+        action_optimization_period: int = ACTION_OPTIMIZATION_PERIOD.default,
         embedding_dimension: int = 16,
         l2: float = 1.0,
         min_action_interactions: int = 50,
@@ -270,3 +272,13 @@ def _logistic(
     result = scipy.optimize.minimize(loss, np.zeros(n_actions * (dim + 1)), jac=True, method="L-BFGS-B",
                                      options={"maxiter": 500})
     return result.x[: n_actions * dim].reshape(n_actions, dim), result.x[n_actions * dim :]
+
+
+_LAUNCHED = launched("2023-04-20")
+NEXT_BEST_ACTION_RECORD = RecipeRecord(
+    "aws-next-best-action", PERSONALIZED_ACTIONS,
+    Algorithm("aws-next-best-action", "action-propensity-model", (ACTION_OPTIMIZATION_PERIOD,), _LAUNCHED), None,
+    "Recommends the actions (for example enrolling in a loyalty program) a user is most likely to take "
+    "within the action optimization period, from actions and action interactions data.", _LAUNCHED, NextBestAction,
+    capabilities=Capabilities(evaluation="actions", batch_inference=False),
+    needs=DataNeeds(datasets=("INTERACTIONS", "ACTIONS")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._records import GA, POPULAR_ITEMS, SIMS_FEATURIZATION, Algorithm, RecipeRecord
 from .base import Histories, Recipe, TrainingData
 
 
@@ -19,8 +20,6 @@ class PopularityCount(Recipe):
     Amazon Personalize, "Popularity-Count recipe" (aws-popularity-count).
     """
 
-    recipe_type = "POPULAR_ITEMS"
-
     def __init__(self) -> None:
         pass
 
@@ -29,3 +28,10 @@ class PopularityCount(Recipe):
 
     def _score(self, histories: Histories) -> np.ndarray:
         return np.tile(self.popularity_, (len(histories), 1))
+
+
+POPULARITY_COUNT_RECORD = RecipeRecord(
+    "aws-popularity-count", POPULAR_ITEMS, Algorithm("aws-popularity-count", "unique-user-popularity-count", (), GA),
+    SIMS_FEATURIZATION,
+    "Recommends the items with the most unique users in the interactions data; the same list for every "
+    "user. A baseline to compare other recipes against.", GA, PopularityCount)

@@ -1,52 +1,57 @@
-"""The one table from a Personalize recipe ARN to the model class that trains it (STYLE habit 12).
+"""Every recipe record, gathered from the modules that declare them (STYLE habit 12: one table ARN → class).
 
-A recipe with no entry here has no implementation yet: CreateSolution refuses it with a clear message
-rather than training something else under its name. Classes are named, not imported, so that the API
-process does not load torch until a model is actually trained or served.
+Each record is declared beside the model class that trains it; this module only collects them, in the
+order ListRecipes shows custom recipes, and makes models from them. A record without a model class (the
+legacy HRNN_RECORD recipes) is listed and described but refused by CreateSolution.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
+from . import legacy, use_cases
+from ._records import RecipeRecord
+from .affinity import ITEM_AFFINITY_RECORD, ITEM_ATTRIBUTE_AFFINITY_RECORD
 from .base import Recipe
+from .next_best_action import NEXT_BEST_ACTION_RECORD
+from .popularity import POPULARITY_COUNT_RECORD
+from .semantic import SEMANTIC_SIMILARITY_RECORD
+from .similar_items import SIMILAR_ITEMS_RECORD
+from .sims import SIMS_RECORD
+from .trending import TRENDING_NOW_RECORD
+from .user_personalization import (
+    PERSONALIZED_RANKING_RECORD,
+    PERSONALIZED_RANKING_V2_RECORD,
+    USER_PERSONALIZATION_RECORD,
+    USER_PERSONALIZATION_V2_RECORD,
+)
 
-_PREFIX = "arn:aws:personalize:::recipe/"
-
-RECIPES: dict[str, str] = {
-    _PREFIX + "aws-user-personalization": "user_personalization:UserPersonalization",
-    _PREFIX + "aws-user-personalization-v2": "user_personalization:UserPersonalization",
-    # Ranking re-orders a caller's list with the same sequence model (spec §5.4: softmax over the list).
-    _PREFIX + "aws-personalized-ranking": "user_personalization:UserPersonalization",
-    _PREFIX + "aws-personalized-ranking-v2": "user_personalization:UserPersonalization",
-    _PREFIX + "aws-sims": "sims:SIMS",
-    _PREFIX + "aws-popularity-count": "popularity:PopularityCount",
-    _PREFIX + "aws-trending-now": "trending:TrendingNow",
-    _PREFIX + "aws-similar-items": "similar_items:SimilarItems",
-    _PREFIX + "aws-semantic-similarity": "semantic:SemanticSimilarity",
-    _PREFIX + "aws-item-affinity": "affinity:ItemAffinity",
-    _PREFIX + "aws-item-attribute-affinity": "affinity:ItemAttributeAffinity",
-    _PREFIX + "aws-next-best-action": "next_best_action:NextBestAction",
-}
+CUSTOM: tuple[RecipeRecord, ...] = (
+    USER_PERSONALIZATION_V2_RECORD, USER_PERSONALIZATION_RECORD, TRENDING_NOW_RECORD, POPULARITY_COUNT_RECORD,
+    PERSONALIZED_RANKING_V2_RECORD, PERSONALIZED_RANKING_RECORD, SEMANTIC_SIMILARITY_RECORD, SIMILAR_ITEMS_RECORD,
+    SIMS_RECORD, NEXT_BEST_ACTION_RECORD, ITEM_AFFINITY_RECORD, ITEM_ATTRIBUTE_AFFINITY_RECORD, *legacy.RECORDS,
+)
+RECORDS: dict[str, RecipeRecord] = {r.arn: r for r in (*CUSTOM, *use_cases.RECORDS)}
 
 
 def is_implemented(recipe_arn: str) -> bool:
-    return recipe_arn in RECIPES
+    return recipe_arn in RECORDS and RECORDS[recipe_arn].model is not None
 
 
 def recipe_class(recipe_arn: str) -> type[Recipe]:
-    module, _, name = RECIPES[recipe_arn].partition(":")
-    cls: type[Recipe] = getattr(importlib.import_module(f"{__package__}.{module}"), name)
-    return cls
+    """The model class of a recipe that can be trained (``is_implemented``)."""
+    model = RECORDS[recipe_arn].serving_recipe.model
+    if model is None:
+        raise LookupError(f"Recipe {recipe_arn} has no model in this release.")
+    return model
 
 
 def make_recipe(recipe_arn: str, hyperparameters: dict[str, Any], *, seed: int = 0) -> Recipe:
     """The model for ``recipe_arn`` with the Personalize hyperparameters its constructor understands.
 
-    Personalize's names that have no meaning for our model (e.g. HRNN's ``bptt``) are validated by the
-    catalogue but not passed on.
+    Personalize's names that have no meaning for our model (e.g. User-Personalization's ``hidden_dimension``)
+    are validated by the catalogue but not passed on.
     """
     cls = recipe_class(recipe_arn)
     accepted = set(inspect.signature(cls.__init__).parameters)

@@ -20,7 +20,9 @@ import polars as pl
 
 from ._data import ITEM_ID, lookup_sorted
 from ._item_features import ColdItemScoring, history_matrix, item_text
-from .base import Histories, Interval, TrainingData, check_is_fitted
+from ._params import Interval
+from ._records import RELATED_ITEMS, Algorithm, Capabilities, DataNeeds, FeatureTransformation, RecipeRecord, launched
+from .base import Histories, TrainingData, check_is_fitted
 
 EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
 ENCODE_BATCH = 64
@@ -72,7 +74,6 @@ class SemanticSimilarity(ColdItemScoring):
     "Sentence-BERT", EMNLP 2019; W. Wang et al., "MiniLM", NeurIPS 2020.
     """
 
-    recipe_type = "RELATED_ITEMS"
     _parameter_constraints = {
         "popularity_influence": Interval(float, 0.0, 1.0),
         "freshness_influence": Interval(float, 0.0, 1.0),
@@ -162,3 +163,15 @@ def _freshness(data: TrainingData) -> np.ndarray:
     low, high = created[known].min(), created[known].max()
     scaled = (created - low) / max(high - low, 1e-12)
     return np.where(known, scaled, 0.0).astype(np.float32)
+
+
+_LAUNCHED = launched("2025-04-15")
+SEMANTIC_SIMILARITY_RECORD = RecipeRecord(
+    "aws-semantic-similarity", RELATED_ITEMS,
+    Algorithm("aws-semantic-similarity", "text-embedding-similarity", (), _LAUNCHED),
+    FeatureTransformation("aws-semantic-similarity", _LAUNCHED),
+    "Recommends items whose name and text description are semantically close to a given item's, "
+    "optionally boosted by popularity and freshness; needs no interactions.", _LAUNCHED, SemanticSimilarity,
+    capabilities=Capabilities(evaluation="related", incremental_update=True, ranking_influence=True, reasons=True),
+    # spec §4.8: Items with an itemName and a textual field; Interactions optional
+    needs=DataNeeds(datasets=("ITEMS",), item_fields=("item_name", "textual")))

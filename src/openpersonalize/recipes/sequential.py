@@ -22,7 +22,9 @@ from .. import ranking
 from ._data import TrainingData
 from ._neighbours import QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
-from .base import Histories, Interval, Recipe, check_is_fitted
+from .als import ImplicitALS
+from ._params import BPTT, RECENCY_MASK, Interval, declared
+from .base import Histories, Recipe, check_is_fitted
 
 # The tail beyond ``max_vocabulary`` (issue 4): items outside the matrices get a vector from a small iALS, and a
 # user's matrix scores are projected onto those vectors (least squares over the modelled items), so tail scores
@@ -39,8 +41,8 @@ class SequentialLinear(Recipe):
 
     Parameters
     ----------
-    bptt : int in [2, 200], how many of the newest events the transition part reads (Personalize's
-        name for the history window of its recurrent model).
+    bptt : int in [2, 32], how many of the newest events the transition part reads (Personalize's
+        name for the history window of its recurrent model; its default and range, ``_params.BPTT``).
     recency_mask : bool, weight recent events more (exp(−lag/history_decay)); False weights them equally.
     history_decay, target_decay : float > 0, decay lengths (in events) of the input and target weights.
     target_window : int ≥ 1, how many future events each training row predicts.
@@ -84,8 +86,7 @@ class SequentialLinear(Recipe):
     exact_tail = False
 
     _parameter_constraints = {
-        "bptt": Interval(int, 2, 200),
-        "recency_mask": Interval(bool),
+        **declared(BPTT, RECENCY_MASK),
         "history_decay": Interval(float, 1e-3, None),
         "target_decay": Interval(float, 1e-3, None),
         "target_window": Interval(int, 1, 100),
@@ -104,8 +105,8 @@ class SequentialLinear(Recipe):
     def __init__(
         self,
         *,
-        bptt: int = 20,
-        recency_mask: bool = True,
+        bptt: int = BPTT.default,
+        recency_mask: bool = RECENCY_MASK.default,
         history_decay: float = 5.0,
         target_decay: float = 5.0,
         target_window: int = 10,
@@ -205,8 +206,6 @@ class SequentialLinear(Recipe):
 
     def _fit_tail(self, data: TrainingData, vocabulary: np.ndarray, tail: np.ndarray) -> None:
         """Vectors for every item, a projection from the vocabulary's scores, an index over the tail's vectors."""
-        from .als import ImplicitALS  # implicit loads its BLAS threads on import: only when a tail is fitted
-
         counts = data.item_counts()
         self.tail_items_ = tail.astype(np.int64)
         self.tail_discount_ = (counts[tail].astype(np.float32) + 1.0) ** -self.popularity_discount

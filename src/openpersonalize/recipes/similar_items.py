@@ -20,8 +20,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._item_features import ColdItemScoring, history_matrix, metadata_matrix
-from .base import Histories, Interval, TrainingData
-from .sims import SIMS
+from ._params import Interval, declared, int_param
+from ._records import RELATED_ITEMS, Algorithm, Capabilities, DataNeeds, RecipeRecord, launched
+from .base import Histories, TrainingData
+from .sims import MIN_COINTERACTION_COUNT, POPULARITY_DISCOUNT_FACTOR, SIMS
+
+# AWS lets only HPO choose the two embedding sizes (spec §5.2: "HPO-only").
+ITEM_ID_HIDDEN_DIM = int_param("item_id_hidden_dim", 100, 30, 200, tunable=True, hpo_only=True)
+ITEM_METADATA_HIDDEN_DIM = int_param("item_metadata_hidden_dim", 100, 30, 200, tunable=True, hpo_only=True)
 
 
 class SimilarItems(ColdItemScoring, SIMS):
@@ -29,8 +35,8 @@ class SimilarItems(ColdItemScoring, SIMS):
 
     Parameters
     ----------
-    item_id_hidden_dim : int in [1, 1000], dimensions of the item-id (interaction) embedding.
-    item_metadata_hidden_dim : int in [1, 1000], dimensions of the metadata embedding.
+    item_id_hidden_dim : int in [30, 200], dimensions of the item-id (interaction) embedding.
+    item_metadata_hidden_dim : int in [30, 200], dimensions of the metadata embedding.
     metadata_weight : float ≥ 0, weight of metadata similarity for fully warm items.
     id_embedding_weight : float ≥ 0, weight of the item-id embedding next to raw co-occurrence.
     cold_interactions : int ≥ 1, the distinct-user count at which an item is half warm.
@@ -49,11 +55,9 @@ class SimilarItems(ColdItemScoring, SIMS):
     "Performance of recommender algorithms on top-N recommendation tasks" (PureSVD), RecSys 2010.
     """
 
-    recipe_type = "RELATED_ITEMS"
     _parameter_constraints = {
         **SIMS._parameter_constraints,
-        "item_id_hidden_dim": Interval(int, 1, 1000),
-        "item_metadata_hidden_dim": Interval(int, 1, 1000),
+        **declared(ITEM_ID_HIDDEN_DIM, ITEM_METADATA_HIDDEN_DIM),
         "metadata_weight": Interval(float, 0.0, None),
         "id_embedding_weight": Interval(float, 0.0, None),
         "cold_interactions": Interval(int, 1, None),
@@ -63,13 +67,13 @@ class SimilarItems(ColdItemScoring, SIMS):
     def __init__(
         self,
         *,
-        item_id_hidden_dim: int = 100,
-        item_metadata_hidden_dim: int = 100,
+        item_id_hidden_dim: int = ITEM_ID_HIDDEN_DIM.default,
+        item_metadata_hidden_dim: int = ITEM_METADATA_HIDDEN_DIM.default,
         metadata_weight: float = 0.3,
         id_embedding_weight: float = 1.0,
         cold_interactions: int = 5,
-        popularity_discount_factor: float = 0.5,
-        min_cointeraction_count: int = 3,
+        popularity_discount_factor: float = POPULARITY_DISCOUNT_FACTOR.default,
+        min_cointeraction_count: int = MIN_COINTERACTION_COUNT.default,
         max_neighbours: int = 100,
         random_seed: int = 0,
     ) -> None:
@@ -139,3 +143,15 @@ def _through(weights: sp.csr_matrix, factors: np.ndarray) -> np.ndarray:
         return np.zeros(weights.shape, dtype=np.float32)
     query = np.asarray(weights @ factors, dtype=np.float32)
     return np.maximum(query @ factors.T, 0.0)
+
+
+_LAUNCHED = launched("2022-09-29")
+SIMILAR_ITEMS_RECORD = RecipeRecord(
+    "aws-similar-items", RELATED_ITEMS,
+    Algorithm("aws-similar-items", "cooccurrence-metadata-similarity", (ITEM_ID_HIDDEN_DIM, ITEM_METADATA_HIDDEN_DIM),
+              _LAUNCHED),
+    None,
+    "Recommends items similar to a given item from co-occurrence in user histories and item metadata "
+    "(including text), so items with few interactions still get similar items.", _LAUNCHED, SimilarItems,
+    capabilities=Capabilities(evaluation="related"),
+    needs=DataNeeds(min_unique_interactions=1000))  # spec §4.8

@@ -1,4 +1,4 @@
-"""SIMS and item-kNN: item-item co-occurrence with a popularity discount, kept sparse (top neighbours).
+"""SIMS: item-item co-occurrence with a popularity discount, kept sparse (top neighbours).
 
 SIMS (aws-sims) counts, for every item pair, the users who interacted with both, drops pairs seen fewer
 than ``min_cointeraction_count`` times and divides by popularity so that blockbusters do not dominate every
@@ -11,7 +11,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Histories, Interval, Recipe, TrainingData
+from ._params import Interval, declared, float_param, int_param, user_percentiles
+from ._records import GA, RELATED_ITEMS, SIMS_FEATURIZATION, Algorithm, Capabilities, RecipeRecord
+from .base import Histories, Recipe, TrainingData
+
+POPULARITY_DISCOUNT_FACTOR = float_param("popularity_discount_factor", 0.5, 0.0, 1.0, tunable=True)
+MIN_COINTERACTION_COUNT = int_param("min_cointeraction_count", 3, 0, 10, tunable=True)
 
 
 class SIMS(Recipe):
@@ -33,15 +38,17 @@ class SIMS(Recipe):
     recommendation algorithms", WWW 2001.
     """
 
-    recipe_type = "RELATED_ITEMS"
     _parameter_constraints = {
-        "popularity_discount_factor": Interval(float, 0.0, 1.0),
-        "min_cointeraction_count": Interval(int, 0, 10),
+        **declared(POPULARITY_DISCOUNT_FACTOR, MIN_COINTERACTION_COUNT),
         "max_neighbours": Interval(int, 1, None),
     }
 
     def __init__(
-        self, *, popularity_discount_factor: float = 0.5, min_cointeraction_count: int = 3, max_neighbours: int = 100
+        self,
+        *,
+        popularity_discount_factor: float = POPULARITY_DISCOUNT_FACTOR.default,
+        min_cointeraction_count: int = MIN_COINTERACTION_COUNT.default,
+        max_neighbours: int = 100,
     ) -> None:
         self.popularity_discount_factor = popularity_discount_factor
         self.min_cointeraction_count = min_cointeraction_count
@@ -75,26 +82,6 @@ class SIMS(Recipe):
         return scores + 1e-6 * popularity / max(float(popularity.max(initial=0)), 1.0)
 
 
-class ItemKNN(SIMS):
-    """Item-kNN with cosine similarity: SIMS with β = 0.5 and every co-occurrence kept (a baseline).
-
-    References
-    ----------
-    M. Deshpande, G. Karypis, "Item-based top-N recommendation algorithms", TOIS 22(1), 2004.
-    """
-
-    recipe_type = "USER_PERSONALIZATION"
-
-    def __init__(
-        self, *, popularity_discount_factor: float = 0.5, min_cointeraction_count: int = 1, max_neighbours: int = 200
-    ) -> None:
-        super().__init__(
-            popularity_discount_factor=popularity_discount_factor,
-            min_cointeraction_count=min_cointeraction_count,
-            max_neighbours=max_neighbours,
-        )
-
-
 def _keep_top(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Keep the k largest entries of every row (vectorised: sort each row's slice by value)."""
     lengths = np.diff(matrix.indptr)
@@ -107,3 +94,18 @@ def _keep_top(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     kept = sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
     kept.sort_indices()
     return kept
+
+
+SIMS_RECORD = RecipeRecord(
+    "aws-sims", RELATED_ITEMS,
+    Algorithm("aws-sims", "item-cooccurrence-sims", (
+        POPULARITY_DISCOUNT_FACTOR,
+        MIN_COINTERACTION_COUNT,
+        *user_percentiles(0.005, 0.995),
+        float_param("min_item_interaction_count_percentile", 0.01, 0.0, 1.0, scope="featurization"),
+        float_param("max_item_interaction_count_percentile", 0.9, 0.0, 1.0, scope="featurization"),
+    ), GA),
+    SIMS_FEATURIZATION,
+    "Recommends items that users who interacted with a given item also interacted with (item-to-item "
+    "co-occurrence with a popularity discount); unknown items get popular items.", GA, SIMS,
+    capabilities=Capabilities(evaluation="related"))

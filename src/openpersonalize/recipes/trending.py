@@ -19,28 +19,24 @@ from typing import Self
 
 import numpy as np
 
-from .base import Histories, Interval, InvalidParameterError, Recipe, TrainingData, check_is_fitted
+from ._params import Interval, choice_param
+from ._records import POPULAR_ITEMS, Algorithm, Capabilities, DataNeeds, RecipeRecord, launched
+from .base import Histories, Recipe, TrainingData, check_is_fitted
 
-# Canonical spellings and the 2023 documentation's (spec §12.1), lower-case, single-spaced.
-FREQUENCIES: dict[str, int] = {
-    "30 minutes": 1800, "30 min": 1800, "30 mins": 1800,
-    "1 hour": 3600, "1h": 3600, "60 minutes": 3600,
-    "2 hours": 7200, "2h": 7200,
-    "3 hours": 10800, "3h": 10800,
-    "1 day": 86400, "1d": 86400, "24 hours": 86400, "24h": 86400,
-}
+# The canonical spellings (spec §5.2), and the 2023 documentation's and other common ones (spec §12.1).
+TREND_DISCOVERY_FREQUENCY = choice_param(
+    "trend_discovery_frequency", "2 hours", ("30 minutes", "1 hour", "2 hours", "3 hours", "1 day"),
+    scope="featurization",
+    aliases=(("30 min", "30 minutes"), ("30 mins", "30 minutes"), ("1h", "1 hour"), ("60 minutes", "1 hour"),
+             ("2h", "2 hours"), ("3h", "3 hours"), ("1d", "1 day"), ("24 hours", "1 day"), ("24h", "1 day")))
+SECONDS = {"30 minutes": 1800, "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "1 day": 86400}
 MAX_RECENT_EVENTS = 5_000_000  # events kept for refresh: bounds the model at ~60 MB on the busiest catalogue
 
 
 def frequency_seconds(text: str) -> int:
     """``"2 hours"`` / ``"2h"`` / ``" 2  Hours "`` → 7200; InvalidParameterError naming the accepted values."""
-    key = " ".join(str(text).lower().split()) if isinstance(text, str) else None
-    if key not in FREQUENCIES:
-        raise InvalidParameterError(
-            f"The 'trend_discovery_frequency' parameter of TrendingNow must be one of '30 minutes', '1 hour', "
-            f"'2 hours', '3 hours', '1 day' (or 30 min, 1h, 2h, 3h, 1d). Got {text!r} instead."
-        )
-    return FREQUENCIES[key]
+    TREND_DISCOVERY_FREQUENCY.check("TrendingNow", TREND_DISCOVERY_FREQUENCY.name, text)
+    return SECONDS[str(TREND_DISCOVERY_FREQUENCY.parse(text))]
 
 
 def window_counts(items: np.ndarray, times: np.ndarray, *, now: float, window: float, n_windows: int,
@@ -103,25 +99,21 @@ class TrendingNow(Recipe):
     rapidly … the largest increase in interactions between consecutive intervals".
     """
 
-    recipe_type = "POPULAR_ITEMS"
     _parameter_constraints = {
+        "trend_discovery_frequency": TREND_DISCOVERY_FREQUENCY,
         "lookback_windows": Interval(int, 2, 200),
         "level_smoothing": Interval(float, 1e-6, 1.0),
         "trend_smoothing": Interval(float, 1e-6, 1.0),
         "popularity_weight": Interval(float, 0.0, None),
     }
 
-    def __init__(self, *, trend_discovery_frequency: str = "2 hours", lookback_windows: int = 28,
+    def __init__(self, *, trend_discovery_frequency: str = TREND_DISCOVERY_FREQUENCY.default, lookback_windows: int = 28,
                  level_smoothing: float = 0.1, trend_smoothing: float = 0.05, popularity_weight: float = 0.3) -> None:
         self.trend_discovery_frequency = trend_discovery_frequency
         self.lookback_windows = lookback_windows
         self.level_smoothing = level_smoothing
         self.trend_smoothing = trend_smoothing
         self.popularity_weight = popularity_weight
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        frequency_seconds(self.trend_discovery_frequency)
 
     @property
     def window_seconds(self) -> int:
@@ -182,3 +174,15 @@ class TrendingNow(Recipe):
         scores = np.asarray(self._score(histories), dtype=np.float32)
         scores[:, (self.item_counts_ == 0) & (self.trend_scores_ == 0)] = -np.inf
         return scores
+
+
+_LAUNCHED = launched("2022-07-20")
+TRENDING_NOW_RECORD = RecipeRecord(
+    "aws-trending-now", POPULAR_ITEMS,
+    Algorithm("aws-trending-now-custom", "interval-trend-detector", (TREND_DISCOVERY_FREQUENCY,), _LAUNCHED),
+    None,
+    "Recommends the items whose interactions grow fastest between consecutive time intervals "
+    "(trend_discovery_frequency); the same list for every user.", _LAUNCHED, TrendingNow,
+    # spec §2.10: no batch inference; spec §4.8: 1000 unique interactions
+    capabilities=Capabilities(evaluation="trending", batch_inference=False),
+    needs=DataNeeds(min_unique_interactions=1000))

@@ -34,7 +34,7 @@ from .. import ranking
 from ..blocking import ON_EVENT_LOOP, WouldBlock
 from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
-from ..recipes import catalogue, registry
+from ..recipes import catalogue
 from ..recipes._data import lookup_sorted
 from ..recipes.base import ARRAYS_FILE, Recipe
 from .cache import BoundedCache
@@ -213,7 +213,6 @@ class ModelCache:
     def _load(self, services: Services, version_arn: str) -> ServedModel:
         started = time.perf_counter()
         recipe_arn, recipe_type, group_arn = _model_source(services, version_arn)
-        registry.recipe_class(recipe_arn)  # imports the module, so Recipe.load finds the class
         path = model_dir(services.data.root, version_arn)
         if not (Path(path) / "config.json").exists():
             raise FileNotFoundError(f"The model of solution version {version_arn} is missing from {path}.")
@@ -315,7 +314,7 @@ def _model_source(services: Services, model_arn: str) -> tuple[str, str, str]:
     use_case = catalogue.recipe(owner.body["recipeArn"]) if owner is not None else None
     if owner is None or use_case is None or use_case.use_case is None:
         raise LookupError(f"Solution version {model_arn} no longer exists.")
-    return catalogue.RECIPE_PREFIX + use_case.use_case.base, use_case.recipe_type, owner.body["datasetGroupArn"]
+    return use_case.use_case.base.arn, use_case.recipe_type, owner.body["datasetGroupArn"]
 
 
 def _in_snapshot(history: GroupHistory, row: dict[str, Any]) -> bool:

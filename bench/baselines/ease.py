@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .base import Histories, Interval, Recipe, TrainingData
+from openpersonalize.recipes.base import Histories, Interval, Recipe, TrainingData
 
 
 class EASE(Recipe):

@@ -1,10 +1,14 @@
-"""Personalize's offline metrics with their exact keys (spec §9.2), vectorised over users."""
+"""Personalize's offline metrics with their exact keys (spec §9.2), vectorised over users.
+
+The evaluation reports them; recipes that validate while fitting (a blend scale, early stopping) score
+themselves with the same function.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..recipes.base import Histories
+from .base import Histories
 
 CUTOFFS = (5, 10, 25)
 MRR_CUTOFF = 25

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from . import _sasrec
-from ._repeat import RepeatModel
-from .base import Histories, Interval, Recipe, TrainingData, report_epoch
+from openpersonalize.recipes._repeat import RepeatModel
+from openpersonalize.recipes.base import Histories, Interval, Recipe, TrainingData, report_epoch
+from openpersonalize.recipes.metrics import compute_metrics
 
 _STATE_PREFIX = "net."
 
@@ -153,8 +154,6 @@ class SASRec(Recipe):
 
     def _validator(self, data: TrainingData, offsets: np.ndarray, validation: list[tuple[int, int]]):  # type: ignore[no-untyped-def]
         """NDCG@10 of the held-back events of the validation users, computed with the current weights."""
-        from ..evaluation.metrics import compute_metrics
-
         inputs = Histories.from_lists(
             [data.item_idx[offsets[u] : cut] for u, cut in validation],
             [data.event_type[offsets[u] : cut] for u, cut in validation],

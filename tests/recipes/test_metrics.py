@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from openpersonalize.evaluation.metrics import compute_metrics, metric_keys
+from openpersonalize.recipes.metrics import compute_metrics, metric_keys
 from openpersonalize.recipes.base import Histories
 
 PAD = -1
