@@ -36,7 +36,10 @@ class LiveServer:
             "OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS": "100000",
             "OPENPERSONALIZE_QUOTA_ACTIVE_SOLUTIONS_PER_GROUP": "100000",
         }
-        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **(env or {})}
+        # Deleted resources stay DELETE PENDING for a moment, as on AWS (config.Settings.delete_seconds): long
+        # enough for a describe right after the delete, short enough not to slow the suite.
+        timing = {"OPENPERSONALIZE_DELETE_SECONDS": "0.5"}
+        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **timing, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 

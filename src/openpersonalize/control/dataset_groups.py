@@ -10,10 +10,10 @@ from typing import Any
 from ..errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
 from . import arns
 from .common import (
+    start_deletion,
     ACTIVE,
     CREATE_FAILED,
     CREATE_PENDING,
-    DELETE_PENDING,
     IN_FLIGHT,
     check_quota,
     new_record,
@@ -110,7 +110,6 @@ def delete_dataset_group(ctx: RequestContext, params: dict[str, Any]) -> dict[st
             raise ResourceInUseException(
                 f"Cannot delete dataset group {arn}: it still has {', '.join(found)}. Delete them first."
             )
-        ctx.store.update(arn, {"status": DELETE_PENDING}, conn)
-        ctx.store.enqueue("delete", arn, conn=conn)
+        start_deletion(ctx, arn, conn=conn)
     ctx.services.nudge()
     return {}
