@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING, IN_FLIGHT
+from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from ..services import Services
 from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
@@ -34,11 +34,10 @@ from ..recipes.base import Recipe, TrainingData, fit_progress
 from ..recipes.registry import make_recipe
 from ..recipes.trending import TrendingNow
 from . import search
-from .base import JobFailed, Progress
+from .base import JobFailed, Progress, await_active
 
 log = logging.getLogger("openpersonalize.training")
 SEED = 0  # evaluation split and model initialisation: reproducible versions (issue 3)
-SOLUTION_WAIT_SECONDS = 60.0
 STEP_WRITE_SECONDS = 0.5  # epochs and trials reach the record at most this often (the last one always)
 FITTING = "fitting and evaluating"
 MIN_INTERACTIONS = 1000  # spec §4.8
@@ -88,23 +87,6 @@ def run(services: Services, job: Job, progress: Progress) -> None:
         follow_latest(services, active)
 
 
-def _await_solution(services: Services, version: Record) -> None:
-    """Wait for a solution still CREATE PENDING: CreateSolutionVersion accepts one (control/solution_versions.py).
-
-    Its activation job was queued before this training job, so it runs first (or on another worker thread) and
-    takes milliseconds; the deadline only guards against a solution that never leaves CREATE PENDING.
-    """
-    deadline = time.monotonic() + SOLUTION_WAIT_SECONDS
-    while True:
-        solution = services.store.get(version.body["solutionArn"], "solution")
-        status = solution.status if solution is not None else "deleted"
-        if status == ACTIVE:
-            return
-        if status not in IN_FLIGHT or time.monotonic() > deadline:
-            raise JobFailed(f"Solution {version.body['solutionArn']} is {status}; it must be ACTIVE.")
-        time.sleep(0.05)
-
-
 def _check_stop(services: Services, arn: str) -> None:
     record = services.store.get(arn, "solution-version")
     if record is None or record.status in (CREATE_STOPPING, CREATE_STOPPED):
@@ -148,7 +130,7 @@ class Phases:
 
 def train(services: Services, version: Record) -> dict[str, Any]:
     """Fit and evaluate; returns the version's new fields. Raises JobFailed with a user-facing reason."""
-    _await_solution(services, version)
+    await_active(services, version.body["solutionArn"], "solution", "solution")
     if version.body.get("trainingMode") == "UPDATE":  # a warm start of the newest model, not a retrain
         from .updates import train_update  # updates.py reuses this module's data loading: import late
 
