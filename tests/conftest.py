@@ -29,8 +29,9 @@ def free_port() -> int:
 class LiveServer:
     """An ``openpersonalize serve`` subprocess; restartable, killable (for crash tests)."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, demo: bool = False) -> None:
         self.data_dir = data_dir
+        self.demo = demo
         self.port = free_port()
         # Tests share one server, so the quota of 5 active dataset groups (spec §11) is raised here; quota tests
         # start their own server with the quota they check.
@@ -38,7 +39,10 @@ class LiveServer:
             "OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS": "100000",
             "OPENPERSONALIZE_QUOTA_ACTIVE_SOLUTIONS_PER_GROUP": "100000",
         }
-        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **(env or {})}
+        # Deleted resources stay DELETE PENDING for a moment, as on AWS (config.Settings.delete_seconds): long
+        # enough for a describe right after the delete, short enough not to slow the suite.
+        timing = {"OPENPERSONALIZE_DELETE_SECONDS": "0.5"}
+        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **timing, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 
@@ -50,7 +54,7 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--no-demo"],
+            [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--demo" if self.demo else "--no-demo"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

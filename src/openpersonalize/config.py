@@ -44,6 +44,10 @@ class Settings:
     incremental_update_seconds: float = field(default_factory=lambda: float(_env("INCREMENTAL_UPDATE_SECONDS", "1800")))
     # spec §2.7: recommenders retrain every 7 days while ACTIVE.
     recommender_retrain_days: float = field(default_factory=lambda: float(_env("RECOMMENDER_RETRAIN_DAYS", "7")))
+    # How long a deleted resource stays visible as DELETE PENDING before its deletion job runs. AWS takes
+    # minutes; clients poll a describe after the delete (AWS's clean-up notebooks break out of their wait
+    # loops on the describe succeeding, or on ResourceNotFoundException), so both must be observable.
+    delete_seconds: float = field(default_factory=lambda: float(_env("DELETE_SECONDS", "2")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

@@ -313,7 +313,13 @@ def _local_dataset(local: RequestContext, group_status: str = ACTIVE) -> dict[st
     return {"name": "d", "datasetGroupArn": group, "schemaArn": schema, "datasetType": "Items"}
 
 
-@pytest.mark.parametrize("status", ["CREATE PENDING", "CREATE FAILED", "DELETE PENDING"])
+def test_a_group_created_a_moment_ago_takes_datasets(local: RequestContext) -> None:
+    """Back-to-back client code: CreateDataset straight after CreateDatasetGroup (its activation is queued first)."""
+    params = _local_dataset(local, "CREATE PENDING")
+    assert datasets.create_dataset(local, params)["datasetArn"]
+
+
+@pytest.mark.parametrize("status", ["CREATE FAILED", "DELETE PENDING"])
 def test_group_must_be_active(local: RequestContext, status: str) -> None:
     params = _local_dataset(local, status)
     with pytest.raises(ResourceInUseException) as err:

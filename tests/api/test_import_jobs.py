@@ -396,11 +396,22 @@ def run_queued(ctx: RequestContext, job_arn: str) -> None:
     dataset_import.run(ctx.services, job, no_progress)
 
 
-def test_dataset_must_be_active(ctx: RequestContext) -> None:
-    dataset = seed_dataset(ctx, "CREATE PENDING")
+@pytest.mark.parametrize("status", ["CREATE FAILED", "DELETE PENDING"])
+def test_dataset_must_be_active(ctx: RequestContext, status: str) -> None:
+    dataset = seed_dataset(ctx, status)
     params = {"jobName": "j", "datasetArn": dataset, "dataSource": {"dataLocation": "/x.csv"}}
-    with pytest.raises(ResourceInUseException, match="is CREATE PENDING; data can be imported only into an ACTIVE dataset"):
+    with pytest.raises(ResourceInUseException, match=f"is {status}; data can be imported only into an ACTIVE dataset"):
         import_jobs.create_dataset_import_job(ctx, params)
+
+
+def test_a_dataset_created_a_moment_ago_is_waited_for(ctx: RequestContext, tmp_path: Path) -> None:
+    """Back-to-back client code: the import is accepted while the dataset is CREATE PENDING and waits for it."""
+    dataset = seed_dataset(ctx, "CREATE PENDING")
+    params = {"jobName": "j", "datasetArn": dataset, "dataSource": {"dataLocation": f"{tmp_path}/x.csv"}}
+    job_arn = import_jobs.create_dataset_import_job(ctx, params)["datasetImportJobArn"]
+    ctx.store.update(dataset, {"status": "CREATE FAILED"})  # the dataset never becomes ACTIVE
+    with pytest.raises(JobFailed, match="is CREATE FAILED; it must be ACTIVE"):
+        run_queued(ctx, job_arn)
 
 
 def test_runner_fails_when_the_dataset_is_gone(ctx: RequestContext, tmp_path: Path) -> None:

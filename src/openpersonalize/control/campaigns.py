@@ -23,6 +23,7 @@ from ..recipes import catalogue
 from ..serving.models import cache_for
 from . import arns, runtime
 from .common import (
+    start_deletion,
     ACTIVE,
     check_exploration,
     CREATE_FAILED,
@@ -187,9 +188,8 @@ def delete_campaign(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     pending = (record.body.get("latestCampaignUpdate") or {}).get("status")
     if pending in IN_FLIGHT:
         raise ResourceInUseException(f"Campaign {record.arn} has an update {pending}; delete it once the update ends.")
-    ctx.store.update(record.arn, {"status": DELETE_PENDING})
+    start_deletion(ctx, record.arn)
     runtime.forget(record.arn)
-    ctx.store.enqueue("delete", record.arn)
     ctx.services.nudge()
     return {}
 

@@ -36,6 +36,15 @@ QUOTAS = {
 }
 
 
+def start_deletion(
+    ctx: RequestContext, arn: str, job: str = "delete", payload: dict[str, Any] | None = None,
+    conn: Any = None, changes: dict[str, Any] | None = None,
+) -> None:
+    """DELETE PENDING now; the deletion job runs after ``settings.delete_seconds`` (see config.Settings)."""
+    ctx.store.update(arn, {"status": DELETE_PENDING, **(changes or {})}, conn)
+    ctx.store.enqueue(job, arn, payload, delay=ctx.services.settings.delete_seconds, conn=conn)
+
+
 def now() -> float:
     return time.time()
 

@@ -10,10 +10,10 @@ from typing import Any
 from ..errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
 from . import arns
 from .common import (
+    start_deletion,
     ACTIVE,
     CREATE_FAILED,
     CREATE_PENDING,
-    DELETE_PENDING,
     IN_FLIGHT,
     check_quota,
     new_record,
@@ -45,9 +45,13 @@ def require_group(ctx: RequestContext, arn: str) -> Record:
 
 
 def require_active_group(ctx: RequestContext, arn: str) -> Record:
-    """The dataset group if it is ACTIVE; ResourceInUseException while it is pending, failed or being deleted."""
+    """The dataset group if it is ACTIVE or about to be; ResourceInUseException if it failed or is being deleted.
+
+    A group is ACTIVE moments after CreateDatasetGroup, and client code creates its datasets straight after (as
+    AWS allows); their jobs are queued behind the group's activation.
+    """
     group = require_group(ctx, arn)
-    if group.status != ACTIVE:
+    if group.status not in (ACTIVE, *IN_FLIGHT):
         raise ResourceInUseException(f"Dataset group {arn} is {group.status}; it must be ACTIVE.")
     return group
 
@@ -110,7 +114,6 @@ def delete_dataset_group(ctx: RequestContext, params: dict[str, Any]) -> dict[st
             raise ResourceInUseException(
                 f"Cannot delete dataset group {arn}: it still has {', '.join(found)}. Delete them first."
             )
-        ctx.store.update(arn, {"status": DELETE_PENDING}, conn)
-        ctx.store.enqueue("delete", arn, conn=conn)
+        start_deletion(ctx, arn, conn=conn)
     ctx.services.nudge()
     return {}

@@ -15,10 +15,10 @@ from ..errors import InvalidInputException, ResourceAlreadyExistsException, Reso
 from ..data.schema import check_evolution, dataset_type_name, normalise_dataset_type, record_dataset_type
 from . import arns
 from .common import (
+    start_deletion,
     ACTIVE,
     CREATE_FAILED,
     CREATE_PENDING,
-    DELETE_PENDING,
     IN_FLIGHT,
     new_record,
     now,
@@ -126,9 +126,7 @@ def delete_dataset(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
             raise ResourceInUseException(
                 f"Cannot delete dataset {arn} while its import job {running[0].arn} is {running[0].status}."
             )
-        ctx.store.update(arn, {"status": DELETE_PENDING}, conn)
-        # The delete job also removes the dataset's files.
-        ctx.store.enqueue("delete", arn, {"cleanup": "dataset"}, conn=conn)
+        start_deletion(ctx, arn, payload={"cleanup": "dataset"}, conn=conn)  # the job also removes its files
     ctx.services.nudge()
     return {}
 

@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import ResourceAlreadyExistsException, ResourceInUseException
 from . import arns
 from .common import (
+    start_deletion,
     ACTIVE,
     CREATE_FAILED,
     CREATE_PENDING,
@@ -60,8 +61,7 @@ def delete_event_tracker(ctx: RequestContext, params: dict[str, Any]) -> dict[st
     with ctx.store.transaction() as conn:  # the status cannot change between the check and the update
         tracker = require_tracker(ctx, params["eventTrackerArn"])
         _check_deletable(tracker)
-        ctx.store.update(tracker.arn, {"status": DELETE_PENDING}, conn=conn)
-        ctx.store.enqueue("delete", tracker.arn, conn=conn)
+        start_deletion(ctx, tracker.arn, conn=conn)
     ctx.services.nudge()
     return {}
 

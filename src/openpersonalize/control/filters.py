@@ -13,7 +13,7 @@ from ..data.schema import Schema, parse_schema
 from ..filters.parse import check_filter, parse_filter
 from . import arns
 from .batch_jobs import INFERENCE_KIND, SEGMENT_KIND
-from .common import CREATE_PENDING, DELETE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, tags_from
+from .common import CREATE_PENDING, DELETE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, start_deletion, tags_from
 from .context import RequestContext
 from .dataset_groups import require_active_group
 from ..data.metadata import Record
@@ -100,10 +100,9 @@ def delete_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
             f"Filter {record.arn} is used by {BATCH_KINDS[job.kind]} {job.arn}, which is {job.status}{more}; "
             "delete the filter once the job has finished."
         )
-    ctx.store.update(record.arn, {"status": DELETE_PENDING})
+    start_deletion(ctx, record.arn)
     from .runtime import forget  # late: runtime → recommenders → solutions, which imports this module
 
     forget(record.arn)  # this process's runtime stops using it at once, not after its record cache expires
-    ctx.store.enqueue("delete", record.arn)
     ctx.services.nudge()
     return {}

@@ -28,7 +28,8 @@ def _in_region(ctx: RequestContext, record: Record) -> bool:
 
 def _active_dataset(ctx: RequestContext, dataset_arn: str) -> Record:
     dataset = ctx.store.require(dataset_arn, "dataset", "dataset")
-    if dataset.status != ACTIVE:
+    # A dataset still CREATE PENDING (created a moment ago) is accepted: the import job waits for it.
+    if dataset.status not in (ACTIVE, *IN_FLIGHT):
         raise ResourceInUseException(
             f"Dataset {dataset_arn} is {dataset.status}; data can be imported only into an ACTIVE dataset."
         )

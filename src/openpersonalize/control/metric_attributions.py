@@ -14,7 +14,7 @@ from typing import Any, cast
 from ..errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
 from ..data.schema import Field, Schema
 from . import arns
-from .common import ACTIVE, CREATE_FAILED, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, new_record, paginate, pick
+from .common import ACTIVE, CREATE_FAILED, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, new_record, paginate, pick, start_deletion
 from .context import RequestContext
 from .dataset_groups import require_active_group
 from .export_jobs import check_location
@@ -99,9 +99,8 @@ def delete_metric_attribution(ctx: RequestContext, params: dict[str, Any]) -> di
     with ctx.store.transaction() as conn:  # the status cannot change between the check and the update
         record = ctx.store.require(params["metricAttributionArn"], KIND, LABEL)
         _check_deletable(record)
-        ctx.store.update(record.arn, {"status": DELETE_PENDING}, conn)
+        start_deletion(ctx, record.arn, conn=conn)
         ctx.store.remove(state_arn(record.arn), conn)
-        ctx.store.enqueue("delete", record.arn, conn=conn)
     ctx.services.nudge()
     return {}
 

@@ -32,6 +32,7 @@ from ..serving.models import ServedModel, cache_for
 from ..serving.recommend import Query
 from . import arns
 from .common import (
+    start_deletion,
     ACTIVE,
     check_exploration,
     CREATE_PENDING,
@@ -178,8 +179,7 @@ def delete_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     record = require_recommender(ctx, params["recommenderArn"])
     if record.status in DELETING:
         raise ResourceInUseException(f"Recommender {record.arn} is already being deleted ({record.status}).")
-    ctx.store.update(record.arn, {"status": DELETE_PENDING, "modelMetrics": None})
-    ctx.store.enqueue("recommender-delete", record.arn)
+    start_deletion(ctx, record.arn, job="recommender-delete", changes={"modelMetrics": None})
     ctx.services.nudge()
     return {}
 

@@ -59,7 +59,9 @@ def _check_mode(ctx: RequestContext, solution: Record, mode: str) -> None:
 def create_solution_version(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """CreateSolutionVersion."""
     solution = require_solution(ctx, params["solutionArn"])
-    if solution.status != ACTIVE:
+    # A solution becomes ACTIVE within moments of CreateSolution, and client code calls CreateSolutionVersion
+    # straight after it (as AWS allows): the training job waits for the solution (jobs/training.py).
+    if solution.status not in (ACTIVE, *IN_FLIGHT):
         raise ResourceInUseException(f"Solution {solution.arn} is {solution.status}; it must be ACTIVE.")
     mode = params.get("trainingMode", "FULL")
     _check_mode(ctx, solution, mode)

@@ -14,6 +14,7 @@ from ..recipes.metrics import metric_keys
 from ..recipes import catalogue, registry
 from . import arns
 from .common import (
+    start_deletion,
     ACTIVE,
     CREATE_PENDING,
     DELETE_PENDING,
@@ -266,8 +267,7 @@ def delete_solution(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     campaigns = [c.arn for c in ctx.store.list("campaign") if c.body.get("solutionVersionArn", "").startswith(record.arn + "/")]
     if campaigns:
         raise ResourceInUseException(f"Solution {record.arn} is used by campaign {campaigns[0]}; delete the campaign first.")
-    ctx.store.update(record.arn, {"status": DELETE_PENDING})
-    ctx.store.enqueue("delete", record.arn, {"cleanup": "solution"})
+    start_deletion(ctx, record.arn, payload={"cleanup": "solution"})
     ctx.services.nudge()
     return {}
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..statuses import CREATE_FAILED
+from ..statuses import ACTIVE, CREATE_FAILED, IN_FLIGHT
 from ..services import Services
 from ..data.metadata import Job, Record
 
@@ -47,3 +48,26 @@ class Hooks:
 def mark_failed(services: Services, job: Job, runner: Runner, reason: str) -> None:
     if services.store.get(job.arn) is not None:
         services.store.update(job.arn, {"status": runner.failed_status, "failureReason": reason[:1000]})
+
+
+PARENT_WAIT_SECONDS = 60.0
+
+
+def await_active(services: Services, arn: str, kind: str, label: str) -> None:
+    """Wait for a resource that is still CREATE PENDING to become ACTIVE, or fail the job.
+
+    Control accepts a child of a resource created a moment ago (a version of a CREATE PENDING solution, an
+    import into a CREATE PENDING dataset), as AWS does. The parent's activation job was queued first, so it
+    runs first or on another worker thread, within milliseconds; the deadline guards only against a parent
+    that never becomes ACTIVE.
+    """
+    deadline = time.monotonic() + PARENT_WAIT_SECONDS
+    while True:
+        record = services.store.get(arn, kind)
+        if record is None:
+            raise JobFailed(f"The {label} {arn} no longer exists.")
+        if record.status == ACTIVE:
+            return
+        if record.status not in IN_FLIGHT or time.monotonic() > deadline:
+            raise JobFailed(f"The {label} {arn} is {record.status}; it must be ACTIVE.")
+        time.sleep(0.05)

@@ -16,7 +16,7 @@ from ..data.readers import BadData, fetch, parse_location
 from ..data.schema import Schema, parse_schema
 from ..data.store import dataset_type_of
 from . import attribution
-from .base import JobFailed, Progress
+from .base import JobFailed, Progress, await_active
 
 MIN_INTERACTIONS = 1000  # per import job, FULL or INCREMENTAL (spec §2.4, §11)
 MAX_BYTES = {"FULL": 100 * 2**30, "INCREMENTAL": 1 * 2**30}  # bulk size per job (spec §11)
@@ -56,6 +56,7 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     if record is None or record.status not in IN_FLIGHT:
         return  # already finished (a duplicate or re-queued job)
     services.store.update(job.arn, {"status": CREATE_IN_PROGRESS})
+    await_active(services, record.body["datasetArn"], "dataset", "dataset")
     key = _job_key(record.body)
     if not services.data.has_committed(record.body["datasetArn"], key):
         _import(services, record.body, key, progress)

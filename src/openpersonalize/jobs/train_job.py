@@ -10,7 +10,7 @@ from ..data.metadata import Job, Record
 from ..services import Services
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from . import training, updates
-from .base import Progress
+from .base import Progress, await_active
 
 
 def run(services: Services, job: Job, progress: Progress, *, on_active: Callable[[Services, Record], None]) -> None:
@@ -22,6 +22,7 @@ def run(services: Services, job: Job, progress: Progress, *, on_active: Callable
         return  # stopped between the check and now
     started = time.monotonic()
     try:
+        await_active(services, version.body["solutionArn"], "solution", "solution")  # CreateSolutionVersion may come first
         if version.body.get("trainingMode") == "UPDATE":  # a warm start of the newest model, not a retrain
             changes = updates.train_update(services, version)
         else:
