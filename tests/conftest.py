@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,13 @@ import botocore.config
 import pytest
 
 REGION = "us-east-1"
+# Test inputs live in pytest's and tempfile's directories and are served from loopback; tests/security/ starts
+# servers with the strict defaults instead.
+TEST_ACCESS = {
+    "OPENPERSONALIZE_LOCAL_PATHS": tempfile.gettempdir(),
+    "OPENPERSONALIZE_HTTP_SOURCES": "127.0.0.1,localhost",
+    "OPENPERSONALIZE_HTTP_ALLOW_PRIVATE": "1",
+}
 
 
 def free_port() -> int:
@@ -36,7 +44,7 @@ class LiveServer:
             "OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS": "100000",
             "OPENPERSONALIZE_QUOTA_ACTIVE_SOLUTIONS_PER_GROUP": "100000",
         }
-        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **(env or {})}
+        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **TEST_ACCESS, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 

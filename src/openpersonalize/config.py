@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,27 @@ def _parse_keys(text: str) -> dict[str, str]:
             raise ValueError(f"OPENPERSONALIZE_ACCESS_KEYS entry {pair!r} is not AKID:secret")
         keys[key_id] = secret
     return keys
+
+
+def _paths(text: str) -> tuple[Path, ...]:
+    """An ``os.pathsep``-separated list of directories (empty entries ignored)."""
+    return tuple(Path(p) for p in text.split(os.pathsep) if p.strip())
+
+
+def _names(text: str) -> frozenset[str]:
+    """A comma-separated list of host names, lower-cased."""
+    return frozenset(n.strip().lower() for n in text.split(",") if n.strip())
+
+
+def _roles(path: str) -> dict[str, dict[str, list[str]]] | None:
+    """The roles file: ``{"<role ARN>": {"s3": ["s3://bucket/prefix/"], "local": ["/srv/data"]}}``."""
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        roles = json.load(handle)
+    if not isinstance(roles, dict) or not all(isinstance(v, dict) for v in roles.values()):
+        raise ValueError(f"OPENPERSONALIZE_ROLES_FILE {path!r} must map role ARNs to {{\"s3\": [...], \"local\": [...]}}")
+    return {arn: {"s3": list(g.get("s3", [])), "local": list(g.get("local", []))} for arn, g in roles.items()}
 
 
 @dataclass
@@ -44,6 +66,24 @@ class Settings:
     incremental_update_seconds: float = field(default_factory=lambda: float(_env("INCREMENTAL_UPDATE_SECONDS", "1800")))
     # spec §2.7: recommenders retrain every 7 days while ACTIVE.
     recommender_retrain_days: float = field(default_factory=lambda: float(_env("RECOMMENDER_RETRAIN_DAYS", "7")))
+    # What jobs may read and write on the local disk (README "Security"); the default is the directory the
+    # server was started in (its own data directory, /proc, /sys and /dev are refused whatever the setting).
+    local_paths: tuple[Path, ...] = field(default_factory=lambda: _paths(_env("LOCAL_PATHS", os.getcwd())))
+    # http(s) import and batch sources: off unless hosts are listed ("*": any public host).
+    http_sources: frozenset[str] = field(default_factory=lambda: _names(_env("HTTP_SOURCES")))
+    # Let listed HTTP hosts resolve to loopback/private addresses (an intranet source; never the default).
+    http_allow_private: bool = field(default_factory=lambda: _env("HTTP_ALLOW_PRIVATE") == "1")
+    http_max_bytes: int = field(default_factory=lambda: int(_env("HTTP_MAX_BYTES", str(1 << 30))))
+    http_deadline_seconds: float = field(default_factory=lambda: float(_env("HTTP_DEADLINE_SECONDS", "300")))
+    # Role ARN → the S3 prefixes and local roots its jobs may use (None: no roles file, roles are not checked).
+    roles: dict[str, dict[str, list[str]]] | None = field(default_factory=lambda: _roles(_env("ROLES_FILE")))
+    # Host header names answered when no access keys are set (DNS rebinding: a web page's host is refused).
+    allowed_hosts: frozenset[str] = field(
+        default_factory=lambda: _names(_env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],::1"))
+    )
+    # Request caps, checked before anything is buffered (README "Security").
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(4 << 20))))
+    max_header_bytes: int = field(default_factory=lambda: int(_env("MAX_HEADER_BYTES", str(64 << 10))))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

@@ -27,7 +27,7 @@ from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
 from ..control.export_jobs import KIND
 from ..data.metadata import Job
-from ..data.readers import parse_location
+from ..data.access import Access
 from ..data.schema import Schema, parse_schema
 from .base import JobFailed, Progress
 
@@ -45,10 +45,11 @@ class Target:
         return f"s3://{self.bucket}/{self.key}" if self.bucket is not None else self.key
 
 
-def output_folder(path: str, job_name: str) -> Target:
-    """``<path><jobName>/``: the folder of this job's parts (same location forms as imports read)."""
+def output_folder(path: str, job_name: str, access: Access) -> Target:
+    """``<path><jobName>/``: the folder of this job's parts (same location forms as imports read), where
+    ``access`` allows writing (AccessDenied, a ValueError, otherwise)."""
     try:
-        location = parse_location(path)
+        location = access.destination(path)
     except ValueError as error:
         raise JobFailed(str(error).replace("dataLocation", "output path")) from None
     if location.scheme == "s3":
@@ -154,6 +155,7 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     services.store.update(job.arn, {"status": CREATE_IN_PROGRESS})
     body = record.body
     frame = exported_rows(services, body["datasetArn"], body["ingestionMode"])
-    folder = output_folder(body["jobOutput"]["s3DataDestination"]["path"], body["jobName"])
+    access = Access.of(services.settings, body.get("roleArn"))
+    folder = output_folder(body["jobOutput"]["s3DataDestination"]["path"], body["jobName"], access)
     write_parts(frame, folder, progress)
     services.store.update(job.arn, {"status": ACTIVE})
