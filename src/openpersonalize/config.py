@@ -84,6 +84,8 @@ class Settings:
     # Request caps, checked before anything is buffered (README "Security").
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(4 << 20))))
     max_header_bytes: int = field(default_factory=lambda: int(_env("MAX_HEADER_BYTES", str(64 << 10))))
+    # The request head, and then the body, must each arrive within this (slow-drip clients are cut off).
+    request_seconds: float = field(default_factory=lambda: float(_env("REQUEST_SECONDS", "30")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

@@ -6,7 +6,8 @@ SDK sends (a browser's CORS "simple" request can only send text/plain, form type
 over the cap, and — with keys set — an unsigned request or an unknown key id. Then it reads the body with the
 cap and a deadline, refuses JSON nested deeper than ``MAX_JSON_DEPTH``, and checks the signature of
 ``/metrics`` (which has no dispatcher of its own to do it). ``GuardedHttpTools`` caps the request head and
-times out a head that does not arrive, which uvicorn's parser does not.
+times out a head that does not arrive, which uvicorn's parser does not. Both deadlines are
+``OPENPERSONALIZE_REQUEST_SECONDS``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ JSON_11 = "application/x-amz-json-1.1"
 # Exactly what the SDKs send: JSON 1.1 for the control plane, JSON for the REST-JSON runtime and events APIs.
 API_MEDIA = frozenset({"application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"})
 MAX_JSON_DEPTH = 64  # the deepest Personalize shape nests a handful of levels; recursion stays far away
-BODY_SECONDS = 60.0  # the whole body must arrive within this, however slowly it drips
-HEAD_SECONDS = 20.0  # the request line and headers must arrive within this
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
@@ -81,9 +80,10 @@ class Guard:
         """A receive that replays the checked body; Refused when the request must not go further."""
         self._check_head(scope)
         try:
-            body = await asyncio.wait_for(self._read(receive), BODY_SECONDS) if scope["method"] == "POST" else b""
+            body = await asyncio.wait_for(self._read(receive), self.settings.request_seconds) if scope["method"] == "POST" else b""
         except asyncio.TimeoutError:
-            raise Refused("RequestTimeoutException", 408, f"The request body did not arrive within {BODY_SECONDS:.0f} s.") from None
+            raise Refused("RequestTimeoutException", 408,
+                          f"The request body did not arrive within {self.settings.request_seconds:.0f} s.") from None
         if json_too_deep(body):
             raise Refused("SerializationException", 400, f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
         if scope["path"] == "/metrics" and self.settings.access_keys:
@@ -163,11 +163,12 @@ class GuardedHttpTools(HttpToolsProtocol):
     """
 
     max_head_bytes = 64 << 10
+    head_seconds = 30.0
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head, self._head_bytes, self._tail = True, 0, b""
-        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(HEAD_SECONDS, self._head_expired)
+        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(self.head_seconds, self._head_expired)
 
     def data_received(self, data: bytes) -> None:
         if self._in_head and not self._count_head(data):
@@ -178,7 +179,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     def _count_head(self, data: bytes) -> bool:
         """Count head bytes up to the blank line; False when the head is over the cap."""
         if self._head_timer is None:
-            self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_expired)
+            self._head_timer = self.loop.call_later(self.head_seconds, self._head_expired)
         window = self._tail + data
         end = window.find(b"\r\n\r\n")
         self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
@@ -211,5 +212,6 @@ class GuardedHttpTools(HttpToolsProtocol):
 
 
 def guarded_protocol(settings: Settings) -> type[GuardedHttpTools]:
-    """The protocol class with this deployment's head cap (uvicorn instantiates it per connection)."""
-    return type("GuardedHttpTools", (GuardedHttpTools,), {"max_head_bytes": settings.max_header_bytes})
+    """The protocol class with this deployment's head cap and deadline (uvicorn instantiates it per connection)."""
+    limits = {"max_head_bytes": settings.max_header_bytes, "head_seconds": settings.request_seconds}
+    return type("GuardedHttpTools", (GuardedHttpTools,), limits)
