@@ -149,3 +149,16 @@ def test_roles_file_must_be_well_formed(tmp_path: Path) -> None:
     bad.write_text(json.dumps([ROLE]))
     with pytest.raises(ValueError, match="must map role ARNs"):
         _roles(str(bad))
+
+
+def test_a_symlink_planted_in_the_output_folder_is_not_followed(sandbox: Sandbox, trained: tuple[str, str]) -> None:
+    _, version = trained
+    source = sandbox.root / "planted-in" / "users.jsonl"
+    source.parent.mkdir()
+    source.write_text(json.dumps({"userId": "u1"}) + "\n")
+    out = sandbox.root / "planted-out"
+    out.mkdir()
+    (out / "users.jsonl.out.partial").symlink_to(sandbox.outside / "stolen.out")  # opened for writing first
+    job = _batch(sandbox.client, version, str(source), f"{out}/")
+    assert job["status"] == "CREATE FAILED" and "may write (OPENPERSONALIZE_LOCAL_PATHS)" in job["failureReason"]
+    assert not (sandbox.outside / "stolen.out").exists()

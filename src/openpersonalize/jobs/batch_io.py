@@ -27,7 +27,7 @@ from ..errors import InvalidInputException
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
 from ..data.metadata import Job, Record
-from ..data.access import Access
+from ..data.access import Access, AccessDenied
 from ..data.readers import BadData, Location, _s3_error, bounded_lines, http_source
 from ..filters.compile import parse_filter_values
 from .base import JobFailed, Progress
@@ -260,11 +260,24 @@ def run_batch(services: Services, job: Job, kind: str, progress: Progress,
         scratch = Path(scratch_dir)
         for source in inputs:
             with local_copy(source, scratch, access) as path:
+                _check_output(access, folder, source.name + ".out")
                 if check_file is not None:
                     check_file(path, source)
                 _answer_file(path, source, folder, scratch, answer, reporter)
     reporter.advance(0, force=True)
     services.store.update(job.arn, {"status": ACTIVE, "_progress": 100.0})
+
+
+def _check_output(access: Access, folder: OutputFolder, name: str) -> None:
+    """A local ``.out`` (and the ``.partial`` written first) is checked again where it lands: a symlink planted in
+    the folder may point out of it."""
+    if folder.bucket is None:
+        target = Path(folder.prefix) / name
+        try:
+            for path in (target, target.with_name(target.name + ".partial")):
+                access.local_file(path, str(target), "write")
+        except AccessDenied as error:
+            raise JobFailed(f"Invalid S3 output path: {error}") from None
 
 
 def _answer_file(path: Path, source: InputFile, folder: OutputFolder, scratch: Path, answer: Answer,
