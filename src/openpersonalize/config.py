@@ -55,7 +55,8 @@ class Settings:
     access_keys: dict[str, str] = field(default_factory=lambda: _parse_keys(_env("ACCESS_KEYS")))
     # Personalize's minimum-data rules (1000 interactions, 25 users...) can be relaxed for tiny fixtures.
     relaxed_minimums: bool = field(default_factory=lambda: _env("RELAXED_MINIMUMS") == "1")
-    worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "1")))
+    # Two job threads: one slow source (bounded by the HTTP deadline) cannot hold every other job back.
+    worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "2")))
     # How often PutEvents metric-attribution reports are published (spec §2.11: 15-minute aggregates).
     attribution_report_seconds: float = field(default_factory=lambda: float(_env("ATTRIBUTION_REPORT_SECONDS", "900")))
     # A served model unused this long is dropped from memory; it reloads on its next request.

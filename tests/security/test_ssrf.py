@@ -14,7 +14,9 @@ import pytest
 from openpersonalize.data.access import SYSTEM_ROOTS, Access, AccessDenied, _public
 from openpersonalize.data.download import DownloadFailed, download
 
-from ._sandbox import Sandbox, healthy, import_job, new_dataset, start_sandbox
+from conftest import unique, wait_for
+
+from ._sandbox import Sandbox, healthy, import_job, new_dataset, start_sandbox, write_interactions
 
 BODY = b"USER_ID,ITEM_ID,TIMESTAMP\nu,i,1\n"
 
@@ -159,3 +161,22 @@ def test_imports_never_reach_loopback(sandbox: Sandbox, listed: Sandbox, source:
         assert job["status"] == "CREATE FAILED" and reason in job["failureReason"], (url, job["failureReason"])
         healthy(box)
     assert source.requests == 0
+
+
+def test_a_dripping_source_neither_stalls_other_jobs_nor_runs_forever(tmp_path_factory: pytest.TempPathFactory,
+                                                                      source: Source) -> None:
+    box = start_sandbox(tmp_path_factory.mktemp("drip"), OPENPERSONALIZE_HTTP_SOURCES="127.0.0.1",
+                        OPENPERSONALIZE_HTTP_ALLOW_PRIVATE="1", OPENPERSONALIZE_HTTP_DEADLINE_SECONDS="8")
+    try:
+        client = box.client
+        _, dataset = new_dataset(client)
+        slow = client.create_dataset_import_job(jobName=unique("drip"), datasetArn=dataset,
+                                                dataSource={"dataLocation": source.url("/drip")})["datasetImportJobArn"]
+        _, other = new_dataset(client)
+        assert import_job(client, other, str(write_interactions(box.root / "in" / "i.csv")))["status"] == "ACTIVE"
+        still = client.describe_dataset_import_job(datasetImportJobArn=slow)["datasetImportJob"]["status"]
+        assert still == "CREATE IN_PROGRESS"  # the other import finished while the slow one was still dripping
+        job = wait_for(lambda: client.describe_dataset_import_job(datasetImportJobArn=slow)["datasetImportJob"], timeout=30)
+        assert job["status"] == "CREATE FAILED" and "longer than 8 s" in job["failureReason"]
+    finally:
+        box.server.stop()
