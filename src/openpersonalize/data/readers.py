@@ -13,6 +13,7 @@ blocks refuses NUL bytes and lines over ``MAX_LINE_BYTES`` (a sparse or endless 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,8 @@ from .download import DownloadFailed, download
 from .durable import fsync_file
 from .locations import Location, parse_location
 from .schema import Field, Schema
+
+log = logging.getLogger("openpersonalize.readers")
 
 # Value limits of spec §4.2 / §11.
 ID_FIELDS = frozenset({"USER_ID", "ITEM_ID", "ACTION_ID"})
@@ -94,7 +97,7 @@ def fetch(location: Location, scratch: Path, access: Access) -> Iterator[list[So
 def _local_sources(location: Location, access: Access) -> list[Source]:
     root = Path(location.path)
     if root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+        files = sorted(p for p in list_folder(root, location.text) if p.suffix.lower() == ".csv")
         if not files:
             raise BadData(f"No CSV files found in the folder {location.text}.")
         return [Source(str(p), access.local_file(p, str(p))) for p in files]
@@ -103,6 +106,14 @@ def _local_sources(location: Location, access: Access) -> list[Source]:
     if not root.is_file():
         raise BadData(f"The file {location.text} does not exist.")
     return [Source(location.text, root)]
+
+
+def list_folder(root: Path, label: str) -> list[Path]:
+    """Every file under ``root``; an unreadable folder is BadData naming the user's location, not an OSError."""
+    try:
+        return [p for p in root.rglob("*") if p.is_file()]
+    except OSError:
+        raise BadData(f"The folder {label} could not be listed.") from None
 
 
 def _s3_client() -> Any:
@@ -213,7 +224,7 @@ def read_header(source: Source) -> list[str]:
     except UnicodeDecodeError:
         raise BadData(f"{source.label}: the file is not UTF-8 encoded.") from None
     except csv.Error as exc:
-        raise BadData(f"{source.label}: the header row could not be parsed as CSV: {exc}.") from None
+        raise BadData(f"{source.label}: the header row could not be parsed as CSV ({exc}).") from None
     if not header or all(not name.strip() for name in header):
         raise BadData(f"{source.label}: the file is empty; a header row naming the columns is required.")
     return [name.strip() for name in header]
@@ -334,8 +345,9 @@ def _parse_failure(source: Source, header: list[str], exc: pl.exceptions.PolarsE
         reason = _ragged_row(source, len(header))
         if reason:
             return BadData(reason)
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return BadData(f"{source.label}: the file could not be parsed as CSV: {first_line}")
+    # polars' own message names its internals (dtypes, engine options); it goes to the log, not to the user.
+    log.warning("%s: polars could not parse the file: %s", source.label, exc)
+    return BadData(f"{source.label}: the file could not be parsed as CSV; check the quoting and the field count of each row.")
 
 
 def csv_to_parquet(source: Source, schema: Schema, target: Path) -> int:

@@ -28,7 +28,7 @@ from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
 from ..data.metadata import Job, Record
 from ..data.access import Access, AccessDenied
-from ..data.readers import BadData, Location, _s3_error, bounded_lines, http_source
+from ..data.readers import BadData, Location, _s3_error, bounded_lines, http_source, list_folder
 from ..filters.compile import parse_filter_values
 from .base import JobFailed, Progress
 from .dataset_export import _s3_failure, s3_client
@@ -89,7 +89,7 @@ def list_inputs(text: str, access: Access) -> list[InputFile]:
 def _local_inputs(location: Location, access: Access) -> list[InputFile]:
     root = Path(location.path)
     if root.is_dir():
-        paths = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        paths = sorted(p for p in list_folder(root, location.text) if not p.name.startswith("."))
         return [InputFile(str(p), str(p.relative_to(root)), p.stat().st_size, path=str(access.local_file(p, str(p))))
                 for p in paths]
     if location.folder or not root.is_file():
