@@ -78,7 +78,7 @@ class Guard:
             request = Request(scope)
             caller = auth.parse_authorization(request.headers.get("authorization"))
             auth.check_caller(caller, self.settings.access_keys, auth.incoming(request, body))
-        return _replay(body)
+        return _replay(body, receive)
 
     def _check_head(self, scope: Any) -> None:
         # The head's size was capped by GuardedHttpTools before it was parsed; here it is only read.
@@ -123,13 +123,14 @@ class Guard:
         return Refused("RequestEntityTooLargeException", 413, f"The request body exceeds {self.settings.max_body_bytes} bytes.")
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, original: Receive) -> Receive:
+    """The checked body as one message, then the server's own receive (which reports a real disconnect)."""
     sent = False
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await original()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
