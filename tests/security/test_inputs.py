@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from botocore.exceptions import ClientError
 from conftest import unique, wait_for
@@ -84,3 +85,20 @@ def test_the_demo_writes_its_inputs_under_a_root_outside_the_data_dir(tmp_path: 
     settings = Settings(data_dir=tmp_path / "var", local_paths=(tmp_path / "var", tmp_path))
     assert demo_folder(settings) == tmp_path.resolve() / DEMO_FOLDER
     assert demo_folder(Settings(data_dir=tmp_path, local_paths=(tmp_path,))) is None
+
+
+def test_a_deeply_nested_batch_line_is_a_line_error_not_a_crash(sandbox: Sandbox, trained: tuple[str, str]) -> None:
+    _, version = trained
+    source = sandbox.root / "deep-batch" / "users.jsonl"
+    source.parent.mkdir()
+    deep = b'{"userId": "u1", "junk": ' + b"[" * 900 + b"]" * 900 + b"}"
+    source.write_bytes(deep + b'\n{"userId": "u2"}\n')
+    arn = sandbox.client.create_batch_inference_job(
+        jobName=unique("bij"), solutionVersionArn=version, roleArn=ROLE,
+        jobInput={"s3DataSource": {"path": str(source)}},
+        jobOutput={"s3DataDestination": {"path": f"{sandbox.root}/deep-out/"}},
+    )["batchInferenceJobArn"]
+    job = wait_for(lambda: sandbox.client.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"])
+    assert job["status"] == "ACTIVE", job.get("failureReason")
+    lines = [orjson.loads(line) for line in (sandbox.root / "deep-out" / "users.jsonl.out").read_bytes().splitlines()]
+    assert "nests JSON deeper than 254 levels" in lines[0]["error"] and lines[1]["output"]["recommendedItems"]

@@ -39,6 +39,7 @@ MAX_INPUT_FILES = 1000  # spec §11
 MAX_INPUT_BYTES = 1 << 30  # spec §11: 1 GB of input in total
 PROGRESS_SECONDS = 1.0  # how often the job record's _progress is written
 MAX_ID_CHARS = 256
+MAX_LINE_DEPTH = 254  # orjson writes at most this many levels: a deeper line could not be echoed in the .out
 
 Answer = Callable[[list[bytes]], list[bytes]]  # a chunk of input lines → one output line each
 
@@ -303,6 +304,11 @@ def parse_line(raw: bytes) -> dict[str, Any]:
         raise LineError(f"The line is not valid JSON: {error}.") from None
     if not isinstance(value, dict):
         raise LineError(f"The line must be a JSON object; got {type(value).__name__}.")
+    if raw.count(b"[") + raw.count(b"{") > MAX_LINE_DEPTH:
+        try:  # only lines with that many brackets pay for this check
+            orjson.dumps(value)
+        except TypeError:
+            raise LineError(f"The line nests JSON deeper than {MAX_LINE_DEPTH} levels.") from None
     return value
 
 
