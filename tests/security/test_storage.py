@@ -162,3 +162,23 @@ def test_a_symlink_planted_in_the_output_folder_is_not_followed(sandbox: Sandbox
     job = _batch(sandbox.client, version, str(source), f"{out}/")
     assert job["status"] == "CREATE FAILED" and "may write (OPENPERSONALIZE_LOCAL_PATHS)" in job["failureReason"]
     assert not (sandbox.outside / "stolen.out").exists()
+
+
+def test_export_folders_and_parts_planted_as_symlinks_are_not_followed(sandbox: Sandbox, trained: tuple[str, str]) -> None:
+    dataset, _ = trained
+    base = sandbox.root / "planted-exports"
+    base.mkdir()
+    name = unique("exp")
+    (base / name).symlink_to(sandbox.outside)  # the job's own folder, planted before the job runs
+    arn = sandbox.client.create_dataset_export_job(jobName=name, datasetArn=dataset, roleArn=ROLE,
+                                                   jobOutput={"s3DataDestination": {"path": f"{base}/"}})["datasetExportJobArn"]
+    job = wait_for(lambda: sandbox.client.describe_dataset_export_job(datasetExportJobArn=arn)["datasetExportJob"])
+    assert job["status"] == "CREATE FAILED" and "may write (OPENPERSONALIZE_LOCAL_PATHS)" in job["failureReason"]
+    assert not list(sandbox.outside.glob("part-*"))
+    name = unique("exp")
+    (base / name).mkdir()
+    (base / name / "part-00000.csv.partial").symlink_to(sandbox.outside / "stolen.csv")
+    arn = sandbox.client.create_dataset_export_job(jobName=name, datasetArn=dataset, roleArn=ROLE,
+                                                   jobOutput={"s3DataDestination": {"path": f"{base}/"}})["datasetExportJobArn"]
+    job = wait_for(lambda: sandbox.client.describe_dataset_export_job(datasetExportJobArn=arn)["datasetExportJob"])
+    assert job["status"] == "CREATE FAILED" and not (sandbox.outside / "stolen.csv").exists()

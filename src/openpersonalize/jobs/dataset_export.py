@@ -56,7 +56,11 @@ def output_folder(path: str, job_name: str, access: Access) -> Target:
         prefix = location.key.rstrip("/")
         return Target(location.bucket, f"{prefix}/{job_name}" if prefix else job_name)
     if location.scheme == "local":
-        return Target(None, str(Path(location.path) / job_name))
+        folder = Path(location.path) / job_name
+        try:  # checked again below the allowed folder: a symlink planted there may point out of it
+            return Target(None, str(access.local_file(folder, str(folder), "write")))
+        except ValueError as error:
+            raise JobFailed(str(error)) from None
     raise JobFailed(f"The output path {path!r} cannot be written: use s3://bucket/prefix/ or a local path.")
 
 
@@ -105,7 +109,9 @@ def _write_local(frame: pl.DataFrame, target: Target) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        frame.write_csv(partial)
+        # O_NOFOLLOW: a symlink planted under the partial's name is not written through.
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb") as out:
+            frame.write_csv(out)
         os.replace(partial, path)  # readers never see a half-written part
     except OSError as error:
         raise JobFailed(f"Could not write {target}: {error.strerror or error}") from None
