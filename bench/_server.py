@@ -22,11 +22,14 @@ def free_port() -> int:
 
 
 def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A server on ``data_dir``; it may read and write beside it (the bench's inputs live in ``data_dir.parent``)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "server.log", "ab")
+    roots = {"OPENPERSONALIZE_LOCAL_PATHS": str(data_dir.parent)}
     process = subprocess.Popen(
         [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
          "--log-level", "warning", "--no-demo"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env or {})},
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **roots, **(env or {})},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -145,7 +145,7 @@ def measure(root: Path, version: str, lines: int, results: int) -> Case:
     source, target = root / f"users-{lines}.jsonl", root / f"out-{lines}"
     write_input(source, lines)
     port = free_port()
-    server = start_server(root, port)
+    server = start_server(root / "server", port)
     try:
         client = make_client("personalize", port)
         client.list_dataset_groups()  # the request path's lazy imports happen before the baseline, not in the job
@@ -169,7 +169,7 @@ def train_once(root: Path, args: argparse.Namespace) -> tuple[str, float]:
     csv = root / "interactions.csv"
     generate(csv, args.users, args.items, args.per_user)
     port = free_port()
-    server = start_server(root, port)
+    server = start_server(root / "server", port)
     try:
         return train(make_client("personalize", port), csv)
     finally:

@@ -172,7 +172,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="op-bench-train-") as temp:
         work = Path(temp)
         port = free_port()
-        server = start_server(work, port)
+        server = start_server(work / "server", port)
         try:
             personalize = make_client("personalize", port)
             for name in args.datasets.split(","):

@@ -76,7 +76,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="op-bench-updates-") as temp:
         work = Path(temp)
         port = free_port()
-        server = start_server(work, port)
+        server = start_server(work / "server", port)
         try:
             personalize = make_client("personalize", port)
             to_csv(first, work / "first.csv")

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,13 @@ import pytest
 REGION = "us-east-1"
 # The baseline models live with the benchmarks (bench/baselines/), outside the shipped package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+# Test inputs live in pytest's and tempfile's directories and are served from loopback; tests/security/ starts
+# servers with the strict defaults instead.
+TEST_ACCESS = {
+    "OPENPERSONALIZE_LOCAL_PATHS": tempfile.gettempdir(),
+    "OPENPERSONALIZE_HTTP_SOURCES": "127.0.0.1,localhost",
+    "OPENPERSONALIZE_HTTP_ALLOW_PRIVATE": "1",
+}
 
 
 def free_port() -> int:
@@ -42,7 +50,7 @@ class LiveServer:
         # Deleted resources stay DELETE PENDING for a moment, as on AWS (config.Settings.delete_seconds): long
         # enough for a describe right after the delete, short enough not to slow the suite.
         timing = {"OPENPERSONALIZE_DELETE_SECONDS": "0.5"}
-        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **timing, **(env or {})}
+        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **timing, **TEST_ACCESS, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 
@@ -131,7 +139,8 @@ def s3(s3_server: str) -> Any:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, s3_server: str) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("server"), env=s3_env(s3_server))
+    # One job thread: tests hold a job (tests/api/test_filter_in_use.py, test_progress_cli.py) to watch the queue.
+    live = LiveServer(tmp_path_factory.mktemp("server"), env={**s3_env(s3_server), "OPENPERSONALIZE_WORKER_THREADS": "1"})
     live.start()
     yield live
     live.stop()

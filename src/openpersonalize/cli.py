@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import sys
@@ -17,6 +18,7 @@ import click
 from .config import Settings
 
 T = TypeVar("T")
+IDLE_SECONDS = 5  # a keep-alive connection with no next request is closed after this (uvicorn's default, kept)
 
 
 def _settings(data_dir: str | None, metadata_url: str | None) -> Settings:
@@ -26,6 +28,29 @@ def _settings(data_dir: str | None, metadata_url: str | None) -> Settings:
     if metadata_url:
         settings.metadata_url = metadata_url
     return settings
+
+
+def _check_bind(host: str, settings: Settings, allowed: bool) -> None:
+    """Without access keys, only loopback unless the operator opts in (then loudly, on every start)."""
+    if settings.access_keys or _loopback(host):
+        return
+    if not allowed:
+        raise click.UsageError(
+            f"--host {host} is not a loopback address and OPENPERSONALIZE_ACCESS_KEYS is not set: anyone who can "
+            "reach the port could use the API. Set access keys, or pass --allow-unauthenticated-network."
+        )
+    logging.getLogger("openpersonalize").warning(
+        "LISTENING ON %s WITHOUT ACCESS KEYS (--allow-unauthenticated-network): anyone who can reach this port can "
+        "read, change and delete everything", host)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _logging(level: str) -> None:
@@ -46,22 +71,28 @@ def main() -> None:
 @click.option("--log-level", default="info", show_default=True)
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="Seed a trained demo VOD dataset group, campaign and filter when the store is empty.")
+@click.option("--allow-unauthenticated-network", is_flag=True,
+              help="Listen on a non-loopback address without OPENPERSONALIZE_ACCESS_KEYS (anyone who can reach it "
+                   "can use the API).")
 def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, no_worker: bool, log_level: str,
-          demo: bool) -> None:
+          demo: bool, allow_unauthenticated_network: bool) -> None:
     """Serve the control plane, runtime and events APIs on one port."""
     import uvicorn
 
+    from .api.limits import guarded_protocol
     from .server import build_app
 
     _logging(log_level)
     settings = _settings(data_dir, metadata_url)
+    _check_bind(host, settings, allow_unauthenticated_network)
     app = build_app(settings, run_worker=not no_worker)
     if demo:
         from .demo.seed import start_in_background
 
         services = app.state.services
-        start_in_background(port, settings.data_dir, lambda: services.store.count("dataset-group") == 0)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        start_in_background(port, settings, lambda: services.store.count("dataset-group") == 0)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http=guarded_protocol(settings),
+                timeout_keep_alive=IDLE_SECONDS)
 
 
 @main.command()

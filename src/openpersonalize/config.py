@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,27 @@ def _parse_keys(text: str) -> dict[str, str]:
     return keys
 
 
+def _paths(text: str) -> tuple[Path, ...]:
+    """An ``os.pathsep``-separated list of directories (empty entries ignored)."""
+    return tuple(Path(p) for p in text.split(os.pathsep) if p.strip())
+
+
+def _names(text: str) -> frozenset[str]:
+    """A comma-separated list of host names, lower-cased."""
+    return frozenset(n.strip().lower() for n in text.split(",") if n.strip())
+
+
+def _roles(path: str) -> dict[str, dict[str, list[str]]] | None:
+    """The roles file: ``{"<role ARN>": {"s3": ["s3://bucket/prefix/"], "local": ["/srv/data"]}}``."""
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        roles = json.load(handle)
+    if not isinstance(roles, dict) or not all(isinstance(v, dict) for v in roles.values()):
+        raise ValueError(f"OPENPERSONALIZE_ROLES_FILE {path!r} must map role ARNs to {{\"s3\": [...], \"local\": [...]}}")
+    return {arn: {"s3": list(g.get("s3", [])), "local": list(g.get("local", []))} for arn, g in roles.items()}
+
+
 @dataclass
 class Settings:
     """Everything a server or worker process needs to know about its deployment."""
@@ -33,7 +55,8 @@ class Settings:
     access_keys: dict[str, str] = field(default_factory=lambda: _parse_keys(_env("ACCESS_KEYS")))
     # Personalize's minimum-data rules (1000 interactions, 25 users...) can be relaxed for tiny fixtures.
     relaxed_minimums: bool = field(default_factory=lambda: _env("RELAXED_MINIMUMS") == "1")
-    worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "1")))
+    # Two job threads: one slow source (bounded by the HTTP deadline) cannot hold every other job back.
+    worker_threads: int = field(default_factory=lambda: int(_env("WORKER_THREADS", "2")))
     # How often PutEvents metric-attribution reports are published (spec §2.11: 15-minute aggregates).
     attribution_report_seconds: float = field(default_factory=lambda: float(_env("ATTRIBUTION_REPORT_SECONDS", "900")))
     # A served model unused this long is dropped from memory; it reloads on its next request.
@@ -48,6 +71,26 @@ class Settings:
     # minutes; clients poll a describe after the delete (AWS's clean-up notebooks break out of their wait
     # loops on the describe succeeding, or on ResourceNotFoundException), so both must be observable.
     delete_seconds: float = field(default_factory=lambda: float(_env("DELETE_SECONDS", "2")))
+    # What jobs may read and write on the local disk (README "Security"); the default is the directory the
+    # server was started in (its own data directory, /proc, /sys and /dev are refused whatever the setting).
+    local_paths: tuple[Path, ...] = field(default_factory=lambda: _paths(_env("LOCAL_PATHS", os.getcwd())))
+    # http(s) import and batch sources: off unless hosts are listed ("*": any public host).
+    http_sources: frozenset[str] = field(default_factory=lambda: _names(_env("HTTP_SOURCES")))
+    # Let listed HTTP hosts resolve to loopback/private addresses (an intranet source; never the default).
+    http_allow_private: bool = field(default_factory=lambda: _env("HTTP_ALLOW_PRIVATE") == "1")
+    http_max_bytes: int = field(default_factory=lambda: int(_env("HTTP_MAX_BYTES", str(1 << 30))))
+    http_deadline_seconds: float = field(default_factory=lambda: float(_env("HTTP_DEADLINE_SECONDS", "300")))
+    # Role ARN → the S3 prefixes and local roots its jobs may use (None: no roles file, roles are not checked).
+    roles: dict[str, dict[str, list[str]]] | None = field(default_factory=lambda: _roles(_env("ROLES_FILE")))
+    # Host header names answered when no access keys are set (DNS rebinding: a web page's host is refused).
+    allowed_hosts: frozenset[str] = field(
+        default_factory=lambda: _names(_env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],::1"))
+    )
+    # Request caps, checked before anything is buffered (README "Security").
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(4 << 20))))
+    max_header_bytes: int = field(default_factory=lambda: int(_env("MAX_HEADER_BYTES", str(64 << 10))))
+    # The request head, and then the body, must each arrive within this (slow-drip clients are cut off).
+    request_seconds: float = field(default_factory=lambda: float(_env("REQUEST_SECONDS", "30")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

@@ -374,9 +374,10 @@ def test_import_interrupted_by_kill_is_rerun_after_restart(strict: LiveServer) -
 
 @pytest.fixture()
 def ctx(tmp_path: Path) -> RequestContext:
+    var = tmp_path / "var"  # inputs are written beside it: a server never reads its own data directory
     services = Services(
-        settings=Settings(data_dir=tmp_path, relaxed_minimums=True),
-        store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path),
+        settings=Settings(data_dir=var, relaxed_minimums=True, local_paths=(tmp_path,)),
+        store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(var),
     )
     return RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")
 

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def group(personalize: Any, tmp_path_factory: pytest.TempPathFactory) -> Group:
 @pytest.fixture()
 def worker_services(server: LiveServer) -> Iterator[Services]:
     """The live server's metadata store and data directory, opened by this process (a second worker's view)."""
-    settings = Settings(data_dir=server.data_dir)
+    settings = Settings(data_dir=server.data_dir, local_paths=(Path(tempfile.gettempdir()),))
     services = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(server.data_dir))
     yield services
     services.data.events.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import orjson
 import polars as pl
 import pytest
 
+from openpersonalize.data.access import SYSTEM_ROOTS, Access
 from openpersonalize.data.readers import BadData, Source, csv_to_parquet, fetch, parse_location
 from openpersonalize.data.schema import Schema, parse_schema
 
@@ -199,22 +201,27 @@ def test_header_only_is_zero_rows(tmp_path: Path) -> None:
 
 # ---- fetching ---------------------------------------------------------------------------------
 
+# These unit tests read pytest's tmp directories and a loopback HTTP server (tests/security/ checks refusals).
+ACCESS = Access(local_roots=(Path(tempfile.gettempdir()).resolve(),), forbidden=SYSTEM_ROOTS,
+                http_hosts=frozenset({"127.0.0.1"}), http_private=True, http_max_bytes=1 << 20, http_deadline=10.0,
+                grants=None)
+
 
 def test_fetch_local_file_folder_and_missing(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
     for name in ("b.csv", "a.csv", "sub/c.CSV", "notes.txt"):
         (folder / name).write_text("x\n")
-    with fetch(parse_location(f"{folder}/"), tmp_path / "scratch") as sources:
+    with fetch(parse_location(f"{folder}/"), tmp_path / "scratch", ACCESS) as sources:
         assert [Path(s.label).relative_to(folder).as_posix() for s in sources] == ["a.csv", "b.csv", "sub/c.CSV"]
-    with fetch(parse_location(f"file://{folder}/a.csv"), tmp_path / "scratch") as sources:
+    with fetch(parse_location(f"file://{folder}/a.csv"), tmp_path / "scratch", ACCESS) as sources:
         assert [s.path for s in sources] == [folder / "a.csv"]
     assert not (tmp_path / "scratch").exists()
     for text, needle in ((f"{folder}/nope.csv", "does not exist"), (f"{tmp_path}/missing/", "does not exist")):
-        with pytest.raises(BadData, match=needle), fetch(parse_location(text), tmp_path / "scratch"):
+        with pytest.raises(BadData, match=needle), fetch(parse_location(text), tmp_path / "scratch", ACCESS):
             pass
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BadData, match="No CSV files"), fetch(parse_location(f"{tmp_path}/empty/"), tmp_path / "s"):
+    with pytest.raises(BadData, match="No CSV files"), fetch(parse_location(f"{tmp_path}/empty/"), tmp_path / "s", ACCESS):
         pass
 
 
@@ -239,10 +246,10 @@ def http_root(tmp_path: Path) -> Iterator[str]:
 
 
 def test_fetch_http(http_root: str, tmp_path: Path) -> None:
-    with fetch(parse_location(f"{http_root}/data.csv"), tmp_path / "scratch") as sources:
+    with fetch(parse_location(f"{http_root}/data.csv"), tmp_path / "scratch", ACCESS) as sources:
         assert sources[0].label == f"{http_root}/data.csv"
         assert sources[0].path.read_text().startswith("USER_ID")
-    with pytest.raises(BadData, match="HTTP 404"), fetch(parse_location(f"{http_root}/nope.csv"), tmp_path / "s"):
+    with pytest.raises(BadData, match="HTTP 404"), fetch(parse_location(f"{http_root}/nope.csv"), tmp_path / "s", ACCESS):
         pass
 
 
@@ -252,10 +259,10 @@ def test_fetch_s3_object_prefix_and_errors(s3_server: str, s3: Any, tmp_path: Pa
     s3.create_bucket(Bucket="readers-test")
     for key in ("in/2.csv", "in/1.csv", "in/readme.md", "other/3.csv"):
         s3.put_object(Bucket="readers-test", Key=key, Body=f"{key}\n".encode())
-    with fetch(parse_location("s3://readers-test/in/"), tmp_path / "scratch") as sources:
+    with fetch(parse_location("s3://readers-test/in/"), tmp_path / "scratch", ACCESS) as sources:
         assert [s.label for s in sources] == ["s3://readers-test/in/1.csv", "s3://readers-test/in/2.csv"]
         assert [s.path.read_text() for s in sources] == ["in/1.csv\n", "in/2.csv\n"]
-    with fetch(parse_location("s3://readers-test/other/3.csv"), tmp_path / "scratch") as sources:
+    with fetch(parse_location("s3://readers-test/other/3.csv"), tmp_path / "scratch", ACCESS) as sources:
         assert sources[0].path.read_text() == "other/3.csv\n"
     failures = {
         "s3://readers-test/in/missing.csv": "does not exist",
@@ -263,7 +270,7 @@ def test_fetch_s3_object_prefix_and_errors(s3_server: str, s3: Any, tmp_path: Pa
         "s3://readers-test/empty/": "No CSV objects found under s3://readers-test/empty/",
     }
     for text, needle in failures.items():
-        with pytest.raises(BadData, match=needle), fetch(parse_location(text), tmp_path / "scratch"):
+        with pytest.raises(BadData, match=needle), fetch(parse_location(text), tmp_path / "scratch", ACCESS):
             pass
 
 

@@ -20,6 +20,7 @@ from ..control.context import RequestContext
 from ..ids import new_uuid
 from . import auth
 from ..errors import InternalFailure, PersonalizeError, SerializationException, UnknownOperationException
+from .limits import Guard, refuse
 from .metrics import REGISTRY
 from .model import TARGET_PREFIX, WireOperation, rest_routes, wire_operations
 from .operations import OPERATIONS
@@ -176,11 +177,17 @@ async def _read_body(receive: Any) -> bytes:
 class PersonalizeApp(Starlette):
     """Starlette for everything, with a direct route for the runtime API's hot paths."""
 
-    def __init__(self, dispatcher: Dispatcher, **kwargs: Any) -> None:
+    def __init__(self, dispatcher: Dispatcher, guard: Guard, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dispatcher = dispatcher
+        self.dispatcher, self.guard = dispatcher, guard
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":  # api/limits.py: caps, Host, content type, early authentication
+            try:
+                receive = await self.guard.admit(scope, receive)
+            except PersonalizeError as error:
+                await refuse(scope, send, error)
+                return
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in HOT_PATHS:
             answer = await self.dispatcher.answer(scope, await _read_body(receive))
             await answer(scope, receive, send)
@@ -196,6 +203,6 @@ def create_app(services: Services, lifespan: Any = None) -> Starlette:
         Route("/", dispatcher.dispatch, methods=["POST"]),
         Route("/{path:path}", dispatcher.dispatch, methods=["POST"]),
     ]
-    app = PersonalizeApp(dispatcher, routes=routes, lifespan=lifespan)
+    app = PersonalizeApp(dispatcher, Guard(services.settings), routes=routes, lifespan=lifespan)
     app.state.services = services
     return app

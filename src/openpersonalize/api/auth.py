@@ -35,6 +35,7 @@ _AUTHORIZATION = regex.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?<key>[^/,\s]+)/(?<date>\d{8})/(?<region>[^/,\s]+)/(?<service>[^/,\s]+)"
     r"/aws4_request\s*,\s*SignedHeaders=(?<headers>[a-z0-9\-;]+)\s*,\s*Signature=(?<signature>[0-9a-f]{64})\s*"
 )
+UNSIGNED = "The request is not signed: a SigV4 Authorization header is required."
 _AMZ_DATE = regex.compile(r"\d{8}T\d{6}Z")
 
 
@@ -118,11 +119,18 @@ def check_caller(
     if not access_keys:
         return
     header = request.header("authorization") if request is not None else None
-    if request is None or caller.access_key is None or not header:
-        raise UnrecognizedClientException("The request is not signed: a SigV4 Authorization header is required.")
+    if request is None or not header:
+        raise UnrecognizedClientException(UNSIGNED)
+    check_caller_known(caller, access_keys)
+    verify_signature(request, parse_signed(header), access_keys, now or dt.datetime.now(dt.timezone.utc))
+
+
+def check_caller_known(caller: Caller, access_keys: dict[str, str]) -> None:
+    """The part of the check that needs no body: a signature is present and names a configured key."""
+    if caller.access_key is None:
+        raise UnrecognizedClientException(UNSIGNED)
     if caller.access_key not in access_keys:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
-    verify_signature(request, parse_signed(header), access_keys, now or dt.datetime.now(dt.timezone.utc))
 
 
 def verify_signature(request: Incoming, signed: Signed, access_keys: dict[str, str], now: dt.datetime) -> None:
@@ -134,6 +142,9 @@ def verify_signature(request: Incoming, signed: Signed, access_keys: dict[str, s
         raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SIGNING_NAME}'.")
     if "host" not in signed.signed_headers:
         raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    if request.header("x-amz-target") is not None and "x-amz-target" not in signed.signed_headers:
+        # The operation is chosen by this header: unsigned, a signed Describe could be replayed as a Delete.
+        raise InvalidSignatureException("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
     amz_date = _checked_date(request, signed, now)
     _check_payload_hash(request)
     aws_request = _rebuild(request, signed.signed_headers, amz_date)

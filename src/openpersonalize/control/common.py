@@ -17,6 +17,7 @@ from ..recipes.user_personalization import EXPLORATION_CONFIG
 
 
 MAX_TAGS_PER_RESOURCE = 50
+RESERVED_TAG_PREFIX = "aws:"
 # itemExplorationConfig of campaigns, recommenders and batch jobs (spec §2.6, §2.7): key → allowed range.
 
 # spec §11 defaults; each can be raised with OPENPERSONALIZE_QUOTA_<NAME>.
@@ -80,8 +81,20 @@ def check_exploration(member: str, exploration: dict[str, str]) -> None:
         check_number(f"{member}.{key}", text, float(declared.low or 0.0), declared.high)
 
 
+def checked_tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    """A request's tag list as a dict, by AWS's tag rules: each key once, none with the reserved ``aws:`` prefix
+    (IAM user guide, "Tagging best practices": the prefix is reserved for AWS use)."""
+    keys = [t["tagKey"] for t in tags]
+    reserved = [k for k in keys if k.lower().startswith(RESERVED_TAG_PREFIX)]
+    if reserved:
+        raise InvalidInputException(f"Tag keys starting with 'aws:' are reserved for AWS use: {reserved[:5]}.")
+    if len(set(keys)) != len(keys):
+        raise InvalidInputException("Tag keys must be unique within a request; a key was given more than once.")
+    return {t["tagKey"]: t["tagValue"] for t in tags}
+
+
 def tags_from(params: dict[str, Any]) -> dict[str, str]:
-    tags = {t["tagKey"]: t["tagValue"] for t in params.get("tags", [])}
+    tags = checked_tags(params.get("tags", []))
     if len(tags) > MAX_TAGS_PER_RESOURCE:
         raise TooManyTagsException(f"A resource can have at most {MAX_TAGS_PER_RESOURCE} tags; {len(tags)} were given.")
     return tags

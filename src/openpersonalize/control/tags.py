@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ResourceNotFoundException, TooManyTagKeysException, TooManyTagsException
-from .common import MAX_TAGS_PER_RESOURCE
+from ..errors import InvalidInputException, ResourceNotFoundException, TooManyTagKeysException, TooManyTagsException
+from .common import MAX_TAGS_PER_RESOURCE, RESERVED_TAG_PREFIX, checked_tags
 from .context import RequestContext
 from ..data.metadata import Record
 
@@ -26,7 +26,7 @@ def tag_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     arn = params["resourceArn"]
     with ctx.store.transaction():  # read-modify-write of the tag set: two TagResource calls must not interleave
         record = _require_resource(ctx, arn)
-        tags = {**record.tags, **{t["tagKey"]: t["tagValue"] for t in params["tags"]}}
+        tags = {**record.tags, **checked_tags(params["tags"])}
         if len(tags) > MAX_TAGS_PER_RESOURCE:
             raise TooManyTagsException(
                 f"Resource {arn} would have {len(tags)} tags; a resource can have at most {MAX_TAGS_PER_RESOURCE}."
@@ -38,6 +38,8 @@ def tag_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def untag_resource(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """UntagResource."""
     arn, keys = params["resourceArn"], params["tagKeys"]
+    if any(k.lower().startswith(RESERVED_TAG_PREFIX) for k in keys):
+        raise InvalidInputException("Tag keys starting with 'aws:' are reserved for AWS use and cannot be removed.")
     if len(keys) > MAX_TAGS_PER_RESOURCE:
         raise TooManyTagKeysException(
             f"UntagResource was given {len(keys)} tag keys; at most {MAX_TAGS_PER_RESOURCE} can be removed at once."

@@ -1,34 +1,38 @@
 """Import input: where the files come from (S3, HTTP, local paths) and how one CSV becomes typed Parquet.
 
-A ``dataLocation`` (spec §2.4) is one CSV object or a "folder" ending in ``/`` (every CSV under it). Besides
-``s3://`` and ``http(s)://`` we accept ``file:///abs/path`` and plain absolute paths (a documented
-extension: the embedded deployment reads the local disk).
+A ``dataLocation`` (spec §2.4) is one CSV object or a "folder" ending in ``/`` (every CSV under it), parsed by
+data/locations.py and allowed (or not) by data/access.py before anything is read.
 
 CSV rules are spec §4.4: a header row whose names match schema fields, empty cell = null (only where the
 field is nullable), epoch-second timestamps, ``true``/``false`` booleans. Parsing is done by polars'
 streaming engine in two passes (find the first bad value, then sink typed Parquet), so a 20M-row file never
-becomes Python objects and a bad file writes nothing.
+becomes Python objects and a bad file writes nothing. Before polars sees a file, one pass in ``COPY_CHUNK``
+blocks refuses NUL bytes and lines over ``MAX_LINE_BYTES`` (a sparse or endless file costs at most one block).
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 import shutil
-import urllib.error
-import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlparse
+from typing import IO, Any
 
 import polars as pl
 
+from .access import Access
+from .download import DownloadFailed, download
 from .durable import fsync_file
+from .locations import Location as Location, parse_location as parse_location  # re-exported for callers
 from .schema import Field, Schema
+
+log = logging.getLogger("openpersonalize.readers")
 
 # Value limits of spec §4.2 / §11.
 ID_FIELDS = frozenset({"USER_ID", "ITEM_ID", "ACTION_ID"})
@@ -49,27 +53,19 @@ DTYPES: dict[str, pl.DataType] = {
 PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
 ROW = "__row"  # 1-based data row (header excluded), as a user counts rows in the file
 COPY_CHUNK = 1 << 24
+NUL = b"\0"
 ESCAPED = re.compile(rb'\\(["\\])')  # a backslash escaping a quote or a backslash
-HTTP_TIMEOUT_SECONDS = 60
+# A physical line (import CSV or batch JSON Lines) may not be longer than this: a row of Items with a 20,000
+# character textual field and many 1,000-character strings fits many times over; a sparse file does not.
+MAX_LINE_BYTES = 1 << 20
+SCAN_CHUNK = MAX_LINE_BYTES  # check_text_file relies on a block being no longer than a line may be
 
 
 class BadData(Exception):
     """The input cannot be imported; the message is shown to the user as the job's failureReason."""
 
 
-# ---- locations ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Location:
-    """A parsed ``dataLocation``: ``scheme`` is "s3", "http" or "local"."""
-
-    text: str
-    scheme: str
-    bucket: str = ""
-    key: str = ""  # S3 key or prefix
-    path: str = ""  # local path
-    folder: bool = False
+# ---- sources ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -80,57 +76,42 @@ class Source:
     path: Path
 
 
-def parse_location(text: str) -> Location:
-    """Parse a dataLocation; ValueError (with a message for the user) when it is not one we can read."""
-    parsed = urlparse(text)
-    folder = text.endswith("/")
-    if parsed.scheme == "s3":
-        if not parsed.netloc:
-            raise ValueError(f"The dataLocation {text!r} has no bucket: expected s3://bucket/key or s3://bucket/prefix/.")
-        key = parsed.path.lstrip("/")
-        return Location(text, "s3", bucket=parsed.netloc, key=key, folder=folder or not key)
-    if parsed.scheme in ("http", "https"):
-        if folder:
-            raise ValueError(f"The dataLocation {text!r} is an HTTP folder; only s3:// and local folders can be listed.")
-        return Location(text, "http")
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise ValueError(f"The dataLocation {text!r} names host {parsed.netloc!r}; file:// URLs must be local (file:///abs/path).")
-        return Location(text, "local", path=unquote(parsed.path), folder=folder)
-    if parsed.scheme == "" and text.startswith("/"):
-        return Location(text, "local", path=text, folder=folder)
-    raise ValueError(
-        f"The dataLocation {text!r} is not supported: use s3://bucket/key, an http(s) URL, file:///abs/path or an absolute path."
-    )
-
-
 @contextmanager
-def fetch(location: Location, scratch: Path) -> Iterator[list[Source]]:
-    """The CSV files of ``location`` as local files; downloads go to ``scratch``, removed afterwards."""
+def fetch(location: Location, scratch: Path, access: Access) -> Iterator[list[Source]]:
+    """The CSV files of ``location`` (already allowed by ``access.source``) as local files; downloads go to
+    ``scratch``, removed afterwards."""
     scratch.mkdir(parents=True, exist_ok=True)
     try:
         if location.scheme == "local":
-            yield _local_sources(location)
+            yield _local_sources(location, access)
         elif location.scheme == "s3":
             yield _s3_sources(location, scratch)
         else:
-            yield [_http_source(location.text, scratch)]
+            yield [http_source(location.text, scratch, access)]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _local_sources(location: Location) -> list[Source]:
+def _local_sources(location: Location, access: Access) -> list[Source]:
     root = Path(location.path)
     if root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+        files = sorted(p for p in list_folder(root, location.text) if p.suffix.lower() == ".csv")
         if not files:
             raise BadData(f"No CSV files found in the folder {location.text}.")
-        return [Source(str(p), p) for p in files]
+        return [Source(str(p), access.local_file(p, str(p))) for p in files]
     if location.folder:
         raise BadData(f"The folder {location.text} does not exist.")
     if not root.is_file():
         raise BadData(f"The file {location.text} does not exist.")
     return [Source(location.text, root)]
+
+
+def list_folder(root: Path, label: str) -> list[Path]:
+    """Every file under ``root``; an unreadable folder is BadData naming the user's location, not an OSError."""
+    try:
+        return [p for p in root.rglob("*") if p.is_file()]
+    except OSError:
+        raise BadData(f"The folder {label} could not be listed.") from None
 
 
 def _s3_client() -> Any:
@@ -182,16 +163,50 @@ def _s3_list(client: Any, location: Location) -> list[str]:
     return sorted(keys)
 
 
-def _http_source(url: str, scratch: Path) -> Source:
+def http_source(url: str, scratch: Path, access: Access) -> Source:
+    """``url`` downloaded into ``scratch`` within the policy's host list, deadline and size cap."""
     target = scratch / "download.csv"
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_SECONDS) as response, open(target, "wb") as out:
-            shutil.copyfileobj(response, out, length=1 << 20)
-    except urllib.error.HTTPError as exc:
-        raise BadData(f"Could not read {url}: HTTP {exc.code} {exc.reason}.") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise BadData(f"Could not read {url}: {exc}.") from None
+        download(access, url, target)
+    except DownloadFailed as exc:
+        raise BadData(str(exc)) from None
     return Source(url, target)
+
+
+# ---- bounded reading ------------------------------------------------------------------------------
+
+
+def check_text_file(source: Source) -> bool:
+    """One pass in blocks: no NUL byte, no line over ``MAX_LINE_BYTES`` (polars would hold such a line whole).
+
+    A block is no longer than the cap, so a line that starts and ends inside one block is short enough; only the
+    run across block edges is counted (find/rfind per block: this pass runs at disk speed). Returns whether the
+    file holds a backslash (only then are Personalize's escapes rewritten)."""
+    run, offset, backslash = 0, 0, False
+    with open(source.path, "rb") as handle:
+        while chunk := handle.read(SCAN_CHUNK):
+            nul = chunk.find(NUL)
+            if nul >= 0:
+                raise BadData(f"{source.label}: the file contains a NUL byte at offset {offset + nul}; a CSV file is text.")
+            backslash = backslash or b"\\" in chunk
+            first = chunk.find(b"\n")
+            _check_line(source, run + (len(chunk) if first < 0 else first))
+            run = run + len(chunk) if first < 0 else len(chunk) - chunk.rfind(b"\n") - 1
+            offset += len(chunk)
+    return backslash
+
+
+def _check_line(source: Source, length: int) -> None:
+    if length > MAX_LINE_BYTES:
+        raise BadData(f"{source.label}: a line is longer than {MAX_LINE_BYTES} bytes; rows are limited to that.")
+
+
+def bounded_lines(handle: IO[bytes], label: str) -> Iterator[bytes]:
+    """The lines of ``handle``, each read with a cap: BadData instead of buffering an over-long line."""
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise BadData(f"{label}: a line is longer than {MAX_LINE_BYTES} bytes; input lines are limited to that.")
+        yield raw
 
 
 # ---- CSV → Parquet --------------------------------------------------------------------------------
@@ -199,11 +214,14 @@ def _http_source(url: str, scratch: Path) -> Source:
 
 def read_header(source: Source) -> list[str]:
     """The header row's column names (a UTF-8 byte-order mark is ignored)."""
+    with open(source.path, "rb") as handle:
+        first = next(bounded_lines(handle, source.label), b"")
     try:
-        with open(source.path, encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        header = next(csv.reader([first.decode("utf-8-sig")]), None)
     except UnicodeDecodeError:
         raise BadData(f"{source.label}: the file is not UTF-8 encoded.") from None
+    except csv.Error as exc:
+        raise BadData(f"{source.label}: the header row could not be parsed as CSV ({exc}).") from None
     if not header or all(not name.strip() for name in header):
         raise BadData(f"{source.label}: the file is empty; a header row naming the columns is required.")
     return [name.strip() for name in header]
@@ -211,7 +229,7 @@ def read_header(source: Source) -> list[str]:
 
 def check_columns(source: Source, header: list[str], schema: Schema) -> None:
     """Header names are matched to schema fields by name (spec §4.4, lenient about order)."""
-    duplicates = sorted({name for name in header if header.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)  # linear: 100k columns
     if duplicates:
         raise BadData(f"{source.label}: the header names these columns more than once: [{', '.join(duplicates)}].")
     present = set(header)
@@ -309,10 +327,13 @@ def _ragged_row(source: Source, width: int) -> str | None:
     """Slow path, only after polars rejected the file: find the row whose field count is wrong."""
     with open(source.path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
-        next(reader, None)
-        for number, row in enumerate(reader, start=1):
-            if len(row) > width:
-                return f"{source.label}: row {number} has {len(row)} fields but the header has {width}."
+        try:
+            next(reader, None)
+            for number, row in enumerate(reader, start=1):
+                if len(row) > width:
+                    return f"{source.label}: row {number} has {len(row)} fields but the header has {width}."
+        except csv.Error:
+            return None  # the caller reports polars' own reason
     return None
 
 
@@ -321,8 +342,9 @@ def _parse_failure(source: Source, header: list[str], exc: pl.exceptions.PolarsE
         reason = _ragged_row(source, len(header))
         if reason:
             return BadData(reason)
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return BadData(f"{source.label}: the file could not be parsed as CSV: {first_line}")
+    # polars' own message names its internals (dtypes, engine options); it goes to the log, not to the user.
+    log.warning("%s: polars could not parse the file: %s", source.label, exc)
+    return BadData(f"{source.label}: the file could not be parsed as CSV; check the quoting and the field count of each row.")
 
 
 def csv_to_parquet(source: Source, schema: Schema, target: Path) -> int:
@@ -331,9 +353,10 @@ def csv_to_parquet(source: Source, schema: Schema, target: Path) -> int:
     Raises BadData naming the file, the row, the column and the value for the first bad value, before
     anything is written.
     """
+    backslash = check_text_file(source)
     header = read_header(source)
     check_columns(source, header, schema)
-    if _has_backslash(source.path):
+    if backslash:
         unescaped = target.with_suffix(".unescaped.csv")
         try:
             _unescape_file(source.path, unescaped)
@@ -357,14 +380,6 @@ def _convert(source: Source, header: list[str], schema: Schema, target: Path) ->
         raise _parse_failure(source, header, exc) from None
     fsync_file(target)
     return int(pl.scan_parquet(target).select(pl.len()).collect().item())
-
-
-def _has_backslash(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(COPY_CHUNK):
-            if b"\\" in chunk:
-                return True
-    return False
 
 
 def _unescape(match: re.Match[bytes]) -> bytes:

@@ -3,7 +3,9 @@
 A VOD dataset group from the generator: Interactions, Items and Users imported from CSV, an event tracker,
 a User-Personalization solution trained, then a campaign and a filter that excludes watched titles — so the
 README's boto3 snippet answers with recommendations within a minute of start-up. It runs in a background
-thread, as a boto3 client of this very server, so it exercises exactly what a user would call.
+thread, as a boto3 client of this very server, so it exercises exactly what a user would call: signed with
+the first configured access key when keys are set, and importing CSVs written under a local root the server
+may read (never its own data directory, which imports refuse).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 import boto3
 import botocore.config
 
+from ..config import Settings
+from ..data.access import Access, AccessDenied
 from .generator import generate_vod, write_csv
 
 log = logging.getLogger("openpersonalize.demo")
@@ -28,14 +32,27 @@ FILTER = "demo-exclude-watched"
 SOLUTION = "demo-vod-user-personalization"
 RECIPE = "arn:aws:personalize:::recipe/aws-user-personalization"
 FINAL = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
+DEMO_FOLDER = "openpersonalize-demo"
 
 
-def _client(port: int) -> Any:
+def _client(port: int, key: tuple[str, str]) -> Any:
     return boto3.client(
         "personalize", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="demo", aws_secret_access_key="demo",
+        aws_access_key_id=key[0], aws_secret_access_key=key[1],
         config=botocore.config.Config(retries={"max_attempts": 2}),
     )
+
+
+def demo_folder(settings: Settings) -> Path | None:
+    """Where the demo's CSVs go: the first local root whose demo folder the server may read, or None."""
+    access = Access.of(settings)
+    for root in settings.local_paths:
+        folder = root.resolve() / DEMO_FOLDER
+        try:
+            return access.local_file(folder, str(folder))
+        except AccessDenied:
+            continue
+    return None
 
 
 def _wait(describe: Callable[[], dict[str, Any]], what: str, timeout: float = 600) -> dict[str, Any]:
@@ -62,9 +79,9 @@ def _wait_for_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"the server did not open port {port}")
 
 
-def seed(port: int, work_dir: Path) -> str:
-    """Create the whole demo; returns the campaign ARN."""
-    client = _client(port)
+def seed(port: int, work_dir: Path, key: tuple[str, str] = ("demo", "demo")) -> str:
+    """Create the whole demo (signed with ``key``); returns the campaign ARN."""
+    client = _client(port, key)
     data = generate_vod(users=1000, items=600, interactions=60_000, seed=42)
     files = write_csv(data, work_dir)
     group = client.create_dataset_group(name=GROUP)["datasetGroupArn"]
@@ -89,16 +106,20 @@ def seed(port: int, work_dir: Path) -> str:
     return str(campaign)
 
 
-def start_in_background(port: int, data_dir: Path, store_is_empty: Callable[[], bool]) -> threading.Thread | None:
+def start_in_background(port: int, settings: Settings, store_is_empty: Callable[[], bool]) -> threading.Thread | None:
     """Seed the demo once the server listens, if the store holds no dataset group yet."""
     if not store_is_empty():
         return None
+    folder = demo_folder(settings)
+    if folder is None:
+        log.warning("no demo: no local root outside the data directory to write its CSVs (OPENPERSONALIZE_LOCAL_PATHS)")
+        return None
+    key = next(iter(settings.access_keys.items()), ("demo", "demo"))
 
     def run() -> None:
         try:
             _wait_for_port(port)
-            # Absolute: the import API accepts file:// or absolute local paths, and --data-dir may be relative.
-            campaign = seed(port, data_dir.resolve() / "demo")
+            campaign = seed(port, folder, key)
             log.info("demo ready: campaign %s (try runtime.get_recommendations(campaignArn=..., userId='u1'))", campaign)
         except Exception:  # the demo is a convenience: its failure must not take the server down
             log.exception("the demo could not be created")

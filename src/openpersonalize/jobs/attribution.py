@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 
 from ..services import Services
+from ..data.access import Access
 from ..data.metadata import Record, new_record
 from .attribution_records import KIND, STATE_KIND, Expression, group_attribution, output_path, parse_expression, state_arn
 from ..data.schema import Schema
@@ -159,12 +160,17 @@ def report(services: Services, attribution: Record, interactions: pl.DataFrame) 
     return aggregate(interactions, _items(services, attribution.body["datasetGroupArn"], metrics), metrics)
 
 
-def write_report(frame: pl.DataFrame, path: str, method: str, stamp: float) -> str:
-    """Write the report file under ``path`` (S3 or local); returns where it went."""
+def write_report(frame: pl.DataFrame, path: str, method: str, stamp: float, access: Access) -> str:
+    """Write the report file under ``path`` (S3 or local, where ``access`` allows); returns where it went."""
     name = f"AggregatedAttributionMetrics - {method} - {int(round(stamp * 1000))}.csv"
-    target = output_folder(path, name)
+    target = output_folder(path, name, access)
     write_csv(frame, target)
     return str(target)
+
+
+def _access(services: Services, attribution: Record) -> Access:
+    """The policy for the attribution's reports, under the role of its metricsOutputConfig."""
+    return Access.of(services.settings, attribution.body.get("metricsOutputConfig", {}).get("roleArn"))
 
 
 # ---- BULK: after an import job -------------------------------------------------------------------------------
@@ -185,7 +191,7 @@ def publish_import_report(services: Services, job: dict[str, Any], job_key: str)
     try:
         schema: Schema = export_schema(services, dataset.arn)
         frame = report(services, attribution, services.data.read_import(dataset.arn, schema, job_key))
-        written = write_report(frame, path, "BULK", float(job["creationDateTime"]))
+        written = write_report(frame, path, "BULK", float(job["creationDateTime"]), _access(services, attribution))
     except JobFailed as failure:
         _record_failure(services, attribution, "BULK", str(failure))
         return None
@@ -240,7 +246,7 @@ def _publish_put(services: Services, attribution: Record, now: float) -> str | N
             rows = services.data.read_dataset(dataset.arn, export_schema(services, dataset.arn), origin="PUT")
             rows = rows.filter(pl.col("TIMESTAMP").is_between(until, end, closed="left"))
             frame = report(services, attribution, rows)
-            target = write_report(frame, path, "PUT", end) if frame.height else None
+            target = write_report(frame, path, "PUT", end, _access(services, attribution)) if frame.height else None
     except JobFailed as failure:
         _record_failure(services, attribution, "PUT", str(failure))
         return None

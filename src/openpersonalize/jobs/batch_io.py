@@ -27,7 +27,8 @@ from ..errors import InvalidInputException
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
 from ..data.metadata import Job, Record
-from ..data.readers import BadData, Location, _http_source, _s3_error, parse_location
+from ..data.access import Access, AccessDenied
+from ..data.readers import BadData, Location, _s3_error, bounded_lines, http_source, list_folder
 from ..filters.compile import parse_filter_values
 from .base import JobFailed, Progress
 from .dataset_export import _s3_failure, s3_client
@@ -40,6 +41,7 @@ MAX_INPUT_FILES = 1000  # spec §11
 MAX_INPUT_BYTES = 1 << 30  # spec §11: 1 GB of input in total
 PROGRESS_SECONDS = 1.0  # how often progress is reported and logged
 MAX_ID_CHARS = 256
+MAX_LINE_DEPTH = 254  # orjson writes at most this many levels: a deeper line could not be echoed in the .out
 
 Answer = Callable[[list[bytes]], list[bytes]]  # a chunk of input lines → one output line each
 
@@ -64,14 +66,15 @@ class InputFile:
     path: str = ""
 
 
-def list_inputs(text: str) -> list[InputFile]:
-    """The files of ``jobInput.s3DataSource.path``; JobFailed when there are none, too many or too much."""
+def list_inputs(text: str, access: Access) -> list[InputFile]:
+    """The files of ``jobInput.s3DataSource.path``; JobFailed when there are none, too many or too much, or when
+    ``access`` refuses the location (AccessDenied is a ValueError)."""
     try:
-        location = parse_location(text)
+        location = access.source(text)
         if location.scheme == "s3":
             files = _s3_inputs(location)
         elif location.scheme == "local":
-            files = _local_inputs(location)
+            files = _local_inputs(location, access)
         else:
             files = [InputFile(text, text.rstrip("/").rsplit("/", 1)[-1] or "input", 0, path=text)]
     except (ValueError, BadData) as error:
@@ -86,11 +89,12 @@ def list_inputs(text: str) -> list[InputFile]:
     return files
 
 
-def _local_inputs(location: Location) -> list[InputFile]:
+def _local_inputs(location: Location, access: Access) -> list[InputFile]:
     root = Path(location.path)
     if root.is_dir():
-        paths = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-        return [InputFile(str(p), str(p.relative_to(root)), p.stat().st_size, path=str(p)) for p in paths]
+        paths = sorted(p for p in list_folder(root, location.text) if not p.name.startswith("."))
+        return [InputFile(str(p), str(p.relative_to(root)), p.stat().st_size, path=str(access.local_file(p, str(p))))
+                for p in paths]
     if location.folder or not root.is_file():
         raise BadData(f"{location.text} does not exist.")
     return [InputFile(location.text, root.name, root.stat().st_size, path=str(root))]
@@ -118,7 +122,7 @@ def _s3_inputs(location: Location) -> list[InputFile]:
 
 
 @contextmanager
-def local_copy(source: InputFile, scratch: Path) -> Iterator[Path]:
+def local_copy(source: InputFile, scratch: Path, access: Access) -> Iterator[Path]:
     """The input as a local file: itself, or downloaded into ``scratch`` (removed afterwards)."""
     if source.bucket is None and not source.path.lower().startswith(("http://", "https://")):
         yield Path(source.path)
@@ -133,7 +137,7 @@ def local_copy(source: InputFile, scratch: Path) -> Iterator[Path]:
             except (BotoCoreError, ClientError) as error:
                 raise _s3_error(error, source.label) from None
         else:
-            Path(_http_source(source.path, scratch).path).replace(target)
+            Path(http_source(source.path, scratch, access).path).replace(target)
     except BadData as error:
         raise JobFailed(f"Invalid S3 input path: {error}") from None
     try:
@@ -151,9 +155,9 @@ class OutputFolder:
     prefix: str  # S3 key prefix ("" or ending in /), or the local folder
 
     @classmethod
-    def parse(cls, text: str) -> OutputFolder:
+    def parse(cls, text: str, access: Access) -> OutputFolder:
         try:
-            location = parse_location(text)
+            location = access.destination(text)  # refusal: AccessDenied, a ValueError
         except ValueError as error:
             raise JobFailed(f"Invalid S3 output path: {error}") from None
         if location.scheme == "s3":
@@ -226,11 +230,11 @@ class Reporter:
         log.info("batch job %s: %.1f%% of the input answered in %.0f s", self.arn, percent, now - self.started)
 
 
-def _chunks(handle: IO[bytes]) -> Iterator[tuple[list[bytes], int]]:
-    """Non-blank lines in chunks, with the bytes each chunk consumed."""
+def _chunks(handle: IO[bytes], label: str) -> Iterator[tuple[list[bytes], int]]:
+    """Non-blank lines in chunks, with the bytes each chunk consumed; each line is read with a length cap."""
     lines: list[bytes] = []
     consumed = 0
-    for raw in handle:
+    for raw in bounded_lines(handle, label):
         consumed += len(raw)
         if raw.strip():
             lines.append(raw)
@@ -249,19 +253,33 @@ def run_batch(services: Services, job: Job, kind: str, progress: Progress,
         return
     services.store.update(job.arn, {"status": CREATE_IN_PROGRESS, "_progress": 0.0})
     body = record.body
-    inputs = list_inputs(body["jobInput"]["s3DataSource"]["path"])
-    folder = OutputFolder.parse(body["jobOutput"]["s3DataDestination"]["path"])
+    access = Access.of(services.settings, body.get("roleArn"))
+    inputs = list_inputs(body["jobInput"]["s3DataSource"]["path"], access)
+    folder = OutputFolder.parse(body["jobOutput"]["s3DataDestination"]["path"], access)
     answer = make_answer(record)
     reporter = Reporter(job.arn, sum(f.size for f in inputs), progress)
     with tempfile.TemporaryDirectory(prefix="op-batch-") as scratch_dir:
         scratch = Path(scratch_dir)
         for source in inputs:
-            with local_copy(source, scratch) as path:
+            with local_copy(source, scratch, access) as path:
+                _check_output(access, folder, source.name + ".out")
                 if check_file is not None:
                     check_file(path, source)
                 _answer_file(path, source, folder, scratch, answer, reporter)
     reporter.advance(0, force=True)
     services.store.update(job.arn, {"status": ACTIVE, "_progress": 100.0})
+
+
+def _check_output(access: Access, folder: OutputFolder, name: str) -> None:
+    """A local ``.out`` (and the ``.partial`` written first) is checked again where it lands: a symlink planted in
+    the folder may point out of it."""
+    if folder.bucket is None:
+        target = Path(folder.prefix) / name
+        try:
+            for path in (target, target.with_name(target.name + ".partial")):
+                access.local_file(path, str(target), "write")
+        except AccessDenied as error:
+            raise JobFailed(f"Invalid S3 output path: {error}") from None
 
 
 def _answer_file(path: Path, source: InputFile, folder: OutputFolder, scratch: Path, answer: Answer,
@@ -270,10 +288,13 @@ def _answer_file(path: Path, source: InputFile, folder: OutputFolder, scratch: P
         handle = open(path, "rb")
     except OSError as error:
         raise JobFailed(f"Invalid S3 input path: could not read {source.label}: {error.strerror or error}") from None
-    with handle, output_stream(folder, source.name + ".out", scratch) as out:
-        for lines, consumed in _chunks(handle):
-            out.write(b"".join(answer(lines)))
-            reporter.advance(consumed)
+    try:
+        with handle, output_stream(folder, source.name + ".out", scratch) as out:
+            for lines, consumed in _chunks(handle, source.label):
+                out.write(b"".join(answer(lines)))
+                reporter.advance(consumed)
+    except BadData as error:  # an over-long line: nothing is published for this file
+        raise JobFailed(str(error)) from None
 
 
 def parse_line(raw: bytes) -> dict[str, Any]:
@@ -284,6 +305,11 @@ def parse_line(raw: bytes) -> dict[str, Any]:
         raise LineError(f"The line is not valid JSON: {error}.") from None
     if not isinstance(value, dict):
         raise LineError(f"The line must be a JSON object; got {type(value).__name__}.")
+    if raw.count(b"[") + raw.count(b"{") > MAX_LINE_DEPTH:
+        try:  # only lines with that many brackets pay for this check
+            orjson.dumps(value)
+        except TypeError:
+            raise LineError(f"The line nests JSON deeper than {MAX_LINE_DEPTH} levels.") from None
     return value
 
 

@@ -22,6 +22,7 @@ from ..statuses import ACTIVE
 from ..services import Services
 from ..data.metadata import Job, Record
 from ..recipes import catalogue
+from ..data.readers import BadData, bounded_lines
 from ..recipes.affinity import ItemAffinity, ItemAttributeAffinity
 from ..recipes.base import QueryError
 from .base import JobFailed, Progress
@@ -91,8 +92,11 @@ def _count_queries(by_attributes: bool) -> Any:
     limit = MAX_QUERIES[by_attributes]
 
     def check(path: Path, source: InputFile) -> None:
-        with open(path, "rb") as handle:
-            count = sum(1 for raw in handle if raw.strip())
+        try:
+            with open(path, "rb") as handle:
+                count = sum(1 for raw in bounded_lines(handle, source.label) if raw.strip())
+        except BadData as error:
+            raise JobFailed(str(error)) from None
         if count > limit:
             kind = "Item-Attribute-Affinity" if by_attributes else "Item-Affinity"
             raise JobFailed(f"The input file {source.label} has {count} queries; {kind} jobs allow at most {limit} per file.")

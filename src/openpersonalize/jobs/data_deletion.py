@@ -15,7 +15,8 @@ import polars as pl
 
 from ..services import Services
 from ..data.metadata import Job
-from ..data.readers import BadData, Source, csv_to_parquet, fetch, parse_location, read_header
+from ..data.access import Access
+from ..data.readers import BadData, Source, csv_to_parquet, fetch, read_header
 from ..data.schema import Field, Schema, parse_schema
 from .base import JobFailed, Progress
 
@@ -52,12 +53,13 @@ def _user_ids(source: Source, scratch: Path, index: int) -> set[str]:
         typed.unlink(missing_ok=True)
 
 
-def read_user_ids(services: Services, job_arn: str, data_location: str) -> set[str]:
+def read_user_ids(services: Services, job_arn: str, data_location: str, role: str | None) -> set[str]:
     """Every USER_ID of the input; any problem with it is a JobFailed naming the file (and row)."""
     try:
-        location = parse_location(data_location)
+        access = Access.of(services.settings, role)
+        location = access.source(data_location)  # refusal: AccessDenied, a ValueError
         scratch = services.data.scratch_dir(job_arn)
-        with fetch(location, scratch) as sources:
+        with fetch(location, scratch, access) as sources:
             _check_size(sources, data_location)
             users: set[str] = set()
             for index, source in enumerate(sources):
@@ -85,7 +87,7 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     if record is None or record.status not in (PENDING, IN_PROGRESS):
         return
     services.store.update(job.arn, {"status": IN_PROGRESS})
-    users = read_user_ids(services, job.arn, record.body["dataSource"]["dataLocation"])
+    users = read_user_ids(services, job.arn, record.body["dataSource"]["dataLocation"], record.body.get("roleArn"))
     progress(0.5)
     deleted = delete_from_group(services, record.body["datasetGroupArn"], users) if users else 0
     services.store.update(job.arn, {"status": COMPLETED, "numDeleted": deleted})

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
 from ..data.metadata import Job
-from ..data.readers import parse_location
+from ..data.access import Access
 from ..data.schema import Schema, parse_schema
 from .base import JobFailed, Progress
 
@@ -46,17 +46,22 @@ class Target:
         return f"s3://{self.bucket}/{self.key}" if self.bucket is not None else self.key
 
 
-def output_folder(path: str, job_name: str) -> Target:
-    """``<path><jobName>/``: the folder of this job's parts (same location forms as imports read)."""
+def output_folder(path: str, job_name: str, access: Access) -> Target:
+    """``<path><jobName>/``: the folder of this job's parts (same location forms as imports read), where
+    ``access`` allows writing (AccessDenied, a ValueError, otherwise)."""
     try:
-        location = parse_location(path)
+        location = access.destination(path)
     except ValueError as error:
         raise JobFailed(str(error).replace("dataLocation", "output path")) from None
     if location.scheme == "s3":
         prefix = location.key.rstrip("/")
         return Target(location.bucket, f"{prefix}/{job_name}" if prefix else job_name)
     if location.scheme == "local":
-        return Target(None, str(Path(location.path) / job_name))
+        folder = Path(location.path) / job_name
+        try:  # checked again below the allowed folder: a symlink planted there may point out of it
+            return Target(None, str(access.local_file(folder, str(folder), "write")))
+        except ValueError as error:
+            raise JobFailed(str(error)) from None
     raise JobFailed(f"The output path {path!r} cannot be written: use s3://bucket/prefix/ or a local path.")
 
 
@@ -105,7 +110,9 @@ def _write_local(frame: pl.DataFrame, target: Target) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        frame.write_csv(partial)
+        # O_NOFOLLOW: a symlink planted under the partial's name is not written through.
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb") as out:
+            frame.write_csv(out)
         os.replace(partial, path)  # readers never see a half-written part
     except OSError as error:
         raise JobFailed(f"Could not write {target}: {error.strerror or error}") from None
@@ -155,6 +162,7 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     services.store.update(job.arn, {"status": CREATE_IN_PROGRESS})
     body = record.body
     frame = exported_rows(services, body["datasetArn"], body["ingestionMode"])
-    folder = output_folder(body["jobOutput"]["s3DataDestination"]["path"], body["jobName"])
+    access = Access.of(services.settings, body.get("roleArn"))
+    folder = output_folder(body["jobOutput"]["s3DataDestination"]["path"], body["jobName"], access)
     write_parts(frame, folder, progress)
     services.store.update(job.arn, {"status": ACTIVE})

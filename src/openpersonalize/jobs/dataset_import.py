@@ -12,7 +12,8 @@ from typing import Any
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
 from ..data.metadata import Job
-from ..data.readers import BadData, fetch, parse_location
+from ..data.access import Access
+from ..data.readers import BadData, fetch
 from ..data.schema import Schema, parse_schema
 from ..data.store import dataset_type_of
 from . import attribution
@@ -43,8 +44,9 @@ def _import(services: Services, body: dict[str, Any], key: str, progress: Progre
     interactions = dataset_type_of(dataset_arn, schema) == "INTERACTIONS"
     min_rows = MIN_INTERACTIONS if interactions and not services.settings.relaxed_minimums else 0
     try:
-        location = parse_location(body["dataSource"]["dataLocation"])  # checked at create time already
-        with fetch(location, services.data.scratch_dir(key)) as sources:
+        access = Access.of(services.settings, body.get("roleArn"))
+        location = access.source(body["dataSource"]["dataLocation"])  # refusal: AccessDenied, a ValueError
+        with fetch(location, services.data.scratch_dir(key), access) as sources:
             services.data.import_bulk(dataset_arn, schema, sources, mode, key, min_rows, progress, MAX_BYTES[mode])
     except (BadData, ValueError) as exc:  # ValueError: parse_location's message for the user
         raise JobFailed(str(exc)) from None
