@@ -1,5 +1,5 @@
-"""Prometheus metrics for `/metrics`: requests, errors and latency per operation, plus counters and gauges
-other layers report (events ingested, models loaded). Plain text exposition format 0.0.4, no dependency.
+"""Prometheus metrics for `/metrics`: requests, errors and latency per operation, and the serving caches'
+entries, weight, hits, misses and evictions. Plain text exposition format 0.0.4, no dependency.
 """
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Protocol
 
 # Latency buckets in seconds: sub-millisecond resolution where the runtime API lives.
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -73,6 +75,35 @@ class Registry:
             lines.append(f'{name}_sum{{operation="{operation}"}} {self._sums[operation]:.6f}')
             lines.append(f'{name}_count{{operation="{operation}"}} {cumulative}')
         return lines
+
+
+class CacheCounters(Protocol):
+    """What /metrics reads of a cache's statistics (serving/cache.py CacheStats)."""
+
+    name: str
+    entries: int
+    weight: int
+    hits: int
+    misses: int
+    evictions: int
+
+
+CACHE_METRICS = (  # (metric, type, help, CacheStats field)
+    ("openpersonalize_cache_entries", "gauge", "Entries held, by serving cache.", "entries"),
+    ("openpersonalize_cache_weight", "gauge", "Weight held (bytes for answers, else entries), by serving cache.", "weight"),
+    ("openpersonalize_cache_hits_total", "counter", "Lookups that found an entry, by serving cache.", "hits"),
+    ("openpersonalize_cache_misses_total", "counter", "Lookups that found nothing, by serving cache.", "misses"),
+    ("openpersonalize_cache_evictions_total", "counter", "Entries evicted to stay within the bound, by serving cache.", "evictions"),
+)
+
+
+def render_caches(stats: Sequence[CacheCounters]) -> str:
+    """The serving caches' counters, read at scrape time (the caches count; nothing is copied between scrapes)."""
+    lines: list[str] = []
+    for name, kind, help_text, member in CACHE_METRICS if stats else ():
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        lines += [f'{name}{{cache="{s.name}"}} {getattr(s, member)}' for s in stats]
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _labels(labels: Labels) -> str:

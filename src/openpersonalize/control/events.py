@@ -87,9 +87,10 @@ def put_events(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """PutEvents."""
     target = _interactions_target(ctx, params["trackingId"])
     rows = [_event_row(params, event, index, target) for index, event in enumerate(params["eventList"], 1)]
-    realtime.annotate_events(params["eventList"], rows, set(target.schema.names))
+    serving = ctx.services.serving
+    realtime.annotate_events(params["eventList"], rows, set(target.schema.names), serving.recalled)
     _event_log(ctx).append(target.dataset.arn, rows)
-    realtime.events_recorded(ctx.services, target.dataset.body["datasetGroupArn"], rows)
+    serving.models.observe(target.dataset.body["datasetGroupArn"], rows)  # the served history sees them at once
     return {}
 
 
@@ -130,7 +131,7 @@ def _put_records(ctx: RequestContext, params: dict[str, Any], dataset_type: str)
         rows.append(row)
     _event_log(ctx).append(target.dataset.arn, rows)
     if dataset_type == "ITEMS":
-        realtime.items_recorded(ctx.services, target.dataset.body["datasetGroupArn"])
+        ctx.services.serving.models.items_changed(target.dataset.body["datasetGroupArn"])  # new items become explorable
     return {}
 
 

@@ -101,9 +101,7 @@ def delete_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
             "delete the filter once the job has finished."
         )
     ctx.store.update(record.arn, {"status": DELETE_PENDING})
-    from .runtime import forget  # late: runtime → recommenders → solutions, which imports this module
-
-    forget(record.arn)  # this process's runtime stops using it at once, not after its record cache expires
+    ctx.services.record_changed(record.arn)  # this process stops serving it at once, not after its record cache expires
     ctx.store.enqueue("delete", record.arn)
     ctx.services.nudge()
     return {}

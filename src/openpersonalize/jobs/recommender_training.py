@@ -3,9 +3,9 @@
 Training reuses jobs/training.py's steps exactly as a solution version does (load the group's datasets with
 ``trainingDataConfig``, the spec §4.8 minimums, Personalize's split and metrics, ``Recipe.save``), after
 keeping only the use case's required event type (case-insensitive, spec §6). Each training writes a new model
-``<recommenderArn>/<8 hex>``; it is loaded into the serving cache before the record points at it, so a
-recommender never answers from a half-loaded model, and the previous model's files are removed after the
-switch. Weekly retraining (spec §3.4) is ``retrain_due``, called by the scheduler with an explicit ``now``.
+``<recommenderArn>/<8 hex>``; the job proves it loads before the record points at it, so a recommender never
+answers from a broken model (serving loads it on the first request), and the previous model's files are
+removed after the switch. Weekly retraining (spec §3.4) is ``retrain_due``, called by the scheduler with an explicit ``now``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from ..control import recommenders, runtime
+from ..control import recommenders
 from ..statuses import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT
 from ..control.common import now
 from ..services import Services
@@ -26,9 +26,9 @@ from ..data.artifacts import model_dir
 from ..evaluation import trends
 from ..evaluation.split import split_users
 from ..recipes import catalogue
-from ..recipes.base import TrainingData
+from ..recipes import registry
+from ..recipes.base import Recipe, TrainingData
 from ..recipes.trending import TrendingNow
-from ..serving.models import cache_for
 from . import training
 from .base import JobFailed, Progress
 
@@ -85,16 +85,18 @@ def train_model(services: Services, record: Record, config: dict[str, Any]) -> t
     return model_arn, {k: round(float(v), 4) for k, v in metrics.items()}
 
 
-def _load(services: Services, model_arn: str) -> None:
+def _load(services: Services, record: Record, model_arn: str) -> None:
+    """Prove the published model loads; serving loads it on the recommender's first request."""
+    registry.recipe_class(catalogue.RECIPE_PREFIX + recommenders.use_case_of(record).base)  # so Recipe.load finds it
     try:
-        cache_for(services).warm(services, model_arn)
+        Recipe.load(model_dir(services.data.root, model_arn))
     except (OSError, LookupError, ValueError) as exc:
         raise JobFailed(f"The model could not be loaded: {exc}") from exc
 
 
 def _discard(services: Services, model_arn: str | None) -> None:
+    """Remove a replaced model's files (a serving process still holding it drops it when idle)."""
     if model_arn:
-        cache_for(services).drop(model_arn)
         shutil.rmtree(model_dir(services.data.root, model_arn), ignore_errors=True)
 
 
@@ -108,7 +110,7 @@ def create(services: Services, job: Job, progress: Progress) -> None:
         return  # deleted before it started
     try:
         model_arn, metrics = train_model(services, record, record.body["recommenderConfig"])
-        _load(services, model_arn)
+        _load(services, record, model_arn)
     except JobFailed as failure:
         # Conditional (not the worker's mark_failed): a DeleteRecommender meanwhile must stay DELETE PENDING.
         reason = f"Create failed. {str(failure).removeprefix('Create failed. ')}"
@@ -117,7 +119,7 @@ def create(services: Services, job: Job, progress: Progress) -> None:
     changes = {"status": ACTIVE, "_modelArn": model_arn, "modelMetrics": metrics, "_trainedAt": now(), "failureReason": None}
     if services.store.update_if(job.arn, (CREATE_IN_PROGRESS,), changes) is None:
         _discard(services, model_arn)  # deleted while training
-    runtime.forget(job.arn)
+    services.record_changed(job.arn)
 
 
 def update(services: Services, job: Job, progress: Progress) -> None:
@@ -139,7 +141,7 @@ def update(services: Services, job: Job, progress: Progress) -> None:
         if scheduled or job.payload.get("retrain"):
             model_arn, metrics = train_model(services, record, config)
             changes["_modelArn"] = model_arn
-            _load(services, model_arn)
+            _load(services, record, model_arn)
             changes.update({"modelMetrics": metrics, "_trainedAt": now()})
     except JobFailed as failure:
         _discard(services, changes.get("_modelArn"))
@@ -156,7 +158,7 @@ def update(services: Services, job: Job, progress: Progress) -> None:
         return
     if "_modelArn" in changes:
         _discard(services, record.body.get("_modelArn"))
-    runtime.forget(job.arn)
+    services.record_changed(job.arn)
 
 
 def stop(services: Services, job: Job, progress: Progress) -> None:
@@ -164,10 +166,9 @@ def stop(services: Services, job: Job, progress: Progress) -> None:
     record = services.store.update_if(job.arn, (recommenders.STOP_PENDING,), {"status": recommenders.STOP_IN_PROGRESS})
     if record is None:
         return
-    runtime.forget(job.arn)
-    cache_for(services).drop(record.body["_modelArn"])
+    services.record_changed(job.arn)
     services.store.update_if(job.arn, (recommenders.STOP_IN_PROGRESS,), {"status": recommenders.INACTIVE})
-    runtime.forget(job.arn)
+    services.record_changed(job.arn)
 
 
 def start(services: Services, job: Job, progress: Progress) -> None:
@@ -175,10 +176,10 @@ def start(services: Services, job: Job, progress: Progress) -> None:
     record = services.store.update_if(job.arn, (recommenders.START_PENDING,), {"status": recommenders.START_IN_PROGRESS})
     if record is None:
         return
-    _load(services, record.body["_modelArn"])
+    _load(services, record, record.body["_modelArn"])
     # The 7-day retraining clock runs while ACTIVE only (spec §3.4): restart it.
     services.store.update_if(job.arn, (recommenders.START_IN_PROGRESS,), {"status": ACTIVE, "failureReason": None, "_trainedAt": now()})
-    runtime.forget(job.arn)
+    services.record_changed(job.arn)
 
 
 def delete(services: Services, job: Job, progress: Progress) -> None:
@@ -186,7 +187,7 @@ def delete(services: Services, job: Job, progress: Progress) -> None:
     record = services.store.update_if(job.arn, (DELETE_PENDING,), {"status": DELETE_IN_PROGRESS})
     if record is None:
         return
-    runtime.forget(job.arn)
+    services.record_changed(job.arn)
     _discard(services, record.body.get("_modelArn"))  # older models were removed when each was replaced
     services.store.remove(job.arn)
 

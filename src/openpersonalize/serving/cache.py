@@ -53,6 +53,11 @@ class BoundedCache(Generic[K, V]):
             self.hits += 1
             return found[0]
 
+    def peek(self, key: K) -> V | None:
+        """The entry, without counting a hit or a miss or making it recent (for sweeps and double checks)."""
+        found = self._entries.get(key)
+        return None if found is None else found[0]
+
     def put(self, key: K, value: V) -> V:
         weight = self._weigh(value)
         with self._lock:

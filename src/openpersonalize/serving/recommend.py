@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..ids import new_uuid
 from .models import Catalog, ServedModel
 from .realtime import UserHistory
 
@@ -28,7 +27,6 @@ SCORE_CACHE_BYTES = 256 * 2**20
 # Past this many items a cached ranking keeps only its best PARTIAL_RANKING items (issue 4: sorting a 1M-item
 # vector took ~100 ms per user); a request that finds too few allowed items there partitions the catalogue.
 FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
-MAX_REMEMBERED_RECOMMENDATIONS = 100_000  # recommendationId → items, for implicit impressions (spec §10.1)
 REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Exploration", "Popular item"
 
 MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
@@ -57,27 +55,6 @@ class Query:
     exploration_cutoff_days: float = 30.0
     with_scores: bool = True
     with_reasons: bool = False
-
-
-# ---- recommendationId bookkeeping ----------------------------------------------------------------------------
-
-_RECOMMENDATIONS: OrderedDict[str, tuple[str, list[str]]] = OrderedDict()
-_RECOMMENDATIONS_LOCK = threading.Lock()
-
-
-def remember(source_arn: str, item_ids: list[str]) -> str:
-    """A new ``recommendationId`` ("RID-" + UUID, spec §3.1) and the items it showed."""
-    rid = f"RID-{new_uuid()}"
-    with _RECOMMENDATIONS_LOCK:
-        _RECOMMENDATIONS[rid] = (source_arn, item_ids)
-        if len(_RECOMMENDATIONS) > MAX_REMEMBERED_RECOMMENDATIONS:
-            _RECOMMENDATIONS.popitem(last=False)
-    return rid
-
-
-def recalled(recommendation_id: str) -> tuple[str, list[str]] | None:
-    """(campaign ARN, item ids) a recommendation returned, if this process made it recently."""
-    return _RECOMMENDATIONS.get(recommendation_id)
 
 
 # ---- raw scores ------------------------------------------------------------------------------------------------
@@ -389,17 +366,14 @@ def _filtered_pool(model: ServedModel, query: Query, filter_mask: np.ndarray | N
 def _exploration_pool(catalog: Catalog, cutoff: float) -> np.ndarray:
     """Items young enough (created after ``cutoff``; new items without a date count as young) and less popular
     than the median trained item. Kept per catalogue until the newest interaction moves the cut-off."""
-    key = ("exploration_pool", cutoff)
-    found = catalog.extras.get(key)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
+    found = catalog.exploration_pool
+    if found is not None and found[0] == cutoff:
+        return found[1]
     young = np.where(np.isnan(catalog.created), np.arange(len(catalog.created)) >= catalog.n_model, catalog.created >= cutoff)
     trained = catalog.counts[: catalog.n_model]
     median = float(np.median(trained[trained > 0])) if (trained > 0).any() else 1.0
     pool = np.flatnonzero(young & (catalog.counts < median))
-    for old in [k for k in catalog.extras if isinstance(k, tuple) and k[0] == "exploration_pool"]:
-        catalog.extras.pop(old, None)
-    catalog.extras[key] = pool
+    catalog.exploration_pool = (cutoff, pool)
     return pool
 
 
