@@ -43,10 +43,11 @@ class BoundedCache(Generic[K, V]):
         self._lock = threading.Lock()
         self.hits = self.misses = self.evictions = 0
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: K, valid: Callable[[V], bool] | None = None) -> V | None:
+        """The entry, or None; an entry that ``valid`` rejects (expired, say) counts as a miss."""
         with self._lock:
             found = self._entries.get(key)
-            if found is None:
+            if found is None or (valid is not None and not valid(found[0])):
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)

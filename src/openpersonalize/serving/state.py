@@ -47,8 +47,8 @@ class ServingState:
     def record(self, arn: str, kind: str) -> Record | None:
         """The record, read at most once per ``RECORD_TTL`` (a runtime request must not cost a metadata query)."""
         now = time.monotonic()
-        found = self.records.get(arn)
-        if found is not None and now - found[0] < RECORD_TTL and (found[1] is None or found[1].kind == kind):
+        found = self.records.get(arn, lambda f: now - f[0] < RECORD_TTL and (f[1] is None or f[1].kind == kind))
+        if found is not None:
             return found[1]
         record = self.store.get(arn, kind)
         self.records.put(arn, (now, record))
