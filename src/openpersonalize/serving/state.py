@@ -22,6 +22,8 @@ from .models import ModelCache
 RECORD_TTL = 1.0  # seconds a campaign, recommender or filter record is reused before it is read again
 MAX_RECORDS = 10_000  # campaign, recommender and filter records (a few kB each)
 MAX_FILTERS = 1_000  # compiled filter expressions, by (filter ARN, expression)
+MAX_TRACKERS = 10_000  # trackingId → event tracker or Action_Interactions dataset ARN (PutEvents, PutActionInteractions)
+MAX_EVENT_TARGETS = 10_000  # dataset ARN → its parsed schema for the events and records APIs (control/events.py)
 # recommendationId → items, for PutEvents' implicit impressions (spec §10.1); ~0.3 kB each. Metric
 # attribution reads the durable copy (data/recommendations.py), so a restart loses only implicit impressions.
 MAX_RECENT_RECOMMENDATIONS = 100_000
@@ -30,7 +32,8 @@ AnswerKey = tuple[Any, ...]
 
 
 class ServingState:
-    """The models, records, compiled filters, answers and recent recommendation ids this process serves from."""
+    """The models, records, compiled filters, answers and recent recommendation ids this process serves from,
+    and the tracker and schema lookups of the events API."""
 
     def __init__(self, store: Store, data: DataStore, idle_seconds: float) -> None:
         self.store = store
@@ -41,6 +44,9 @@ class ServingState:
         self.answers: BoundedCache[AnswerKey, Answer] = BoundedCache("answers", CACHE_BYTES, weigh=lambda a: a.size)
         self.recent: BoundedCache[str, tuple[str, list[str]]] = BoundedCache("recommendations", MAX_RECENT_RECOMMENDATIONS)
         self.log = data.recommendations
+        self.trackers: BoundedCache[str, str] = BoundedCache("trackers", MAX_TRACKERS)
+        self.action_trackers: BoundedCache[str, str] = BoundedCache("action_trackers", MAX_TRACKERS)
+        self.event_targets: BoundedCache[str, Any] = BoundedCache("event_targets", MAX_EVENT_TARGETS)  # events.Target
 
     # ---- resource records ----------------------------------------------------------------------------------------
 
@@ -74,7 +80,10 @@ class ServingState:
     # ---- reporting and shutdown --------------------------------------------------------------------------------
 
     def caches(self) -> list[BoundedCache[Any, Any]]:
-        return [self.models.models, self.models.histories, self.records, self.filters, self.answers, self.recent]
+        return [
+            self.models.models, self.models.histories, self.records, self.filters, self.answers, self.recent,
+            self.trackers, self.action_trackers, self.event_targets,
+        ]
 
     def stats(self) -> list[CacheStats]:
         return [cache.stats() for cache in self.caches()]
