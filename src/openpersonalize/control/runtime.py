@@ -31,6 +31,7 @@ V2_RECIPES = ("aws-user-personalization-v2", "aws-personalized-ranking-v2", "aws
 SCORED_TYPES = ("USER_PERSONALIZATION", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS")
 EMPTY = UserHistory([], [], [])
 
+
 def _record(ctx: RequestContext, arn: str, kind: str) -> Record | None:
     return ctx.services.serving.record(arn, kind)
 

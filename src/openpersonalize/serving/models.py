@@ -50,10 +50,12 @@ LOAD_TIMEOUT = 120.0
 REFRESH_SECONDS = 1.0  # at most one catalogue rebuild per group per second after PutItems
 REVISION_CHECK_SECONDS = 2.0  # how stale a served model may be after an automatic update rewrote it
 SWEEP_SECONDS = 30.0  # how often a request looks for idle models to drop
-# Loaded models and group histories held at once (least recently used out first): a model of a 1M-item
-# catalogue is a few hundred MB, so memory, not this count, is the usual limit; the count stops a process that
-# serves many small campaigns from growing without end.
-MAX_MODELS, MAX_GROUPS = 64, 64
+# Loaded models held at once (least recently used out first): a model of a 1M-item catalogue is a few hundred
+# MB, so memory, not this count, is the usual limit; the count stops a process that serves many small campaigns
+# from growing without end. Group histories in use never outnumber the models; the sweep drops unused ones, and
+# the wider bound keeps LRU order from evicting one a served model still streams events into.
+MAX_MODELS = 64
+MAX_GROUPS = 4 * MAX_MODELS
 
 
 @dataclass

@@ -101,9 +101,6 @@ class GroupHistory:
         tail = self._tails.get(user_id)
         return 0 if tail is None else tail.changes
 
-    def known(self, user_id: str) -> bool:
-        return user_id in self._row or user_id in self._tails
-
     def observe(self, rows: list[dict[str, Any]]) -> None:
         """Append PutEvents rows (schema columns plus ``$sid``/``$anon`` bookkeeping) to their users."""
         with self._lock:
