@@ -1,5 +1,6 @@
 """Prometheus metrics for `/metrics`: requests, errors and latency per operation, and the serving caches'
-entries, weight, hits, misses and evictions. Plain text exposition format 0.0.4, no dependency.
+entries, weight, hits, misses and evictions (read from the caches at scrape time). Plain text exposition
+format 0.0.4, no dependency.
 """
 
 from __future__ import annotations
@@ -16,25 +17,13 @@ Labels = tuple[tuple[str, str], ...]
 
 
 class Registry:
-    """Thread-safe counters, gauges and one latency histogram keyed by operation."""
+    """Thread-safe request counters and one latency histogram, keyed by operation."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters: dict[tuple[str, Labels], float] = defaultdict(float)
-        self._gauges: dict[tuple[str, Labels], float] = {}
         self._histogram: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
         self._sums: dict[str, float] = defaultdict(float)
-        self._help: dict[str, str] = {}
-
-    def inc(self, name: str, value: float = 1.0, help_text: str = "", **labels: str) -> None:
-        with self._lock:
-            self._counters[(name, tuple(sorted(labels.items())))] += value
-            self._help.setdefault(name, help_text)
-
-    def set(self, name: str, value: float, help_text: str = "", **labels: str) -> None:
-        with self._lock:
-            self._gauges[(name, tuple(sorted(labels.items())))] = value
-            self._help.setdefault(name, help_text)
 
     def observe_request(self, operation: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -52,13 +41,7 @@ class Registry:
                 "# HELP openpersonalize_request_errors_total Requests answered with an error, by operation.",
                 "# TYPE openpersonalize_request_errors_total counter",
             ]
-            for name in sorted({n for n, _ in self._counters} - {"openpersonalize_requests_total", "openpersonalize_request_errors_total"}):
-                lines += [f"# HELP {name} {self._help.get(name, name)}", f"# TYPE {name} counter"]
             for (name, labels), value in sorted(self._counters.items()):
-                lines.append(f"{name}{_labels(labels)} {value:g}")
-            for name in sorted({n for n, _ in self._gauges}):
-                lines += [f"# HELP {name} {self._help.get(name, name)}", f"# TYPE {name} gauge"]
-            for (name, labels), value in sorted(self._gauges.items()):
                 lines.append(f"{name}{_labels(labels)} {value:g}")
             lines += self._render_histogram()
         return "\n".join(lines) + "\n"
