@@ -5,7 +5,7 @@ the campaign or recommender that made it, so the id must outlive the process tha
 separate worker publishing the report). Lines ``{"id", "source", "items", "at"}`` go to one JSON-lines file
 per hour under ``root``; files older than ``RETENTION_SECONDS`` are removed when a new hour's file starts.
 
-The request path only appends to an in-memory list; a background thread writes the list with one
+The request path only appends a tuple to an in-memory list; a background thread encodes and writes it with one
 ``os.write`` every ``FLUSH_SECONDS`` (as the event log shares one fsync between requests, this shares one
 write). The writes are not fsynced: they survive the process being killed (the page cache outlives it; an
 unflushed ``FLUSH_SECONDS`` at most is lost), not a power cut — an attribution source, not an acknowledged event.
@@ -39,7 +39,7 @@ class RecommendationLog:
         self.root = root
         self.retention_seconds = retention_seconds
         self.flush_seconds = flush_seconds
-        self._buffer: list[bytes] = []
+        self._buffer: list[tuple[str, str, list[str], float]] = []
         self._lock = threading.Lock()  # guards _buffer and _writer
         self._write_lock = threading.Lock()  # one flush at a time, so lines keep their order
         self._writer: threading.Thread | None = None
@@ -48,9 +48,9 @@ class RecommendationLog:
 
     def append(self, recommendation_id: str, source_arn: str, item_ids: list[str]) -> None:
         """Record one answer (written within ``flush_seconds``)."""
-        line = orjson.dumps({"id": recommendation_id, "source": source_arn, "items": item_ids, "at": time.time()}) + b"\n"
+        entry = (recommendation_id, source_arn, item_ids, time.time())  # encoded by the writer, off the request
         with self._lock:
-            self._buffer.append(line)
+            self._buffer.append(entry)
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name="recommendation-log", daemon=True)
                 self._writer.start()
@@ -63,8 +63,8 @@ class RecommendationLog:
         """Write what was appended so far to the current hour's file."""
         with self._write_lock:
             with self._lock:
-                lines, self._buffer = self._buffer, []
-            if not lines:
+                entries, self._buffer = self._buffer, []
+            if not entries:
                 return
             hour = int(time.time() // HOUR)
             self.root.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ class RecommendationLog:
                 self._prune(hour)
             fd = os.open(self.root / f"{hour}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, b"".join(lines))
+                os.write(fd, b"".join(_line(*entry) for entry in entries))
             finally:
                 os.close(fd)
 
@@ -113,3 +113,6 @@ class RecommendationLog:
             writer.join()
         self.flush()
 
+
+def _line(recommendation_id: str, source_arn: str, item_ids: list[str], at: float) -> bytes:
+    return orjson.dumps({"id": recommendation_id, "source": source_arn, "items": item_ids, "at": at}) + b"\n"
