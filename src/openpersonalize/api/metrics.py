@@ -74,8 +74,8 @@ class CacheCounters(Protocol):
 CACHE_METRICS = (  # (metric, type, help, CacheStats field)
     ("openpersonalize_cache_entries", "gauge", "Entries held, by serving cache.", "entries"),
     ("openpersonalize_cache_weight", "gauge", "Weight held (bytes for answers, else entries), by serving cache.", "weight"),
-    ("openpersonalize_cache_hits_total", "counter", "Lookups that found an entry, by serving cache.", "hits"),
-    ("openpersonalize_cache_misses_total", "counter", "Lookups that found nothing, by serving cache.", "misses"),
+    ("openpersonalize_cache_hits_total", "counter", "Lookups answered from the cache, by serving cache.", "hits"),
+    ("openpersonalize_cache_misses_total", "counter", "Lookups that found nothing usable (absent or expired), by serving cache.", "misses"),
     ("openpersonalize_cache_evictions_total", "counter", "Entries evicted to stay within the bound, by serving cache.", "evictions"),
 )
 
