@@ -2,8 +2,9 @@
 
 The application's services own one ``ServingState`` (services.py builds it on first use, so a worker-only
 process never loads a model). Each cache is a ``BoundedCache`` with a stated bound and hit, miss and eviction
-counters, reported on ``/metrics``; nothing the serving path keeps lives in a module global. Serving is handed
-what it needs — the metadata store, the data store, the idle time — and never reads control's state.
+counters, reported on ``/metrics`` (serving/recommend.py's score vectors are still module-level memos, bounded
+by bytes). Serving is handed what it needs — the metadata store, the data store, the idle time — and never
+reads control's state.
 """
 
 from __future__ import annotations
