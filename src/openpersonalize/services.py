@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .config import Settings
 from .data.metadata import Store
@@ -29,12 +30,12 @@ class Services:
         if self.wake_worker is not None:
             self.wake_worker()
 
-    @property
+    @cached_property
     def serving(self) -> ServingState:
-        if self._serving is None:
-            with self._serving_lock:
-                if self._serving is None:
-                    self._serving = ServingState(self.store, self.data, self.settings.model_idle_seconds)
+        """Built once (under a lock: two request threads must not build two); later reads are a plain attribute."""
+        with self._serving_lock:
+            if self._serving is None:
+                self._serving = ServingState(self.store, self.data, self.settings.model_idle_seconds)
         return self._serving
 
     def record_changed(self, arn: str) -> None:

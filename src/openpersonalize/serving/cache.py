@@ -37,7 +37,7 @@ class BoundedCache(Generic[K, V]):
     def __init__(self, name: str, max_weight: int, weigh: Callable[[V], int] | None = None) -> None:
         self.name = name
         self.max_weight = max_weight
-        self._weigh = weigh or (lambda _value: 1)
+        self._weigh = weigh
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._weight = 0
         self._lock = threading.Lock()
@@ -60,7 +60,7 @@ class BoundedCache(Generic[K, V]):
         return None if found is None else found[0]
 
     def put(self, key: K, value: V) -> V:
-        weight = self._weigh(value)
+        weight = 1 if self._weigh is None else self._weigh(value)
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
