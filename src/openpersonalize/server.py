@@ -46,5 +46,6 @@ def build_app(settings: Settings, run_worker: bool = True) -> Starlette:
         yield
         if worker is not None:
             worker.stop()
+        services.close()  # the recommendation ids not yet written
 
     return create_app(services, lifespan=lifespan)

@@ -4,6 +4,7 @@ invalidates it, and v2's "Popular item" fill (spec §2.14)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from typing import Any
@@ -145,3 +146,26 @@ def test_exploration_slots_are_drawn_per_request_around_the_same_ranked_items(
     assert len(drawn) >= 3, "different young items are drawn on different requests"
     shortest = min(len(r) for r in ranked)
     assert all(r[:shortest] == ranked[0][:shortest] for r in ranked), "the ranked items keep their order"
+
+
+def _cache_counters(server: Any) -> dict[tuple[str, str], float]:
+    """(metric, cache) → value of the openpersonalize_cache_* lines on /metrics."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    found = re.findall(r'^(openpersonalize_cache_\w+)\{cache="(\w+)"\} (\S+)$', text, flags=re.MULTILINE)
+    return {(metric, cache): float(value) for metric, cache, value in found}
+
+
+def test_metrics_show_the_serving_caches(server: Any, runtime: Any, group: ServingGroup, up_campaign: str) -> None:
+    user = _user(group, 5)
+    runtime.get_recommendations(campaignArn=up_campaign, userId=user, numResults=7)
+    before = _cache_counters(server)
+    runtime.get_recommendations(campaignArn=up_campaign, userId=user, numResults=7)  # the same question again
+    after = _cache_counters(server)
+    assert after[("openpersonalize_cache_hits_total", "answers")] == before[("openpersonalize_cache_hits_total", "answers")] + 1
+    assert after[("openpersonalize_cache_hits_total", "models")] > before[("openpersonalize_cache_hits_total", "models")]
+    assert after[("openpersonalize_cache_entries", "models")] >= 1 and after[("openpersonalize_cache_weight", "answers")] > 0
+    caches = {cache for _, cache in after}
+    assert caches == {"models", "histories", "records", "filters", "answers", "recommendations", "trackers", "action_trackers",
+                      "event_targets"}
+    assert all((metric, cache) in after for metric in ("openpersonalize_cache_misses_total", "openpersonalize_cache_evictions_total") for cache in caches)

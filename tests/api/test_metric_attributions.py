@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import LiveServer, unique, wait_for
+from test_campaigns import POPULARITY, deploy, solution, train
 
 from openpersonalize.config import Settings
 from openpersonalize.services import Services
 from openpersonalize.data.metadata import Store
+from openpersonalize.data.recommendations import FLUSH_SECONDS
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs import attribution
 
@@ -410,3 +412,37 @@ def test_at_most_100_sources_the_most_frequent() -> None:
     report = attribution.aggregate(frame, None, METRICS[:1])
     assert report.height == 100 and set(report["EVENT_ATTRIBUTION_SOURCE"]) == {f"s{n:03d}" for n in range(100)}
     assert set(report["VALUE"]) == {2.0}
+
+
+def test_recommendation_ids_survive_a_restart(tmp_path: Path) -> None:
+    """An event naming a recommendationId made before the server was killed is still credited to its campaign."""
+    live = LiveServer(tmp_path / "server")
+    live.start()
+    try:
+        personalize, runtime, events = (live.client(s) for s in ("personalize", "personalize-runtime", "personalize-events"))
+        group_arn, interactions = _group(personalize)
+        rows = [
+            {"USER_ID": f"u{u}", "ITEM_ID": f"i{(u * 7 + k) % 60}", "TIMESTAMP": 1_700_000_000 + k, "EVENT_TYPE": "click",
+             "EVENT_VALUE": "", "RECOMMENDATION_ID": "", "EVENT_ATTRIBUTION_SOURCE": ""}
+            for u in range(40) for k in range(8)
+        ]
+        _import(personalize, interactions, _write_csv(tmp_path / "interactions.csv", rows))
+        output = tmp_path / "reports"
+        _create(personalize, group_arn, f"{output}/", METRICS[:1])
+        campaign = deploy(personalize, train(personalize, solution(personalize, group_arn, POPULARITY)))
+        rid = runtime.get_recommendations(campaignArn=campaign, userId="u1")["recommendationId"]
+        time.sleep(5 * FLUSH_SECONDS)  # the background write, not the shutdown, must have kept it
+        live.kill()
+        live.start()
+        tracker = personalize.create_event_tracker(name=unique("ma-trk"), datasetGroupArn=group_arn)["eventTrackerArn"]
+        tracking_id = wait_for(lambda: personalize.describe_event_tracker(eventTrackerArn=tracker)["eventTracker"])["trackingId"]
+        sent = time.time()
+        events.put_events(trackingId=tracking_id, userId="u1", sessionId="s1",
+                          eventList=[{"eventType": "click", "itemId": "i1", "sentAt": sent, "recommendationId": rid}])
+        settings = Settings(data_dir=live.data_dir)
+        worker = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(live.data_dir))
+        assert attribution.publish_put_reports(worker, now=sent + 2 * attribution.WINDOW_SECONDS)
+        (_, _, report), = read_reports(output, "PUT")
+        assert [(r["METRIC_NAME"], r["EVENT_ATTRIBUTION_SOURCE"], r["VALUE"]) for r in report] == [("CLICKS", campaign, "1.0")]
+    finally:
+        live.stop()

@@ -56,10 +56,10 @@ def test_impressions_count_only_unclicked_items() -> None:
 
 
 def test_implicit_impressions_come_from_the_recommendation() -> None:
-    rid = recommend.remember("arn:campaign", ["i1", "i2"])
+    shown = {"RID-1": ("arn:campaign", ["i1", "i2"])}
     rows = [{"USER_ID": "a"}, {"USER_ID": "a"}]
-    events = [{"recommendationId": rid}, {"recommendationId": rid, "impression": ["i5"]}]
-    annotate_events(events, rows, {"IMPRESSION", "EVENT_ATTRIBUTION_SOURCE"})
+    events = [{"recommendationId": "RID-1"}, {"recommendationId": "RID-1", "impression": ["i5"]}]
+    annotate_events(events, rows, {"IMPRESSION", "EVENT_ATTRIBUTION_SOURCE"}, shown.get)
     assert rows[0]["IMPRESSION"] == "i1|i2" and rows[0]["EVENT_ATTRIBUTION_SOURCE"] == "arn:campaign"
     assert rows[1]["IMPRESSION"] == "i5"  # explicit wins
 

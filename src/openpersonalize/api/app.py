@@ -21,7 +21,7 @@ from ..ids import new_uuid
 from . import auth
 from ..errors import InternalFailure, PersonalizeError, SerializationException, UnknownOperationException
 from .limits import Guard, refuse
-from .metrics import REGISTRY
+from .metrics import REGISTRY, render_caches
 from .model import TARGET_PREFIX, WireOperation, rest_routes, wire_operations
 from .operations import OPERATIONS
 from .progress import progress_route
@@ -156,7 +156,9 @@ async def _call(handler: Any, name: str, ctx: RequestContext, params: dict[str, 
 
 async def _metrics(request: Request) -> Response:
     """Prometheus scrape endpoint."""
-    return Response(REGISTRY.render(), media_type="text/plain; version=0.0.4")
+    services: Services = request.app.state.services
+    text = REGISTRY.render() + render_caches(services.cache_stats())
+    return Response(text, media_type="text/plain; version=0.0.4")
 
 
 # The runtime API's paths skip Starlette's router, middleware and Request/Response objects: the dispatcher

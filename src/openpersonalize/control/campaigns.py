@@ -20,8 +20,7 @@ from typing import Any
 from ..errors import InvalidInputException, ResourceInUseException
 from ..jobs.base import JobFailed, Progress
 from ..recipes import catalogue
-from ..serving.models import cache_for
-from . import arns, runtime
+from . import arns
 from .common import (
     start_deletion,
     ACTIVE,
@@ -189,7 +188,7 @@ def delete_campaign(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     if pending in IN_FLIGHT:
         raise ResourceInUseException(f"Campaign {record.arn} has an update {pending}; delete it once the update ends.")
     start_deletion(ctx, record.arn)
-    runtime.forget(record.arn)
+    ctx.services.record_changed(record.arn)
     ctx.services.nudge()
     return {}
 
@@ -204,11 +203,11 @@ def deploy(services: Services, job: Job, progress: Progress) -> None:
         return
     services.store.update_if(job.arn, (CREATE_PENDING,), {"status": CREATE_IN_PROGRESS})
     try:
-        cache_for(services).warm(services, record.body["solutionVersionArn"])
+        services.serving.models.warm(record.body["solutionVersionArn"])
     except (OSError, LookupError, ValueError) as exc:
         raise JobFailed(f"Create failed. The model could not be loaded: {exc}") from exc
     services.store.update_if(job.arn, (CREATE_IN_PROGRESS,), {"status": ACTIVE, "failureReason": None})
-    runtime.forget(job.arn)
+    services.record_changed(job.arn)
 
 
 def finish_update(services: Services, job: Job, progress: Progress) -> None:
@@ -219,7 +218,7 @@ def finish_update(services: Services, job: Job, progress: Progress) -> None:
         return
     services.store.update(job.arn, {"latestCampaignUpdate": {**update, "status": CREATE_IN_PROGRESS, "lastUpdatedDateTime": now()}})
     try:
-        cache_for(services).warm(services, update["solutionVersionArn"])
+        services.serving.models.warm(update["solutionVersionArn"])
     except (OSError, LookupError, ValueError) as exc:
         failed = {**update, "status": CREATE_FAILED, "failureReason": f"The model could not be loaded: {exc}", "lastUpdatedDateTime": now()}
         services.store.update(job.arn, {"latestCampaignUpdate": failed})
@@ -234,7 +233,7 @@ def finish_update(services: Services, job: Job, progress: Progress) -> None:
         "_pendingRequestedArn": None,
     }
     services.store.update(job.arn, changes)
-    runtime.forget(job.arn)
+    services.record_changed(job.arn)
 
 
 def follow_latest(services: Services, version: Record) -> None:

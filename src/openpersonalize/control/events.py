@@ -22,6 +22,7 @@ import orjson
 from ..errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from ..data.schema import Field, Schema, parse_schema
 from ..serving import realtime
+from ..serving.cache import BoundedCache
 from .common import ACTIVE
 from .context import RequestContext
 from ..data.metadata import Record
@@ -65,11 +66,6 @@ RECORD_APIS = {
 # Action event types as the docs spell them in various places ("Not taken", "NOT_TAKEN"…) → stored form.
 ACTION_EVENT_TYPES = {"taken": "TAKEN", "nottaken": "NOT_TAKEN", "viewed": "VIEWED"}
 
-_TRACKERS: dict[str, str] = {}  # trackingId → event tracker ARN
-_ACTION_TRACKERS: dict[str, str] = {}  # trackingId → Action_Interactions dataset ARN
-_TARGETS: dict[str, "Target"] = {}  # dataset ARN → parsed schema, valid while the dataset is unchanged
-
-
 @dataclass(frozen=True)
 class Target:
     """A dataset ready to receive rows: its record, parsed schema and properties-key lookup."""
@@ -87,9 +83,10 @@ def put_events(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """PutEvents."""
     target = _interactions_target(ctx, params["trackingId"])
     rows = [_event_row(params, event, index, target) for index, event in enumerate(params["eventList"], 1)]
-    realtime.annotate_events(params["eventList"], rows, set(target.schema.names))
+    serving = ctx.services.serving
+    realtime.annotate_events(params["eventList"], rows, set(target.schema.names), serving.recalled)
     _event_log(ctx).append(target.dataset.arn, rows)
-    realtime.events_recorded(ctx.services, target.dataset.body["datasetGroupArn"], rows)
+    serving.models.observe(target.dataset.body["datasetGroupArn"], rows)  # the served history sees them at once
     return {}
 
 
@@ -130,7 +127,7 @@ def _put_records(ctx: RequestContext, params: dict[str, Any], dataset_type: str)
         rows.append(row)
     _event_log(ctx).append(target.dataset.arn, rows)
     if dataset_type == "ITEMS":
-        realtime.items_recorded(ctx.services, target.dataset.body["datasetGroupArn"])
+        ctx.services.serving.models.items_changed(target.dataset.body["datasetGroupArn"])  # new items become explorable
     return {}
 
 
@@ -143,7 +140,7 @@ def _event_log(ctx: RequestContext) -> "EventLog":
 
 def _interactions_target(ctx: RequestContext, tracking_id: str) -> Target:
     """The Interactions dataset behind an ACTIVE tracker. PutEvents models only InvalidInputException."""
-    tracker = _cached_lookup(ctx, _TRACKERS, tracking_id, lambda: _find_tracker(ctx, tracking_id))
+    tracker = _cached_lookup(ctx, ctx.services.serving.trackers, tracking_id, lambda: _find_tracker(ctx, tracking_id))
     if tracker is None:
         raise InvalidInputException(f"trackingId {tracking_id!r} does not belong to any event tracker.")
     if tracker.status != ACTIVE:
@@ -162,7 +159,7 @@ def _interactions_target(ctx: RequestContext, tracking_id: str) -> Target:
 
 
 def _action_interactions_target(ctx: RequestContext, tracking_id: str) -> Target:
-    dataset = _cached_lookup(ctx, _ACTION_TRACKERS, tracking_id, lambda: _find_action_dataset(ctx, tracking_id))
+    dataset = _cached_lookup(ctx, ctx.services.serving.action_trackers, tracking_id, lambda: _find_action_dataset(ctx, tracking_id))
     if dataset is None:
         raise ResourceNotFoundException(
             f"trackingId {tracking_id!r} does not belong to any Action_Interactions dataset."
@@ -191,7 +188,7 @@ def _record_dataset(ctx: RequestContext, arn: str, dataset_type: str) -> Record:
 
 
 def _cached_lookup(
-    ctx: RequestContext, cache: dict[str, str], key: str, find: Callable[[], Record | None]
+    ctx: RequestContext, cache: BoundedCache[str, str], key: str, find: Callable[[], Record | None]
 ) -> Record | None:
     """Resolve through ``cache`` (positive answers only), re-reading the record for its current status."""
     arn = cache.get(key)
@@ -199,9 +196,9 @@ def _cached_lookup(
     if record is None:
         record = find()
         if record is None:
-            cache.pop(key, None)
+            cache.pop(key)
             return None
-        cache[key] = record.arn
+        cache.put(key, record.arn)
     return record
 
 
@@ -234,13 +231,14 @@ def _group_dataset(ctx: RequestContext, group_arn: str, dataset_type: str) -> Re
 def _target(ctx: RequestContext, dataset: Record) -> Target:
     """The dataset with its parsed schema, from the cache unless the dataset changed since it was parsed."""
     version = (dataset.body["schemaArn"], float(dataset.body.get("lastUpdatedDateTime", dataset.created)))
-    cached = _TARGETS.get(dataset.arn)
-    if cached is not None and cached.version == version:
+    targets = ctx.services.serving.event_targets
+    cached = targets.get(dataset.arn, lambda found: bool(found.version == version))
+    if cached is not None:
         return Target(dataset, cached.schema, cached.by_key, version)
     schema_record = ctx.store.require(dataset.body["schemaArn"], "schema", "schema")
     schema = parse_schema(schema_record.body["schema"])
     target = Target(dataset, schema, {_norm(f.name): f for f in schema.fields}, version)
-    _TARGETS[dataset.arn] = target
+    targets.put(dataset.arn, target)
     return target
 
 

@@ -101,8 +101,6 @@ def delete_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
             "delete the filter once the job has finished."
         )
     start_deletion(ctx, record.arn)
-    from .runtime import forget  # late: runtime → recommenders → solutions, which imports this module
-
-    forget(record.arn)  # this process's runtime stops using it at once, not after its record cache expires
+    ctx.services.record_changed(record.arn)  # this process stops serving it at once, not after its record cache expires
     ctx.services.nudge()
     return {}

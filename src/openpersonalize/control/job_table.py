@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ..jobs.base import Hooks, Runner
 from ..jobs.runners import job_runners
-from . import campaigns, datasets, runtime, solutions
+from . import campaigns, datasets, solutions
 
-HOOKS = Hooks(version_active=campaigns.follow_latest, record_changed=runtime.forget)
+HOOKS = Hooks(version_active=campaigns.follow_latest)
 
 
 def all_runners() -> dict[str, Runner]:

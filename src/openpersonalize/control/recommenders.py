@@ -28,7 +28,7 @@ from ..errors import (
 from ..jobs.recommender_training import KIND, use_case_of
 from ..recipes import catalogue
 from ..serving import domain
-from ..serving.models import ServedModel, cache_for
+from ..serving.models import ServedModel
 from ..serving.recommend import Query
 from . import arns
 from .common import (
@@ -216,7 +216,7 @@ def serving_model(ctx: RequestContext, record: Record | None, arn: str) -> tuple
         raise ResourceNotFoundException(f"Could not find recommender with ARN {arn}.")
     if record.status != ACTIVE:
         raise InvalidInputException(f"Recommender {arn} is {record.status}; it must be ACTIVE to serve requests.")
-    return record, cache_for(ctx.services).get(ctx.services, record.body["_modelArn"])
+    return record, ctx.services.serving.models.get(record.body["_modelArn"])
 
 
 def check_request(record: Record, params: dict[str, Any]) -> None:

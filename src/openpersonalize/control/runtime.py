@@ -1,15 +1,13 @@
 """The personalize-runtime API: GetRecommendations, GetPersonalizedRanking, GetActionRecommendations (spec §2.14).
 
 Handlers check the request against the campaign's recipe type and configuration, then hand a ``Query`` to
-serving/recommend.py. The campaign record is read through a one-second cache (a runtime request must not
-cost a metadata query each time); a campaign update becomes visible within that second, and the model it
-switches to is already loaded by then (campaigns.finish_update).
+serving/recommend.py. Campaign and filter records are read through the serving state's one-second cache (a
+runtime request must not cost a metadata query each time); a campaign update becomes visible within that
+second, and the model it switches to is already loaded by then (campaigns.finish_update).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -17,12 +15,13 @@ import numpy as np
 from .. import ranking
 from ..errors import InvalidInputException, ResourceNotFoundException
 from ..filters import compile as filter_compile
+from ..filters.parse import parse_filter
 from ..filters.values import parse_filter_values
 from ..recipes import catalogue
 from ..recipes.user_personalization import EXPLORATION_CONFIG
 from ..serving import answers, recommend
 from ..serving.actions import ActionFilter
-from ..serving.models import Catalog, ServedModel, cache_for
+from ..serving.models import Catalog, ServedModel
 from ..serving.realtime import UserHistory
 from . import recommenders
 from .common import ACTIVE, DELETE_IN_PROGRESS, DELETE_PENDING
@@ -33,29 +32,12 @@ DEFAULT_RESULTS, MAX_RESULTS, MAX_RESULTS_WITH_METADATA = 25, 500, 50  # API_RS_
 DEFAULT_ACTIONS, MAX_ACTIONS = 5, 100  # API_RS_GetActionRecommendations (spec §2.14)
 MAX_METADATA_COLUMNS = 10
 MAX_RANKING_INPUT, MAX_RANKING_INPUT_WITH_METADATA = 500, 50
-RECORD_TTL = 1.0  # seconds a campaign or filter record is reused before it is read again
 SCORED_TYPES = ("USER_PERSONALIZATION", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS")
 EMPTY = UserHistory([], [], [])
 
-_RECORDS: dict[str, tuple[float, Record | None]] = {}
-_RECORDS_LOCK = threading.Lock()
-
 
 def _record(ctx: RequestContext, arn: str, kind: str) -> Record | None:
-    now = time.monotonic()
-    found = _RECORDS.get(arn)
-    if found is not None and now - found[0] < RECORD_TTL and (found[1] is None or found[1].kind == kind):
-        return found[1]
-    record = ctx.store.get(arn, kind)
-    with _RECORDS_LOCK:
-        _RECORDS[arn] = (now, record)
-    return record
-
-
-def forget(arn: str) -> None:
-    """A campaign or filter changed in this process: its next request reads the record again."""
-    with _RECORDS_LOCK:
-        _RECORDS.pop(arn, None)
+    return ctx.services.serving.record(arn, kind)
 
 
 # ---- handlers --------------------------------------------------------------------------------------------------
@@ -64,16 +46,17 @@ def forget(arn: str) -> None:
 def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """GetRecommendations. Wire-shaped output (api/app.py WIRE_SHAPED): a fixed item list is encoded JSON."""
     campaign, model = _campaign_model(ctx, params)
+    state = ctx.services.serving
     key = _answer_key(ctx, campaign, model, params)
-    found = answers.get(key) if key is not None else None
+    found = state.answers.get(key) if key is not None else None
     if found is None:
         found = answers.Answer.of(_prepare(ctx, params, campaign, model))
         if key is not None:
-            answers.put(key, found)
+            state.answers.put(key, found)
     if found.encoded is not None:
-        return {"itemList": found.encoded, "recommendationId": recommend.remember(campaign.arn, found.item_ids)}
+        return {"itemList": found.encoded, "recommendationId": state.remember(campaign.arn, found.item_ids)}
     items = recommend.explore(model, found.prepared)  # this request's exploration slots
-    return {"itemList": items, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in items])}
+    return {"itemList": items, "recommendationId": state.remember(campaign.arn, [i["itemId"] for i in items])}
 
 
 def _prepare(ctx: RequestContext, params: dict[str, Any], campaign: Record, model: ServedModel) -> recommend.Prepared:
@@ -108,7 +91,7 @@ def _answer_key(ctx: RequestContext, campaign: Record, model: ServedModel, param
     history = model.history
     return (
         campaign.arn, campaign.body.get("lastUpdatedDateTime"), model.version_arn, model.revision, model.loaded_at,
-        answers.token(model.catalog.extras), history.token, user, history.user_version(user) if user else -1,
+        model.catalog.token, history.token, user, history.user_version(user) if user else -1,
         params.get("itemId"), num, params.get("filterArn"), answers.frozen(params.get("filterValues")),
         answers.frozen(params.get("context")), answers.frozen(params.get("metadataColumns")),
         int(history.latest_timestamp // 3600) if exploring else None,
@@ -129,7 +112,8 @@ def get_personalized_ranking(ctx: RequestContext, params: dict[str, Any]) -> dic
     history = _history(model, params)
     query = _query(ctx, {**params, "numResults": len(params["inputList"]) or 1}, campaign, model, history)
     ranked = recommend.rank(model, query, history, params["inputList"])
-    return {"personalizedRanking": ranked, "recommendationId": recommend.remember(campaign.arn, [i["itemId"] for i in ranked])}
+    rid = ctx.services.serving.remember(campaign.arn, [i["itemId"] for i in ranked])
+    return {"personalizedRanking": ranked, "recommendationId": rid}
 
 
 def get_action_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +136,7 @@ def get_action_recommendations(ctx: RequestContext, params: dict[str, Any]) -> d
         parse_filter_values(values)  # malformed values fail the request here, naming the key
         action_filter = ActionFilter(compiled, values, _user_record(model.catalog, params.get("userId")))
     items = _history(model, params).item_ids
-    return ctx.services.actions.recommend(model, params.get("userId"), items, int(num), action_filter)
+    return ctx.services.serving.actions.recommend(model, params.get("userId"), items, int(num), action_filter)
 
 
 # ---- campaign and model ----------------------------------------------------------------------------------------
@@ -169,7 +153,7 @@ def _campaign_model(ctx: RequestContext, params: dict[str, Any]) -> tuple[Record
         raise ResourceNotFoundException(f"Could not find campaign with ARN {arn}.")
     if campaign.status != ACTIVE:
         raise InvalidInputException(f"Campaign {arn} is {campaign.status}; it must be ACTIVE to serve requests.")
-    return campaign, cache_for(ctx.services).get(ctx.services, campaign.body["solutionVersionArn"])
+    return campaign, ctx.services.serving.models.get(campaign.body["solutionVersionArn"])
 
 
 def _check_request_for(model: ServedModel, params: dict[str, Any]) -> None:
@@ -283,25 +267,22 @@ def _promotion(
 
 # ---- filters (the contract of filters/compile.py) --------------------------------------------------------------
 
-_COMPILED: dict[tuple[str, str], Any] = {}
-
-
 def _filter(
     ctx: RequestContext, model: ServedModel, arn: str, values: dict[str, str], user_id: str | None,
     history: UserHistory, item_id: str | None,
 ) -> recommend.MaskFn:
     """The filter as a mask function over a catalogue."""
-    compiled = _compiled(filter_compile, _filter_record(ctx, model, arn), model)
+    compiled = _compiled(ctx, _filter_record(ctx, model, arn), model)
     parse_filter_values(values)  # malformed values fail the request here, naming the key
     events = _user_events(filter_compile, history)
     user_record = _user_record(model.catalog, user_id)
     current = _current_item(model.catalog, item_id)
 
     def mask(catalog: Catalog) -> np.ndarray:
-        filter_catalog = catalog.extras.get("filter_catalog")
+        filter_catalog = catalog.filter_catalog
         if filter_catalog is None:
             filter_catalog = filter_compile.FilterCatalog.build(catalog.item_ids, catalog.items, catalog.users)
-            catalog.extras["filter_catalog"] = filter_catalog
+            catalog.filter_catalog = filter_catalog
         return np.asarray(compiled.item_mask(
             filter_catalog, user_id=user_id, history=events, user_record=user_record, current_item=current,
             values=values,
@@ -322,15 +303,12 @@ def _filter_record(ctx: RequestContext, model: ServedModel, arn: str) -> Record:
     return record
 
 
-def _compiled(module: Any, record: Record, model: ServedModel) -> Any:
-    from ..filters.parse import parse_filter
-
-    key = (record.arn, record.body["filterExpression"])
-    found = _COMPILED.get(key)
-    if found is None:
-        found = module.compile_filter(parse_filter(record.body["filterExpression"]), model.catalog.schemas)
-        _COMPILED[key] = found
-    return found
+def _compiled(ctx: RequestContext, record: Record, model: ServedModel) -> Any:
+    """The filter's expression compiled against the group's schemas, once per (filter, expression)."""
+    expression = record.body["filterExpression"]
+    return ctx.services.serving.filters.get_or_compute(
+        (record.arn, expression), lambda: filter_compile.compile_filter(parse_filter(expression), model.catalog.schemas),
+    )
 
 
 def _user_events(module: Any, history: UserHistory) -> Any:
@@ -342,10 +320,10 @@ def _user_events(module: Any, history: UserHistory) -> Any:
 def _user_record(catalog: Catalog, user_id: str | None) -> dict[str, Any] | None:
     if user_id is None or catalog.users is None:
         return None
-    index = catalog.extras.get("user_index")
+    index = catalog.user_index
     if index is None:
         index = {str(u): i for i, u in enumerate(catalog.users["USER_ID"].to_list())}
-        catalog.extras["user_index"] = index
+        catalog.user_index = index
     row = index.get(user_id)
     return None if row is None else catalog.users.row(row, named=True)
 

@@ -19,3 +19,9 @@ def fsync_file(path: Path) -> None:
     """The file's bytes on disk (e.g. before a manifest that names it is swapped in)."""
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+def complete_lines(data: bytes) -> bytes:
+    """Everything up to the last newline: a torn tail was never acknowledged, or is being written right now."""
+    end = data.rfind(b"\n")
+    return data[: end + 1] if end >= 0 else b""

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from .durable import fsync_dir
+from .durable import complete_lines, fsync_dir
 from .schema import Schema
 
 EVENT_ID = "$eid"  # the caller's event id; later rows reusing one are dropped by ``read`` (spec §10.1)
@@ -48,12 +48,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _complete_lines(data: bytes) -> bytes:
-    """Everything up to the last newline: a torn tail was never acknowledged (its fsync never returned)."""
-    end = data.rfind(b"\n")
-    return data[: end + 1] if end >= 0 else b""
 
 
 class _DatasetLog:
@@ -166,7 +160,7 @@ class _DatasetLog:
 
     def read_bytes(self) -> bytes:
         try:
-            return _complete_lines(self.path.read_bytes())
+            return complete_lines(self.path.read_bytes())
         except FileNotFoundError:
             return b""
 

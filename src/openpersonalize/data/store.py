@@ -23,6 +23,7 @@ import polars as pl
 
 from .eventlog import EventLog
 from .durable import fsync_dir, fsync_file
+from .recommendations import RecommendationLog
 from .readers import DTYPES, PARQUET, BadData, Source, csv_to_parquet
 from .schema import Schema
 
@@ -62,6 +63,7 @@ class DataStore:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.events = EventLog(root / "eventlog")
+        self.recommendations = RecommendationLog(root / "recommendations")
 
     def dataset_dir(self, dataset_arn: str) -> Path:
         # ARNs contain ':' and '/', so the directory is keyed by a filesystem-safe form.

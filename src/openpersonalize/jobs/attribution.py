@@ -15,7 +15,7 @@ TIMESTAMP``. ``<Timestamp>`` is epoch milliseconds — of the import job's creat
 window covered (PUT) — so a re-run after a crash overwrites the same file. The ``TIMESTAMP`` column is the
 window's start in epoch seconds. The source of an event is its EVENT_ATTRIBUTION_SOURCE (PutEvents fills it from
 ``metricAttribution.eventAttributionSource`` or, failing that, from the ``recommendationId``'s campaign), else
-the campaign of its RECOMMENDATION_ID if this process served it, else ``SOURCE_NAME_UNDEFINED``; at most 100
+the campaign of its RECOMMENDATION_ID (data/recommendations.py keeps them for two days), else ``SOURCE_NAME_UNDEFINED``; at most 100
 sources per report (spec §11), the most frequent.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -42,6 +43,7 @@ MAX_SOURCES = 100  # spec §11: event attribution sources per metric attribution
 SOURCE = "EVENT_ATTRIBUTION_SOURCE"
 WINDOW = "__window"
 ITEM_PREFIX = "__items__"
+ServedBy = Callable[[list[str]], dict[str, str]]  # recommendation ids → their campaign or recommender ARN
 REPORT_SCHEMA = {
     "METRIC_NAME": pl.String(),
     "EVENT_TYPE": pl.String(),
@@ -55,19 +57,22 @@ REPORT_SCHEMA = {
 # ---- the computation -----------------------------------------------------------------------------------------
 
 
-def aggregate(interactions: pl.DataFrame, items: pl.DataFrame | None, metrics: list[dict[str, Any]]) -> pl.DataFrame:
-    """The report rows of ``metrics`` over ``interactions`` (Items columns joined on ITEM_ID from ``items``)."""
+def aggregate(
+    interactions: pl.DataFrame, items: pl.DataFrame | None, metrics: list[dict[str, Any]], served_by: ServedBy | None = None,
+) -> pl.DataFrame:
+    """The report rows of ``metrics`` over ``interactions`` (Items columns joined on ITEM_ID from ``items``);
+    ``served_by`` resolves recommendation ids to their campaign or recommender (none resolved without it)."""
     expressions = [parse_expression(m["expression"], "expression") for m in metrics]
-    frame = _with_items(_attributed(interactions), items, expressions)
+    frame = _with_items(_attributed(interactions, served_by), items, expressions)
     parts = [_metric_rows(frame, metric, expression) for metric, expression in zip(metrics, expressions, strict=True)]
     report = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=REPORT_SCHEMA)
     return report.sort("METRIC_NAME", "TIMESTAMP", SOURCE)
 
 
-def _attributed(interactions: pl.DataFrame) -> pl.DataFrame:
+def _attributed(interactions: pl.DataFrame, served_by: ServedBy | None) -> pl.DataFrame:
     """The interactions with their source and 15-minute window, restricted to the MAX_SOURCES most frequent sources."""
     frame = interactions.with_columns(
-        _source(interactions).alias(SOURCE),
+        _source(interactions, served_by).alias(SOURCE),
         (pl.col("TIMESTAMP") // WINDOW_SECONDS * WINDOW_SECONDS).cast(pl.Int64).alias(WINDOW),
     )
     counts = frame.group_by(SOURCE).len().sort(["len", SOURCE], descending=[True, False])
@@ -77,22 +82,14 @@ def _attributed(interactions: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col(SOURCE).is_in(counts[SOURCE].head(MAX_SOURCES).implode()))
 
 
-def _source(interactions: pl.DataFrame) -> pl.Expr:
+def _source(interactions: pl.DataFrame, served_by: ServedBy | None) -> pl.Expr:
     """EVENT_ATTRIBUTION_SOURCE wins over the recommendationId's campaign; neither → SOURCE_NAME_UNDEFINED."""
     candidates = [pl.col(SOURCE)] if SOURCE in interactions.columns else []
-    if "RECOMMENDATION_ID" in interactions.columns:
-        served = _served_by(interactions["RECOMMENDATION_ID"].drop_nulls().unique().to_list())
+    if "RECOMMENDATION_ID" in interactions.columns and served_by is not None:
+        served = served_by(interactions["RECOMMENDATION_ID"].drop_nulls().unique().to_list())
         if served:
             candidates.append(pl.col("RECOMMENDATION_ID").replace_strict(served, default=None, return_dtype=pl.String))
     return pl.coalesce([*candidates, pl.lit(UNDEFINED_SOURCE)])
-
-
-def _served_by(recommendation_ids: list[str]) -> dict[str, str]:
-    """recommendationId → campaign ARN, for the recommendations this process still remembers."""
-    from ..serving.recommend import recalled  # serving loads models; only needed when ids are present
-
-    found = {rid: recalled(rid) for rid in recommendation_ids}
-    return {rid: hit[0] for rid, hit in found.items() if hit is not None}
 
 
 def _with_items(frame: pl.DataFrame, items: pl.DataFrame | None, expressions: list[Expression]) -> pl.DataFrame:
@@ -157,7 +154,8 @@ def _items(services: Services, group_arn: str, metrics: list[dict[str, Any]]) ->
 def report(services: Services, attribution: Record, interactions: pl.DataFrame) -> pl.DataFrame:
     """The attribution's report over these interaction rows."""
     metrics = attribution.body["_metrics"]
-    return aggregate(interactions, _items(services, attribution.body["datasetGroupArn"], metrics), metrics)
+    items = _items(services, attribution.body["datasetGroupArn"], metrics)
+    return aggregate(interactions, items, metrics, services.data.recommendations.sources)
 
 
 def write_report(frame: pl.DataFrame, path: str, method: str, stamp: float, access: Access) -> str:

@@ -42,7 +42,6 @@ class Hooks:
     """What control does when a job changes a resource it serves; control installs them (jobs never import it)."""
 
     version_active: Callable[[Services, Record], None]  # a solution version became ACTIVE: campaigns may follow it
-    record_changed: Callable[[str], None]  # a record changed in this process: drop request-path copies of it
 
 
 def mark_failed(services: Services, job: Job, runner: Runner, reason: str) -> None:

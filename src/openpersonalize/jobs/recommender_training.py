@@ -3,9 +3,9 @@
 Training reuses jobs/training.py's steps exactly as a solution version does (load the group's datasets with
 ``trainingDataConfig``, the spec §4.8 minimums, Personalize's split and metrics, ``Recipe.save``), after
 keeping only the use case's required event type (case-insensitive, spec §6). Each training writes a new model
-``<recommenderArn>/<8 hex>``; it is loaded into the serving cache before the record points at it, so a
-recommender never answers from a half-loaded model, and the previous model's files are removed after the
-switch. Weekly retraining (spec §3.4) is ``retrain_due``, called by the scheduler with an explicit ``now``.
+``<recommenderArn>/<8 hex>``; the job proves it loads before the record points at it, so a recommender never
+answers from a broken model (serving loads it on the first request), and the previous model's files are
+removed after the switch. Weekly retraining (spec §3.4) is ``retrain_due``, called by the scheduler with an explicit ``now``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -26,15 +25,13 @@ from ..data.metadata import Job, Record
 from ..data.artifacts import model_dir
 from ..evaluation.split import split_users
 from ..recipes import catalogue
-from ..recipes.base import TrainingData
-from ..serving.models import cache_for
+from ..recipes.base import Recipe, TrainingData
 from . import training
 from .base import JobFailed, Progress
 
 log = logging.getLogger("openpersonalize.recommenders")
 KIND = "recommender"
 MIN_TYPED_INTERACTIONS = 1000  # spec §6: "≥1000 `Watch`" and the like
-Forget = Callable[[str], None]
 
 
 def use_case_of(record: Record) -> catalogue.UseCase:
@@ -102,22 +99,23 @@ def train_model(services: Services, record: Record, config: dict[str, Any], prog
 
 
 def _load(services: Services, model_arn: str) -> None:
+    """Prove the published model loads; serving loads it on the recommender's first request."""
     try:
-        cache_for(services).warm(services, model_arn)
+        Recipe.load(model_dir(services.data.root, model_arn))
     except (OSError, LookupError, ValueError) as exc:
         raise JobFailed(f"The model could not be loaded: {exc}") from exc
 
 
 def _discard(services: Services, model_arn: str | None) -> None:
+    """Remove a replaced model's files (a serving process still holding it drops it when idle)."""
     if model_arn:
-        cache_for(services).drop(model_arn)
         shutil.rmtree(model_dir(services.data.root, model_arn), ignore_errors=True)
 
 
 # ---- jobs -------------------------------------------------------------------------------------------------------
 
 
-def create(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
+def create(services: Services, job: Job, progress: Progress) -> None:
     """The "recommender-create" job: train, load, then ACTIVE with modelMetrics (else CREATE FAILED)."""
     record = services.store.get(job.arn, KIND)
     if record is None or services.store.update_if(job.arn, IN_FLIGHT, {"status": CREATE_IN_PROGRESS}) is None:
@@ -133,10 +131,10 @@ def create(services: Services, job: Job, progress: Progress, *, forget: Forget) 
     changes = {"status": ACTIVE, "_modelArn": model_arn, "modelMetrics": metrics, "_trainedAt": time.time(), "failureReason": None}
     if services.store.update_if(job.arn, (CREATE_IN_PROGRESS,), changes) is None:
         _discard(services, model_arn)  # deleted while training
-    forget(job.arn)
+    services.record_changed(job.arn)
 
 
-def update(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
+def update(services: Services, job: Job, progress: Progress) -> None:
     """The "recommender-update" job (UpdateRecommender, or a scheduled retraining with no update summary).
 
     The current model serves until the new config (and, when retraining, the new model) is in place; a
@@ -172,37 +170,36 @@ def update(services: Services, job: Job, progress: Progress, *, forget: Forget) 
         return
     if "_modelArn" in changes:
         _discard(services, record.body.get("_modelArn"))
-    forget(job.arn)
+    services.record_changed(job.arn)
 
 
-def stop(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
+def stop(services: Services, job: Job, progress: Progress) -> None:
     """The "recommender-stop" job: STOP IN_PROGRESS, unload the model, INACTIVE (nothing served)."""
     record = services.store.update_if(job.arn, (STOP_PENDING,), {"status": STOP_IN_PROGRESS})
     if record is None:
         return
-    forget(job.arn)
-    cache_for(services).drop(record.body["_modelArn"])
+    services.record_changed(job.arn)
     services.store.update_if(job.arn, (STOP_IN_PROGRESS,), {"status": INACTIVE})
-    forget(job.arn)
+    services.record_changed(job.arn)
 
 
-def start(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
+def start(services: Services, job: Job, progress: Progress) -> None:
     """The "recommender-start" job: START IN_PROGRESS, load the model, ACTIVE."""
     record = services.store.update_if(job.arn, (START_PENDING,), {"status": START_IN_PROGRESS})
     if record is None:
         return
-    _load(services, record.body["_modelArn"])
+    _load(services, record, record.body["_modelArn"])
     # The 7-day retraining clock runs while ACTIVE only (spec §3.4): restart it.
     services.store.update_if(job.arn, (START_IN_PROGRESS,), {"status": ACTIVE, "failureReason": None, "_trainedAt": time.time()})
-    forget(job.arn)
+    services.record_changed(job.arn)
 
 
-def delete(services: Services, job: Job, progress: Progress, *, forget: Forget) -> None:
+def delete(services: Services, job: Job, progress: Progress) -> None:
     """The "recommender-delete" job: DELETE IN_PROGRESS, unload and remove every model, then the record."""
     record = services.store.update_if(job.arn, (DELETE_PENDING,), {"status": DELETE_IN_PROGRESS})
     if record is None:
         return
-    forget(job.arn)
+    services.record_changed(job.arn)
     _discard(services, record.body.get("_modelArn"))  # older models were removed when each was replaced
     services.store.remove(job.arn)
 

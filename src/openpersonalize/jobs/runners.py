@@ -14,7 +14,6 @@ from .base import Hooks, Runner
 
 
 def job_runners(hooks: Hooks) -> dict[str, Runner]:
-    forget = hooks.record_changed
     return {
         "activate": Runner(lifecycle.activate),
         "dataset_import": Runner(dataset_import.run),
@@ -24,10 +23,10 @@ def job_runners(hooks: Hooks) -> dict[str, Runner]:
         data_deletion.JOB_KIND: Runner(data_deletion.run, failed_status=data_deletion.FAILED),
         batch_io.INFERENCE_JOB: Runner(batch_inference.run),
         batch_io.SEGMENT_JOB: Runner(batch_segment.run),
-        "recommender-create": Runner(partial(recommender_training.create, forget=forget)),
+        "recommender-create": Runner(recommender_training.create),
         # update, stop and start failures are recorded by the runners; a crash leaves the recommender serving
-        "recommender-update": Runner(partial(recommender_training.update, forget=forget), failed_status="ACTIVE"),
-        "recommender-stop": Runner(partial(recommender_training.stop, forget=forget), failed_status="INACTIVE"),
-        "recommender-start": Runner(partial(recommender_training.start, forget=forget), failed_status="INACTIVE"),
-        "recommender-delete": Runner(partial(recommender_training.delete, forget=forget)),
+        "recommender-update": Runner(recommender_training.update, failed_status="ACTIVE"),
+        "recommender-stop": Runner(recommender_training.stop, failed_status="INACTIVE"),
+        "recommender-start": Runner(recommender_training.start, failed_status="INACTIVE"),
+        "recommender-delete": Runner(recommender_training.delete),
     }

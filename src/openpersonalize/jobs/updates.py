@@ -35,7 +35,6 @@ from ..data.metadata import Record
 from ..data.artifacts import model_dir
 from ..recipes import catalogue
 from ..recipes.base import ARRAYS_FILE, CONFIG_FILE, Recipe, TrainingData
-from ..serving.models import cache_for
 from . import training
 from .base import JobFailed
 
@@ -200,7 +199,7 @@ def run_incremental_updates(services: Services, now: float | None = None) -> lis
 
 
 def _refresh(services: Services, version: Record, campaigns: list[Record], now: float, what: str) -> bool:
-    """Update one version's model in place and tell serving; a failure is logged and retried next time."""
+    """Refresh one version's model in place (serving notices the new revision); failures are retried later."""
     started, data_at = time.monotonic(), time.time()
     try:
         recipe, data, new_items = refreshed_model(services, version.body, version.arn)
@@ -212,10 +211,6 @@ def _refresh(services: Services, version: Record, campaigns: list[Record], now: 
     services.store.update(version.arn, {"_modelUpdatedAt": now, "_modelDataAt": data_at, "_autoUpdates": count})
     for campaign in campaigns:  # lastUpdatedDateTime shows when the deployed model last changed
         services.store.update(campaign.arn, {"_modelUpdatedAt": now})
-    try:
-        cache_for(services).reload(services, version.arn)  # this process serves it: swap now, not at the next check
-    except Exception:  # serving keeps the old model and retries at its next revision check
-        log.exception("reloading %s after its %s failed", version.arn, what)
     log.info("%s of %s (campaigns: %s): %d items (%d new), %d interactions, %.1f s", what, version.arn,
              ", ".join(c.arn for c in campaigns) or "none", len(recipe.item_ids_), new_items, data.n_interactions,
              time.monotonic() - started)

@@ -3,25 +3,22 @@
 A user who reloads a page asks the same question again. Apart from exploration slots (drawn per request)
 the answer depends only on the model, the catalogue, the user's history and the request; control/runtime.py
 builds that key, so a repeated request costs a dictionary lookup (and the draw) instead of a filter
-evaluation, a top-k and a render (bench/serving.py). Answers without exploration are held as encoded JSON;
-bounded by bytes, oldest first out.
+evaluation, a top-k and a render (bench/serving.py). Answers without exploration are held as encoded JSON.
+The cache itself is the serving state's ``answers`` (serving/state.py): bounded by ``CACHE_BYTES``, least
+recently used out first.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..ids import new_token
-
 if TYPE_CHECKING:
     from .recommend import Prepared
 
-CACHE_BYTES = 64 * 2**20
+CACHE_BYTES = 64 * 2**20  # about 25k answers of 25 items (~2.6 kB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,34 +38,6 @@ class Answer:
         encoded = orjson.dumps(prepared.entries)
         ids = [item["itemId"] for item in prepared.entries]
         return cls(prepared, orjson.Fragment(encoded), ids, len(encoded) + 64 * len(ids))
-
-
-_ANSWERS: OrderedDict[tuple[Any, ...], Answer] = OrderedDict()
-_LOCK = threading.Lock()
-_held = 0
-
-
-def get(key: tuple[Any, ...]) -> Answer | None:
-    return _ANSWERS.get(key)
-
-
-def put(key: tuple[Any, ...], answer: Answer) -> None:
-    global _held
-    with _LOCK:
-        previous = _ANSWERS.pop(key, None)
-        _held -= previous.size if previous is not None else 0
-        _ANSWERS[key] = answer
-        _held += answer.size
-        while _held > CACHE_BYTES and len(_ANSWERS) > 1:
-            _held -= _ANSWERS.popitem(last=False)[1].size
-
-
-def token(extras: dict[str, Any]) -> int:
-    """The token (ids.new_token) of the catalogue or other object carrying ``extras``."""
-    found = extras.get("answers_token")
-    if found is None:
-        found = extras.setdefault("answers_token", new_token())
-    return int(found)
 
 
 def frozen(value: Any) -> bytes | None:

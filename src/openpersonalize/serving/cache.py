@@ -37,24 +37,30 @@ class BoundedCache(Generic[K, V]):
     def __init__(self, name: str, max_weight: int, weigh: Callable[[V], int] | None = None) -> None:
         self.name = name
         self.max_weight = max_weight
-        self._weigh = weigh or (lambda _value: 1)
+        self._weigh = weigh
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._weight = 0
         self._lock = threading.Lock()
         self.hits = self.misses = self.evictions = 0
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: K, valid: Callable[[V], bool] | None = None) -> V | None:
+        """The entry, or None; an entry that ``valid`` rejects (expired, say) counts as a miss."""
         with self._lock:
             found = self._entries.get(key)
-            if found is None:
+            if found is None or (valid is not None and not valid(found[0])):
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
             return found[0]
 
+    def peek(self, key: K) -> V | None:
+        """The entry, without counting a hit or a miss or making it recent (for sweeps and double checks)."""
+        found = self._entries.get(key)
+        return None if found is None else found[0]
+
     def put(self, key: K, value: V) -> V:
-        weight = self._weigh(value)
+        weight = 1 if self._weigh is None else self._weigh(value)
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:

@@ -10,11 +10,13 @@ campaign loading never delays requests to another. A model unused for ``OPENPERS
 
 Each served model carries a ``Catalog``: the model's items plus items added since training (PutItems or a
 later import — exploration candidates), their metadata, age and popularity. PutItems marks the group's
-catalogue stale and the next request rebuilds it in the background while the old one keeps serving.
+catalogue stale and a request rebuilds it in the background (at most once per ``REFRESH_SECONDS``) while the
+old one keeps serving.
 
-Automatic updates (jobs/updates.py) rewrite a version's ``arrays.npz`` in place with an atomic rename. At most
-every ``REVISION_CHECK_SECONDS`` a request looks at the file's modification time; when it changed, the new
-revision loads in the background and replaces the old model in one assignment, so no request fails or waits.
+Jobs publish artifacts; serving picks them up. Automatic updates (jobs/updates.py) rewrite a version's
+``arrays.npz`` in place with an atomic rename. At most every ``REVISION_CHECK_SECONDS`` a request looks at the
+file's modification time; when it changed, the new revision loads in the background and replaces the old
+model in one assignment, so no request fails or waits.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -33,21 +35,28 @@ import polars as pl
 from .. import ranking
 from ..blocking import ON_EVENT_LOOP, WouldBlock
 from ..data.artifacts import model_dir
+from ..data.metadata import Store
 from ..data.schema import Schema, parse_schema
+from ..data.store import DataStore
+from ..ids import new_token
 from ..recipes import catalogue
 from ..recipes._data import lookup_sorted
 from ..recipes.base import ARRAYS_FILE, Recipe
 from .cache import BoundedCache
 from .realtime import GroupHistory, replayed_session_merges
 
-if TYPE_CHECKING:
-    from ..services import Services
-
 log = logging.getLogger("openpersonalize.serving")
 LOAD_TIMEOUT = 120.0
 REFRESH_SECONDS = 1.0  # at most one catalogue rebuild per group per second after PutItems
 REVISION_CHECK_SECONDS = 2.0  # how stale a served model may be after an automatic update rewrote it
+SWEEP_SECONDS = 30.0  # how often a request looks for idle models to drop
+# Loaded models held at once (least recently used out first): a model of a 1M-item catalogue is a few hundred
+# MB, so memory, not this count, is the usual limit; the count stops a process that serves many small campaigns
+# from growing without end. Group histories in use never outnumber the models; the sweep drops unused ones, and
+# the wider bound keeps LRU order from evicting one a served model still streams events into.
+MAX_MODELS = 64
 SCORE_CACHE_BYTES = 256 * 2**20  # per served model: its users' score vectors, and as much for their rankings
+MAX_GROUPS = 4 * MAX_MODELS
 
 
 @dataclass
@@ -61,7 +70,11 @@ class Catalog:
     items: pl.DataFrame | None  # Items rows aligned with item_ids (None without an Items dataset)
     schemas: dict[str, Schema]
     users: pl.DataFrame | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # lazily built per catalogue (filter catalogue…)
+    # Built lazily from this catalogue by the request path, dropped with it when it is rebuilt:
+    token: int = field(default_factory=new_token)  # identifies this catalogue in answer-cache keys
+    filter_catalog: Any = None  # filters/compile.py's FilterCatalog
+    user_index: dict[str, int] | None = None  # USER_ID → row of ``users``
+    exploration_pool: tuple[float, np.ndarray] | None = None  # (age cut-off, young or cold items)
 
     def index(self, ids: list[str] | np.ndarray) -> np.ndarray:
         """Position of each id in ``item_ids``, -1 when unknown."""
@@ -99,129 +112,165 @@ class ServedModel:
     rng: np.random.Generator = field(default_factory=np.random.default_rng)  # exploration and promotion draws
 
 
-class ModelCache:
-    """Per-process cache of ``ServedModel`` by solution version ARN, and ``GroupHistory`` by group ARN."""
+class CatalogRefresh:
+    """Which groups' catalogues PutItems made stale, rebuilding each at most once per ``REFRESH_SECONDS``.
 
-    def __init__(self, idle_seconds: float) -> None:
-        self.idle_seconds = idle_seconds
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model-load")
-        self._models: dict[str, Future[ServedModel]] = {}
-        self._ready: dict[str, tuple[Future[ServedModel], ServedModel]] = {}  # finished loads, by version
-        self._groups: dict[str, Future[GroupHistory]] = {}
-        self._pending: dict[str, list[list[dict[str, Any]]]] = {}  # group → rows streamed while loading
-        self._last_used: dict[str, float] = {}
-        self._stale_items: dict[str, float] = {}  # group → when PutItems last changed it
-        self._refreshing: set[str] = set()
-        self._revision_checked: dict[str, float] = {}  # version → when its artifact was last looked at
-        self._reloading: set[str] = set()
+    A burst of PutItems calls (a client loading items one request at a time) would otherwise rebuild the
+    catalogue after every call; each rebuild reads the Items dataset.
+    """
+
+    def __init__(self, seconds: float = REFRESH_SECONDS) -> None:
+        self.seconds = seconds
+        self._stale: set[str] = set()
+        self._running: set[str] = set()
+        self._started: dict[str, float] = {}  # group → when its last rebuild started
         self._lock = threading.Lock()
+
+    def mark(self, group_arn: str) -> None:
+        with self._lock:
+            self._stale.add(group_arn)
+
+    def is_stale(self, group_arn: str) -> bool:
+        return group_arn in self._stale
+
+    def start(self, group_arn: str, now: float) -> bool:
+        """Whether a rebuild of a stale group may start now (none running, none started in the last seconds)."""
+        with self._lock:
+            last = self._started.get(group_arn)
+            if group_arn not in self._stale or group_arn in self._running or (last is not None and now - last < self.seconds):
+                return False
+            self._stale.discard(group_arn)
+            self._running.add(group_arn)
+            self._started[group_arn] = now
+            return True
+
+    def finish(self, group_arn: str) -> None:
+        with self._lock:
+            self._running.discard(group_arn)
+
+
+@dataclass
+class _ModelSlot:
+    """One solution version's load: the future, the model once loaded, and its bookkeeping."""
+
+    future: Future[ServedModel]
+    model: ServedModel | None = None
+    used: float = field(default_factory=time.monotonic)
+    revision_checked: float = field(default_factory=time.monotonic)  # when its artifact was last looked at
+    reloading: bool = False
+
+
+@dataclass
+class _HistorySlot:
+    """One dataset group's history load, and the PutEvents rows streamed while it loads."""
+
+    future: Future[GroupHistory]
+    pending: list[list[dict[str, Any]]] = field(default_factory=list)
+
+
+class ModelCache:
+    """This process's served models by solution version ARN and group histories by dataset group ARN.
+
+    Handed the metadata store (to find a version's recipe and group) and the data store (artifacts, datasets);
+    both caches are ``BoundedCache``s, least recently used out first, and idle models are also swept.
+    """
+
+    def __init__(
+        self, store: Store, data: DataStore, idle_seconds: float, *,
+        max_models: int = MAX_MODELS, max_groups: int = MAX_GROUPS,
+    ) -> None:
+        self.store, self.data, self.idle_seconds = store, data, idle_seconds
+        self.models: BoundedCache[str, _ModelSlot] = BoundedCache("models", max_models)
+        self.histories: BoundedCache[str, _HistorySlot] = BoundedCache("histories", max_groups)
+        self.refresh = CatalogRefresh()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model-load")
+        self._lock = threading.Lock()  # guards starting loads and the slots' flags
         self._last_sweep = time.monotonic()
 
     # ---- models ------------------------------------------------------------------------------------------------
 
-    def get(self, services: Services, version_arn: str) -> ServedModel:
+    def get(self, version_arn: str) -> ServedModel:
         """The loaded model (loading it now if needed; the caller's thread waits, others do not)."""
         now = time.monotonic()
-        future = self._models.get(version_arn)
-        ready = self._ready.get(version_arn)
-        if ready is not None and ready[0] is future:
-            model = ready[1]  # the common case, without the future's locks
-        else:
-            model = self._wait(services, version_arn)
-        self._last_used[version_arn] = now
-        if now - self._last_sweep > 30:
+        slot = self.models.get(version_arn)
+        model = slot.model if slot is not None else None
+        if slot is None or model is None:
+            slot, model = self._wait(version_arn)
+        slot.used = now
+        if now - self._last_sweep > SWEEP_SECONDS:
             self._sweep(now)
-        if model.group_arn in self._stale_items:
-            self._refresh_catalog(services, model)
-        if now - self._revision_checked.get(version_arn, 0.0) > REVISION_CHECK_SECONDS:
-            self._revision_checked[version_arn] = now
-            if artifact_revision(services, version_arn) != model.revision:
-                self._reload_in_background(services, version_arn)
+        if self.refresh.is_stale(model.group_arn) and self.refresh.start(model.group_arn, now):
+            self._pool.submit(self._rebuild_catalogs, model.group_arn)
+        if now - slot.revision_checked > REVISION_CHECK_SECONDS:
+            self._check_revision(slot, model, now)
         return model
 
-    def _wait(self, services: Services, version_arn: str) -> ServedModel:
-        future = self._models.get(version_arn)
-        if future is None or (future.done() and future.exception() is not None):
-            with self._lock:
-                future = self._models.get(version_arn)
-                if future is None or (future.done() and future.exception() is not None):
-                    future = self._pool.submit(self._load, services, version_arn)
-                    self._models[version_arn] = future
-        if not future.done() and ON_EVENT_LOOP.get():
-            raise WouldBlock(version_arn)
-        model = future.result(LOAD_TIMEOUT)
-        self._ready[version_arn] = (future, model)
-        return model
-
-    def warm(self, services: Services, version_arn: str) -> ServedModel:
+    def warm(self, version_arn: str) -> ServedModel:
         """Load (if needed) and return the model; raises if its artifact is missing or unreadable."""
-        return self.get(services, version_arn)
+        return self.get(version_arn)
 
-    def reload(self, services: Services, version_arn: str) -> None:
-        """Load the version's artifact again and swap it in if the version is being served (after an update)."""
-        if version_arn not in self._models:
-            return  # not served by this process: it loads the new artifact when first asked
-        served = self._load(services, version_arn)
-        done: Future[ServedModel] = Future()
-        done.set_result(served)
+    def _wait(self, version_arn: str) -> tuple[_ModelSlot, ServedModel]:
         with self._lock:
-            if version_arn in self._models:
-                self._models[version_arn] = done
+            slot = self.models.peek(version_arn)
+            if slot is None or (slot.future.done() and slot.future.exception() is not None):
+                slot = self.models.put(version_arn, _ModelSlot(self._pool.submit(self._load, version_arn)))
+        if not slot.future.done() and ON_EVENT_LOOP.get():
+            raise WouldBlock(version_arn)
+        model = slot.future.result(LOAD_TIMEOUT)
+        if slot.model is None:
+            slot.model = model
+        return slot, slot.model
 
-    def _reload_in_background(self, services: Services, version_arn: str) -> None:
+    def _check_revision(self, slot: _ModelSlot, model: ServedModel, now: float) -> None:
+        """Automatic updates rewrite the artifact; a new revision loads in the background, then replaces it."""
+        slot.revision_checked = now
+        if artifact_revision(self.data, model.version_arn) == model.revision:
+            return
         with self._lock:
-            if version_arn in self._reloading:
+            if slot.reloading:
                 return
-            self._reloading.add(version_arn)
+            slot.reloading = True
+        self._pool.submit(self._reload, slot, model.version_arn)
 
-        def run() -> None:
-            try:
-                self.reload(services, version_arn)
-                log.info("reloaded updated model %s", version_arn)
-            except Exception:  # the old model keeps serving; the next check tries again
-                log.exception("reloading updated model %s failed", version_arn)
-            finally:
-                with self._lock:
-                    self._reloading.discard(version_arn)
-
-        self._pool.submit(run)
-
-    def drop(self, version_arn: str) -> None:
-        with self._lock:
-            self._models.pop(version_arn, None)
-            self._ready.pop(version_arn, None)
-            self._last_used.pop(version_arn, None)
-
-    def loaded(self) -> list[str]:
-        return [arn for arn, f in self._models.items() if f.done() and f.exception() is None]
+    def _reload(self, slot: _ModelSlot, version_arn: str) -> None:
+        try:
+            served = self._load(version_arn)
+            # One assignment: requests see the old model or the new one, and the new one brings empty score
+            # and ranking memos (ServedModel.scores / .ranks), so nothing of the old revision is served again.
+            slot.model = served
+            log.info("reloaded updated model %s", version_arn)
+        except Exception:  # the old model keeps serving; the next check tries again
+            log.exception("reloading updated model %s failed", version_arn)
+        finally:
+            slot.reloading = False
 
     def _sweep(self, now: float) -> None:
         """Drop models idle for ``idle_seconds``, and group histories no loaded model uses."""
         self._last_sweep = now
-        with self._lock:
-            for arn, used in list(self._last_used.items()):
-                if now - used > self.idle_seconds:
-                    self._models.pop(arn, None)
-                    self._ready.pop(arn, None)
-                    self._last_used.pop(arn, None)
-                    log.info("unloaded idle model %s", arn)
-            groups_in_use = {f.result().group_arn for f in self._models.values() if f.done() and f.exception() is None}
-            for group in list(self._groups):
-                if group not in groups_in_use and self._groups[group].done():
-                    self._groups.pop(group, None)
+        for arn in list(self.models.keys()):
+            slot = self.models.peek(arn)
+            if slot is not None and now - slot.used > self.idle_seconds:
+                self.models.pop(arn)
+                log.info("unloaded idle model %s", arn)
+        in_use = {slot.model.group_arn for arn in self.models.keys() if (slot := self.models.peek(arn)) and slot.model}
+        self.histories.discard_where(lambda group: group not in in_use and self._history_done(group))
 
-    def _load(self, services: Services, version_arn: str) -> ServedModel:
+    def _history_done(self, group_arn: str) -> bool:
+        slot = self.histories.peek(group_arn)
+        return slot is None or slot.future.done()
+
+    def _load(self, version_arn: str) -> ServedModel:
         started = time.perf_counter()
-        recipe_arn, recipe_type, group_arn = _model_source(services, version_arn)
-        path = model_dir(services.data.root, version_arn)
+        recipe_arn, recipe_type, group_arn = _model_source(self.store, version_arn)
+        path = model_dir(self.data.root, version_arn)
         if not (Path(path) / "config.json").exists():
             raise FileNotFoundError(f"The model of solution version {version_arn} is missing from {path}.")
-        revision = artifact_revision(services, version_arn)
+        revision = artifact_revision(self.data, version_arn)
         recipe = Recipe.load(path)
-        history = self.history(services, group_arn)
+        history = self.history(group_arn)
         served = ServedModel(
             version_arn, recipe_arn, recipe_type, group_arn, recipe,
-            build_catalog(services, group_arn, recipe, history), history, revision=revision,
+            build_catalog(self.store, self.data, group_arn, recipe, history), history, revision=revision,
         )
         log.info("loaded model %s in %.0f ms", version_arn, (time.perf_counter() - started) * 1000)
         return served
@@ -229,88 +278,74 @@ class ModelCache:
     # ---- catalogue refresh (PutItems) --------------------------------------------------------------------------
 
     def items_changed(self, group_arn: str) -> None:
-        self._stale_items[group_arn] = time.monotonic()
+        self.refresh.mark(group_arn)
 
-    def _refresh_catalog(self, services: Services, model: ServedModel) -> None:
+    def _rebuild_catalogs(self, group_arn: str) -> None:
         """Rebuild the catalogues of the group's models in the background; the old ones serve meanwhile."""
-        group = model.group_arn
-        with self._lock:
-            if group in self._refreshing or time.monotonic() - self._stale_items.get(group, 0) < 0:
-                return
-            self._refreshing.add(group)
-            self._stale_items.pop(group, None)
-        models = [f.result() for f in self._models.values() if f.done() and f.exception() is None]
-
-        def rebuild() -> None:
-            try:
-                for served in models:
-                    if served.group_arn == group:
-                        served.catalog = build_catalog(services, group, served.recipe, served.history)
-            finally:
-                with self._lock:
-                    self._refreshing.discard(group)
-
-        self._pool.submit(rebuild)
+        try:
+            for arn in list(self.models.keys()):
+                slot = self.models.peek(arn)
+                served = slot.model if slot is not None else None
+                if served is not None and served.group_arn == group_arn:
+                    served.catalog = build_catalog(self.store, self.data, group_arn, served.recipe, served.history)
+        except Exception:  # the old catalogue keeps serving; the next PutItems marks the group again
+            log.exception("rebuilding the catalogues of %s failed", group_arn)
+        finally:
+            self.refresh.finish(group_arn)
 
     # ---- histories ---------------------------------------------------------------------------------------------
 
-    def history(self, services: Services, group_arn: str) -> GroupHistory:
+    def history(self, group_arn: str) -> GroupHistory:
         with self._lock:
-            future = self._groups.get(group_arn)
-            if future is None or (future.done() and future.exception() is not None):
-                future = Future()
-                self._groups[group_arn] = future
-                self._pending[group_arn] = []
-                loader = True
-            else:
-                loader = False
+            found = self.histories.get(group_arn)
+            loader = found is None or (found.future.done() and found.future.exception() is not None)
+            slot = self.histories.put(group_arn, _HistorySlot(Future())) if found is None or loader else found
         if loader:
-            self._load_history(services, group_arn, future)
-        return future.result(LOAD_TIMEOUT)
+            self._load_history(group_arn, slot)
+        return slot.future.result(LOAD_TIMEOUT)
 
-    def _load_history(self, services: Services, group_arn: str, future: Future[GroupHistory]) -> None:
+    def _load_history(self, group_arn: str, slot: _HistorySlot) -> None:
         try:
-            frame = _interactions_with_session_merges(services, group_arn)
+            frame = _interactions_with_session_merges(self.store, self.data, group_arn)
             history = GroupHistory(frame if frame is not None else _empty_interactions())
             with self._lock:
                 # Events acknowledged while the dataset was read: those not in the snapshot are applied now.
-                for rows in self._pending.pop(group_arn, []):
+                for rows in slot.pending:
                     history.observe([r for r in rows if not _in_snapshot(history, r)])
-            future.set_result(history)
+                slot.pending.clear()
+                slot.future.set_result(history)
         except BaseException as exc:  # the waiting requests see the failure; the next call retries
-            with self._lock:
-                self._pending.pop(group_arn, None)
-            future.set_exception(exc)
+            slot.future.set_exception(exc)
 
     def observe(self, group_arn: str, rows: list[dict[str, Any]]) -> None:
         """Stream PutEvents rows into the group's history (buffered while it loads; ignored if not loaded)."""
         with self._lock:
-            future = self._groups.get(group_arn)
-            if future is None:
+            slot = self.histories.peek(group_arn)
+            if slot is None:
                 return  # nobody serves this group here: its next load reads the durable log
-            if not future.done():
-                self._pending.setdefault(group_arn, []).append(rows)
+            if not slot.future.done():
+                slot.pending.append(rows)
                 return
-        if future.exception() is None:
-            future.result().observe(rows)
+        if slot.future.exception() is None:
+            slot.future.result().observe(rows)
 
 
-def artifact_revision(services: Services, version_arn: str) -> int:
+def artifact_revision(data: DataStore, version_arn: str) -> int:
     """The modification time (ns) of a model's arrays file: automatic updates replace it (0 = no file)."""
     try:
-        return (model_dir(services.data.root, version_arn) / ARRAYS_FILE).stat().st_mtime_ns
+        return (model_dir(data.root, version_arn) / ARRAYS_FILE).stat().st_mtime_ns
     except FileNotFoundError:
         return 0
 
 
-def _model_source(services: Services, model_arn: str) -> tuple[str, str, str]:
+def _model_source(store: Store, model_arn: str) -> tuple[str, str, str]:
     """(recipe ARN of the fitted model, recipe type served, dataset group) of a solution version's model, or
     of a recommender's (``<recommenderArn>/<id>``: its use case's base recipe, the use case's type)."""
-    version = services.store.get(model_arn, "solution-version")
+    version = store.get(model_arn, "solution-version")
     if version is not None:
         recipe_arn = version.body["recipeArn"]
         return recipe_arn, catalogue.recipe(recipe_arn).recipe_type, version.body["datasetGroupArn"]
-    owner = services.store.get(model_arn.rsplit("/", 1)[0], "recommender")
+    owner = store.get(model_arn.rsplit("/", 1)[0], "recommender")
     use_case = catalogue.recipe(owner.body["recipeArn"]) if owner is not None else None
     if owner is None or use_case is None or use_case.use_case is None:
         raise LookupError(f"Solution version {model_arn} no longer exists.")
@@ -324,15 +359,15 @@ def _in_snapshot(history: GroupHistory, row: dict[str, Any]) -> bool:
     return any(i == row.get("ITEM_ID") and t == stamp for i, t in zip(events.item_ids[-20:], events.timestamps[-20:], strict=True))
 
 
-def _interactions_with_session_merges(services: Services, group_arn: str) -> pl.DataFrame | None:
+def _interactions_with_session_merges(store: Store, data: DataStore, group_arn: str) -> pl.DataFrame | None:
     """The group's Interactions plus the anonymous session events earlier merges gave their users (lost with
     the process that made them otherwise)."""
-    found = group_schemas(services, group_arn).get("INTERACTIONS")
+    found = group_schemas(store, group_arn).get("INTERACTIONS")
     if found is None:
         return None
-    frame = services.data.read_dataset(found[0], found[1], "ALL")
+    frame = data.read_dataset(found[0], found[1], "ALL")
     wanted = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"} & set(frame.columns)
-    log = services.data.events.columns(found[0], {c: frame.schema[c] for c in wanted} | {"$sid": pl.String, "$anon": pl.Boolean})
+    log = data.events.columns(found[0], {c: frame.schema[c] for c in wanted} | {"$sid": pl.String, "$anon": pl.Boolean})
     if log is None:
         return frame
     merged = replayed_session_merges(log)
@@ -343,21 +378,21 @@ def _empty_interactions() -> pl.DataFrame:
     return pl.DataFrame(schema={"USER_ID": pl.String, "ITEM_ID": pl.String, "TIMESTAMP": pl.Int64})
 
 
-def group_schemas(services: Services, group_arn: str) -> dict[str, tuple[str, Schema]]:
+def group_schemas(store: Store, group_arn: str) -> dict[str, tuple[str, Schema]]:
     """datasetType → (dataset ARN, parsed schema) for the group's datasets."""
     out: dict[str, tuple[str, Schema]] = {}
-    for dataset in services.store.list("dataset", parent=group_arn):
-        schema = services.store.get(dataset.body["schemaArn"], "schema")
+    for dataset in store.list("dataset", parent=group_arn):
+        schema = store.get(dataset.body["schemaArn"], "schema")
         if schema is not None:
             out[dataset.body["datasetType"]] = (dataset.arn, parse_schema(schema.body["schema"]))
     return out
 
 
-def build_catalog(services: Services, group_arn: str, recipe: Recipe, history: GroupHistory) -> Catalog:
+def build_catalog(store: Store, data: DataStore, group_arn: str, recipe: Recipe, history: GroupHistory) -> Catalog:
     """The model's items plus those the Items dataset added since, with metadata, ages and popularity."""
-    schemas = group_schemas(services, group_arn)
-    items = services.data.read_dataset(*schemas["ITEMS"], "ALL") if "ITEMS" in schemas else None
-    users = services.data.read_dataset(*schemas["USERS"], "ALL") if "USERS" in schemas else None
+    schemas = group_schemas(store, group_arn)
+    items = data.read_dataset(*schemas["ITEMS"], "ALL") if "ITEMS" in schemas else None
+    users = data.read_dataset(*schemas["USERS"], "ALL") if "USERS" in schemas else None
     model_ids = np.asarray(recipe.item_ids_, dtype=str)
     extra = np.zeros(0, dtype=str)
     if items is not None and items.height:
@@ -389,17 +424,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-_CACHES: dict[str, ModelCache] = {}
-_CACHES_LOCK = threading.Lock()
-
-
-def cache_for(services: Services) -> ModelCache:
-    """The process's cache for this deployment (one per data directory)."""
-    key = str(services.data.root)
-    cache = _CACHES.get(key)
-    if cache is None:
-        with _CACHES_LOCK:
-            cache = _CACHES.setdefault(key, ModelCache(services.settings.model_idle_seconds))
-    return cache

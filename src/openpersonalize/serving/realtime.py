@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,9 +101,6 @@ class GroupHistory:
         tail = self._tails.get(user_id)
         return 0 if tail is None else tail.changes
 
-    def known(self, user_id: str) -> bool:
-        return user_id in self._row or user_id in self._tails
-
     def observe(self, rows: list[dict[str, Any]]) -> None:
         """Append PutEvents rows (schema columns plus ``$sid``/``$anon`` bookkeeping) to their users."""
         with self._lock:
@@ -187,17 +185,17 @@ def _context_popularity(frame: pl.DataFrame) -> dict[tuple[str, str], dict[str, 
     return out
 
 
-# ---- the PutEvents / PutItems hooks (called by control/events.py) ---------------------------------------------
+# ---- the PutEvents hook (called by control/events.py) ---------------------------------------------------------
+
+Recalled = Callable[[str], "tuple[str, list[str]] | None"]  # recommendationId → (source ARN, item ids shown)
 
 
-def annotate_events(events: list[dict[str, Any]], rows: list[dict[str, Any]], columns: set[str]) -> None:
+def annotate_events(events: list[dict[str, Any]], rows: list[dict[str, Any]], columns: set[str], recalled: Recalled) -> None:
     """Before the durable append: implicit impressions and attribution from a ``recommendationId`` (spec §10.1).
 
     Explicit ``impression`` wins. The shown items are kept under ``$impression`` for serving in any case, and
     written to the IMPRESSION / EVENT_ATTRIBUTION_SOURCE columns when the schema has them.
     """
-    from .recommend import recalled  # recommend imports models, which imports this module
-
     for event, row in zip(events, rows, strict=True):
         shown = list(event.get("impression") or [])
         source = None
@@ -226,17 +224,3 @@ def _joined_within(items: list[str], limit: int) -> str:
             break
         out.append(item)
     return "|".join(out)
-
-
-def events_recorded(services: Any, group_arn: str, rows: list[dict[str, Any]]) -> None:
-    """After the durable append: the group's served history sees the events at once."""
-    from .models import cache_for
-
-    cache_for(services).observe(group_arn, rows)
-
-
-def items_recorded(services: Any, group_arn: str) -> None:
-    """After PutItems: served catalogues of the group are rebuilt (new items become explorable)."""
-    from .models import cache_for
-
-    cache_for(services).items_changed(group_arn)

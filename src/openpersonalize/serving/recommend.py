@@ -11,8 +11,6 @@ Everything is vectorised numpy over the catalogue; nothing loops over items in P
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,12 +18,10 @@ from typing import Any
 import numpy as np
 
 from .. import ranking
-from ..ids import new_uuid
 from .models import Catalog, ServedModel
 from .realtime import UserHistory
 
 IMPRESSION_PENALTY = 0.5  # per unclicked impression, in standard deviations of the user's scores
-MAX_REMEMBERED_RECOMMENDATIONS = 100_000  # recommendationId → items, for implicit impressions (spec §10.1)
 REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Exploration", "Popular item"
 
 MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
@@ -53,27 +49,6 @@ class Query:
     exploration_cutoff_days: float = 30.0
     with_scores: bool = True
     with_reasons: bool = False
-
-
-# ---- recommendationId bookkeeping ----------------------------------------------------------------------------
-
-_RECOMMENDATIONS: OrderedDict[str, tuple[str, list[str]]] = OrderedDict()
-_RECOMMENDATIONS_LOCK = threading.Lock()
-
-
-def remember(source_arn: str, item_ids: list[str]) -> str:
-    """A new ``recommendationId`` ("RID-" + UUID, spec §3.1) and the items it showed."""
-    rid = f"RID-{new_uuid()}"
-    with _RECOMMENDATIONS_LOCK:
-        _RECOMMENDATIONS[rid] = (source_arn, item_ids)
-        if len(_RECOMMENDATIONS) > MAX_REMEMBERED_RECOMMENDATIONS:
-            _RECOMMENDATIONS.popitem(last=False)
-    return rid
-
-
-def recalled(recommendation_id: str) -> tuple[str, list[str]] | None:
-    """(campaign ARN, item ids) a recommendation returned, if this process made it recently."""
-    return _RECOMMENDATIONS.get(recommendation_id)
 
 
 # ---- raw scores ------------------------------------------------------------------------------------------------
@@ -315,14 +290,12 @@ def _pool(
 
 def _exploration_pool(catalog: Catalog, latest: float, cutoff_days: float) -> np.ndarray:
     """Kept per catalogue until the newest interaction moves the cut-off."""
-    key = ("exploration_pool", latest - cutoff_days * ranking.SECONDS_PER_DAY)
-    found = catalog.extras.get(key)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
+    cutoff = latest - cutoff_days * ranking.SECONDS_PER_DAY
+    found = catalog.exploration_pool
+    if found is not None and found[0] == cutoff:
+        return found[1]
     pool = ranking.exploration_pool(catalog.created, catalog.counts, catalog.n_model, latest, cutoff_days)
-    for old in [k for k in catalog.extras if isinstance(k, tuple) and k[0] == "exploration_pool"]:
-        catalog.extras.pop(old, None)
-    catalog.extras[key] = pool
+    catalog.exploration_pool = (cutoff, pool)
     return pool
 
 
