@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from openpersonalize.demo.generator import generate_vod
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+BLOCKS_SECONDS = 240
 PLACEHOLDERS = {"<solutionVersionArn>": "version", "<solutionArn>": "solution"}
 
 
@@ -62,10 +64,19 @@ def namespace(readme_server: LiveServer, workdir: Path) -> dict[str, Any]:
     generate_vod(users=120, items=100, interactions=3000, seed=1).interactions.select(
         "USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP").write_csv(csv)
     scope: dict[str, Any] = {}
-    for code in blocks("python"):
-        code = code.replace("http://127.0.0.1:8080", readme_server.url).replace("/path/to/interactions.csv", str(csv))
-        exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README is ours
+    signal.signal(signal.SIGALRM, _too_slow)
+    signal.alarm(BLOCKS_SECONDS)  # the README's wait loops poll until a status: a broken product must fail, not hang
+    try:
+        for code in blocks("python"):
+            code = code.replace("http://127.0.0.1:8080", readme_server.url).replace("/path/to/interactions.csv", str(csv))
+            exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README is ours
+    finally:
+        signal.alarm(0)
     return scope
+
+
+def _too_slow(signum: int, frame: Any) -> None:
+    raise TimeoutError(f"the README's Python blocks did not finish in {BLOCKS_SECONDS} s")
 
 
 def test_python_blocks_run(namespace: dict[str, Any]) -> None:

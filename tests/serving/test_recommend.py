@@ -64,7 +64,7 @@ def test_the_cached_ranking_answers_as_ranking_top_k_over_fresh_scores() -> None
         picked = recommend._top(model, scores, np.isfinite(scores) & mask, 8)
         expected = ranking.top_k(np.where(mask, cached, -np.inf), 8)
         assert picked == expected[expected >= 0].tolist()
-        assert recommend._display(model, scores, np.isfinite(scores), picked) == \
+        assert recommend._display(model, recommend.Query("u7"), scores, picked) == \
             ranking.display_scores(cached[None, :], np.asarray([picked]))[0]
 
 
@@ -82,8 +82,19 @@ def test_exploration_draws_young_unpopular_items_into_the_answer() -> None:
     assert prepared.n_explore == 5 and {f"new{i}" for i in range(4)} <= set(model.catalog.item_ids[prepared.pool])
     answer = recommend.explore(model, prepared)
     explored = [e for e in answer if e.get("reason") == [recommend.REASON_EXPLORATION]]
-    assert len(answer) == 10 and explored and all("score" not in e for e in explored)
+    assert len(answer) == 10 and explored
+    # v2 (the recipes with reasons): what the model cannot score stays unscored; the rest shows its score
+    assert all(("score" in e) != e["itemId"].startswith("new") for e in explored)
     assert len(set(_ids(answer))) == 10
+
+
+def test_user_personalization_v1_scores_every_item_explored_ones_too() -> None:
+    """AWS: User-Personalization scores every item in the catalogue; an item it cannot score shows 0."""
+    model = _model(new_items=4)
+    query = recommend.Query("u1", num_results=10, exploration_weight=1.0)
+    answer = recommend.explore(model, recommend.prepare(model, query, model.history.get("u1")))
+    assert len(answer) == 10 and all(isinstance(e.get("score"), float) for e in answer)
+    assert all(e["score"] == 0.0 for e in answer if e["itemId"].startswith("new"))
 
 
 def test_promoted_items_are_marked_and_kept() -> None:

@@ -301,10 +301,10 @@ class Store:
             ).all()
         return [Job(r.id, r.kind, r.arn, r.attempts, dict(r.payload), r.claimed_by) for r in rows]
 
-    def requeue(self, job_id: int) -> None:
+    def requeue(self, job_id: int, delay: float = 0.0) -> None:
         with self.transaction() as c:
             c.execute(
-                update(jobs).where(jobs.c.id == job_id).values(state="queued", claimed_by=None, run_after=time.time())
+                update(jobs).where(jobs.c.id == job_id).values(state="queued", claimed_by=None, run_after=time.time() + delay)
             )
 
     @contextmanager

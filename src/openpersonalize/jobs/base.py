@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -49,24 +48,34 @@ def mark_failed(services: Services, job: Job, runner: Runner, reason: str) -> No
         services.store.update(job.arn, {"status": runner.failed_status, "failureReason": reason[:1000]})
 
 
-PARENT_WAIT_SECONDS = 60.0
+class NotYet(Exception):
+    """The job's inputs are not ready yet; the worker queues it again after ``delay`` seconds.
 
-
-def await_active(services: Services, arn: str, kind: str, label: str) -> None:
-    """Wait for a resource that is still CREATE PENDING to become ACTIVE, or fail the job.
-
-    Control accepts a child of a resource created a moment ago (a version of a CREATE PENDING solution, an
-    import into a CREATE PENDING dataset), as AWS does. The parent's activation job was queued first, so it
-    runs first or on another worker thread, within milliseconds; the deadline guards only against a parent
-    that never becomes ACTIVE.
+    Control accepts work on resources created a moment ago, as AWS does: a version of a solution still CREATE
+    PENDING, an import into a dataset still CREATE PENDING, a training while an import of its group runs. The
+    job waits in the queue, not on a worker thread, so waiting jobs never hold up the work they wait for.
     """
-    deadline = time.monotonic() + PARENT_WAIT_SECONDS
-    while True:
-        record = services.store.get(arn, kind)
-        if record is None:
-            raise JobFailed(f"The {label} {arn} no longer exists.")
-        if record.status == ACTIVE:
-            return
-        if record.status not in IN_FLIGHT or time.monotonic() > deadline:
-            raise JobFailed(f"The {label} {arn} is {record.status}; it must be ACTIVE.")
-        time.sleep(0.05)
+
+    def __init__(self, reason: str, delay: float = 0.2) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+def require_active(services: Services, arn: str, kind: str, label: str) -> None:
+    """NotYet while the resource is CREATE PENDING or IN_PROGRESS; JobFailed unless it then is ACTIVE."""
+    record = services.store.get(arn, kind)
+    if record is None:
+        raise JobFailed(f"The {label} {arn} no longer exists.")
+    if record.status in IN_FLIGHT:
+        raise NotYet(f"the {label} {arn} is {record.status}")
+    if record.status != ACTIVE:
+        raise JobFailed(f"The {label} {arn} is {record.status}; it must be ACTIVE.")
+
+
+def require_imports_done(services: Services, group_arn: str) -> None:
+    """NotYet while an import into one of the group's datasets is pending or running: a training requested
+    after an import reads what that import brings (client code need not poll the import first)."""
+    for dataset in services.store.list("dataset", parent=group_arn):
+        running = services.store.list("dataset-import-job", parent=dataset.arn, statuses=IN_FLIGHT)
+        if running:
+            raise NotYet(f"the import {running[0].arn} is {running[0].status}", delay=0.5)

@@ -174,10 +174,11 @@ class Inference:
     """Answers chunks of input lines for one solution version (spec §8.1 formats per recipe type)."""
 
     def __init__(self, recipe: Recipe, recipe_type: str, index: UserIndex | None, job_filter: JobFilter | None,
-                 num_results: int, explore: Exploration) -> None:
+                 num_results: int, explore: Exploration, *, unscored: float | None = 0.0) -> None:
         self.recipe, self.recipe_type, self.index, self.filter = recipe, recipe_type, index, job_filter
         self.num_results = num_results
         self.with_scores = recipe_type in SCORED_TYPES
+        self.unscored = unscored  # what an item the model cannot score shows (serving/recommend.py: v1 0, v2 none)
         self.explore = explore
         self.pool = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="batch-score")
 
@@ -232,13 +233,13 @@ class Inference:
             rows = np.flatnonzero(found >= 0)
             allowed[rows, found[rows]] = False  # never the query item itself
         picked = ranking.top_k(np.where(allowed, scores, -np.inf), self.num_results)
-        lists, drawn = self._explored(picked, wanted) if self.explore.slots else (_rows(picked), [set()] * len(lines))
+        lists = self._explored(picked, wanted) if self.explore.slots else _rows(picked)
         shown = ranking.display_scores(scores, _padded(lists, self.num_results)) if self.with_scores else None
         for row, line in enumerate(lines):
             if out[row] is None:
                 output: dict[str, Any] = {"recommendedItems": self.recipe.item_ids_[lists[row]].tolist()}
-                if shown is not None:  # as GetRecommendations: explored items carry no score
-                    output["scores"] = [None if p in drawn[row] else v for p, v in zip(lists[row], shown[row], strict=False)]
+                if shown is not None:  # as GetRecommendations: every item carries its score, explored ones too
+                    output["scores"] = [self.unscored if v is None else v for v in shown[row][: len(lists[row])]]
                 out[row] = orjson.dumps({"input": line.parsed, "output": output, "error": None}) + b"\n"
         return [o for o in out if o is not None]
 
@@ -271,16 +272,15 @@ class Inference:
                   "scores": [None if np.isnan(v) else v for v in shown.tolist()]}
         return orjson.dumps({"input": line.parsed, "output": output, "error": None}) + b"\n"
 
-    def _explored(self, picked: np.ndarray, wanted: np.ndarray) -> tuple[list[list[int]], list[set[int]]]:
+    def _explored(self, picked: np.ndarray, wanted: np.ndarray) -> list[list[int]]:
         """Each line's picks with its exploration slots drawn in (ranking.draw, ranking.explore, as
         GetRecommendations does): young, little-seen items its filter allows and it has not picked."""
         pool, rng = self.explore.pool, self.explore.rng
-        lists, chosen = [], []
+        lists = []
         for row, base in enumerate(_rows(picked)):
             extra = ranking.draw(pool[wanted[row, pool]], self.explore.slots, rng, base).tolist()
             lists.append(ranking.explore(base, extra, self.num_results, rng))
-            chosen.append(set(extra))
-        return lists, chosen
+        return lists
 
 
 @dataclass(frozen=True)
@@ -360,7 +360,8 @@ def _inference(services: Services, record: Record) -> Answer:
     num_results = int(record.body["numResults"])
     seed = zlib.crc32(record.arn.encode())  # exploration draws are reproducible per job
     explore = exploration(recipe, recipe_type, frames, config, num_results, seed)
-    return Inference(recipe, recipe_type, index, job_filter, num_results, explore)
+    unscored = None if catalogue.recipe(version.body["recipeArn"]).capabilities.reasons else 0.0
+    return Inference(recipe, recipe_type, index, job_filter, num_results, explore, unscored=unscored)
 
 
 def run(services: Services, job: Job, progress: Progress) -> None:

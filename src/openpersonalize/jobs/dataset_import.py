@@ -17,7 +17,7 @@ from ..data.readers import BadData, fetch
 from ..data.schema import Schema, parse_schema
 from ..data.store import dataset_type_of
 from . import attribution
-from .base import JobFailed, Progress, await_active
+from .base import JobFailed, Progress, require_active
 
 MIN_INTERACTIONS = 1000  # per import job, FULL or INCREMENTAL (spec §2.4, §11)
 MAX_BYTES = {"FULL": 100 * 2**30, "INCREMENTAL": 1 * 2**30}  # bulk size per job (spec §11)
@@ -57,8 +57,8 @@ def run(services: Services, job: Job, progress: Progress) -> None:
     record = services.store.get(job.arn, "dataset-import-job")
     if record is None or record.status not in IN_FLIGHT:
         return  # already finished (a duplicate or re-queued job)
+    require_active(services, record.body["datasetArn"], "dataset", "dataset")  # CreateDataset may have come a moment ago
     services.store.update(job.arn, {"status": CREATE_IN_PROGRESS})
-    await_active(services, record.body["datasetArn"], "dataset", "dataset")
     key = _job_key(record.body)
     if not services.data.has_committed(record.body["datasetArn"], key):
         _import(services, record.body, key, progress)

@@ -80,7 +80,8 @@ def train_model(services: Services, record: Record, config: dict[str, Any], prog
     frames = training._load(services, record.body["datasetGroupArn"], config.get("trainingDataConfig", {}))
     interactions = select_event_type(frames.interactions, use_case.required_event_type)
     check_use_case_minimum(interactions, use_case.required_event_type, relaxed=relaxed)
-    training.check_recipe_data(base_arn, frames, interactions, relaxed=relaxed)
+    # the use case's needs (More like X and Top picks need Items data) include its base recipe's
+    training.check_recipe_data(record.body["recipeArn"], frames, interactions, relaxed=relaxed)
     if not relaxed:
         training.check_minimums(interactions)
     data = TrainingData.from_frames(interactions, frames.items, frames.users,

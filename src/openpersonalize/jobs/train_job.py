@@ -10,7 +10,7 @@ from ..data.metadata import Job, Record
 from ..services import Services
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from . import training, updates
-from .base import Progress, await_active
+from .base import Progress, require_active, require_imports_done
 
 
 def run(services: Services, job: Job, progress: Progress, *, on_active: Callable[[Services, Record], None]) -> None:
@@ -18,11 +18,12 @@ def run(services: Services, job: Job, progress: Progress, *, on_active: Callable
     version = services.store.get(job.arn, "solution-version")
     if version is None or version.status not in (CREATE_PENDING, CREATE_IN_PROGRESS):
         return  # deleted or stopped before it started
+    require_active(services, version.body["solutionArn"], "solution", "solution")  # CreateSolutionVersion may come first
+    require_imports_done(services, version.body["datasetGroupArn"])
     if services.store.update_if(job.arn, (CREATE_PENDING, CREATE_IN_PROGRESS), {"status": CREATE_IN_PROGRESS}) is None:
         return  # stopped between the check and now
     started = time.monotonic()
     try:
-        await_active(services, version.body["solutionArn"], "solution", "solution")  # CreateSolutionVersion may come first
         if version.body.get("trainingMode") == "UPDATE":  # a warm start of the newest model, not a retrain
             changes = updates.train_update(services, version)
         else:

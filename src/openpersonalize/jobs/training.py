@@ -294,6 +294,9 @@ def check_recipe_data(recipe_arn: str, frames: Frames, interactions: pl.DataFram
     for kind in needs.datasets:
         if present.get(kind) is None:
             raise JobFailed(f"Create failed. {title} needs an {kind.title()} dataset in the dataset group; it has none.")
+        if present[kind].height == 0:  # e.g. its import failed: a model without that data would answer nonsense
+            raise JobFailed(f"Create failed. {title} needs {kind.title()} data; the {kind.title()} dataset has no rows. "
+                            "Import it first.")
     items = frames.schemas.get("ITEMS")
     for attr in needs.item_fields:
         if items is not None and not any(getattr(f, attr) for f in items.fields):

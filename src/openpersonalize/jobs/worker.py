@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ..services import Services
 from ..data.metadata import Job
-from .base import JobFailed, Runner, mark_failed
+from .base import JobFailed, NotYet, Runner, mark_failed
 from .progress import JobProgress
 
 log = logging.getLogger("openpersonalize.worker")
@@ -118,13 +118,18 @@ class Worker:
         beat.start()
         try:
             runner.run(self.services, job, JobProgress(self.services.store, job))
+        except NotYet as wait:
+            log.debug("job %s (%s %s) waits: %s", job.id, job.kind, job.arn, wait)
+            self.services.store.requeue(job.id, delay=wait.delay)
+            return
         except JobFailed as failure:
             mark_failed(self.services, job, runner, str(failure))
             self.services.store.finish(job.id, "failed")
             return
-        except Exception as exc:  # a bug of ours must not leave the resource in progress forever
+        except Exception:  # a bug of ours must not leave the resource in progress forever
             log.exception("job %s (%s %s) crashed", job.id, job.kind, job.arn)
-            mark_failed(self.services, job, runner, f"Internal error: {type(exc).__name__}: {exc}")
+            # The reason names the job, not the exception: internals (paths, library messages) stay in the log.
+            mark_failed(self.services, job, runner, f"Internal error in job {job.id}; the server log has the details.")
             self.services.store.finish(job.id, "failed")
             return
         finally:

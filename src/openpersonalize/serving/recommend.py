@@ -168,13 +168,15 @@ class Prepared:
     pool: np.ndarray  # exploration candidates the filter allows
     pool_shared: bool  # ``pool`` is the catalogue's own (no filter): not this answer's memory
     shown: np.ndarray | None  # per pool item, how often the user saw it without a click (draw weights)
+    pool_scores: np.ndarray  # per pool item, its raw score, and the softmax normaliser: a drawn item's score
+    normaliser: tuple[np.ndarray, np.ndarray] | None
     num_results: int
     explore_query: Query  # reasons and metadata columns for the drawn items
 
     @classmethod
     def final(cls, entries: list[dict[str, Any]], query: Query) -> Prepared:
         """A finished answer, nothing left to draw."""
-        return cls(entries, [], 0, np.zeros(0, np.int64), True, None, query.num_results, query)
+        return cls(entries, [], 0, np.zeros(0, np.int64), True, None, np.zeros(0, np.float32), None, query.num_results, query)
 
 
 def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[dict[str, Any]]:
@@ -199,8 +201,10 @@ def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
     n_explore = _slots(model, query)
     pool, shown = _pool(model, query, history, filter_mask) if n_explore else (np.zeros(0, np.int64), None)
     entries = _render(model, query, scores, allowed, picked, reasons)
+    normaliser = _normaliser(model, scores) if n_explore and query.with_scores else None
     light = replace(query, mask=None, context={})  # kept with the answer: no filter closure, no user data
-    return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, query.num_results, light)
+    return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, scores[pool], normaliser,
+                    query.num_results, light)
 
 
 def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
@@ -212,8 +216,14 @@ def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
     if not chosen:
         return prepared.entries
     catalog, query = model.catalog, prepared.explore_query
-    names = catalog.item_ids[np.asarray(chosen, dtype=np.int64)].tolist()
-    drawn = [_entry(catalog, query, index, name, None, REASON_EXPLORATION) for index, name in zip(chosen, names, strict=True)]
+    chosen_at = np.asarray(chosen, dtype=np.int64)
+    names = catalog.item_ids[chosen_at].tolist()
+    shown: list[float | None] = [None] * len(chosen)
+    if prepared.normaliser is not None:
+        raw = prepared.pool_scores[np.searchsorted(prepared.pool, chosen_at)][None, :]
+        shown = _unscored_as(query, ranking.display_scores(raw, np.arange(len(chosen))[None, :], prepared.normaliser)[0])
+    drawn = [_entry(catalog, query, index, name, score, REASON_EXPLORATION)
+             for index, name, score in zip(chosen, names, shown, strict=True)]
     return ranking.explore(prepared.entries, drawn, prepared.num_results, model.rng)
 
 
@@ -328,30 +338,42 @@ def _promote(
     return answer
 
 
-def _display(model: ServedModel, scores: np.ndarray, allowed: np.ndarray, picked: list[int]) -> list[float | None]:
+def _display(model: ServedModel, query: Query, scores: np.ndarray, picked: list[int]) -> list[float | None]:
     """GetRecommendations' scores: the softmax over every item the model scores (spec §5.4; v1: the whole
-    catalogue, so a filter does not inflate what it keeps, and the normaliser is cached per user); None for
-    items outside ``allowed`` (promoted, explored) or unscored."""
+    catalogue, so a filter does not inflate what it keeps, and the normaliser is cached per user)."""
     chosen = np.asarray(picked, dtype=np.int64)
+    return _unscored_as(query, ranking.display_scores(scores[None, :], chosen[None, :], _normaliser(model, scores))[0])
+
+
+def _normaliser(model: ServedModel, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The softmax normaliser from the cached ranking of a cached score vector (None: display_scores computes it)."""
     ranked = _ranking(model, scores)
-    normaliser = None if ranked is None else (np.array([ranked.peak]), np.array([ranked.total]))
-    shown = ranking.display_scores(scores[None, :], chosen[None, :], normaliser)[0]
-    return [v if ok else None for v, ok in zip(shown, allowed[chosen].tolist(), strict=True)]
+    if ranked is None:
+        return ranking.softmax_normaliser(scores[None, :])
+    return np.array([ranked.peak]), np.array([ranked.total])
+
+
+def _unscored_as(query: Query, shown: list[float | None]) -> list[float | None]:
+    """AWS documents that User-Personalization scores every item — explored, promoted and new ones too: an item
+    the model cannot score shows 0 there; v2 (the recipes with reasons) leaves such items unscored."""
+    unscored = None if query.with_reasons else 0.0
+    return [unscored if v is None else v for v in shown]
 
 
 def _render(
     model: ServedModel, query: Query, scores: np.ndarray, allowed: np.ndarray, picked: list[int], reasons: dict[int, str]
 ) -> list[dict[str, Any]]:
     catalog = model.catalog
-    shown = _display(model, scores, allowed, picked) if query.with_scores else [None] * len(picked)
+    shown = _display(model, query, scores, picked) if query.with_scores else [None] * len(picked)
     names = catalog.item_ids[np.asarray(picked, dtype=np.int64)].tolist()
     return [_entry(catalog, query, index, name, score, reasons.get(index)) for index, name, score in zip(picked, names, shown, strict=True)]
 
 
 def _entry(catalog: Catalog, query: Query, index: int, name: str, score: float | None, reason: str | None) -> dict[str, Any]:
-    """One PredictedItem: exploration slots carry no score; reasons are a v2 feature."""
+    """One PredictedItem: v2's popular placeholders carry no score (AWS documents them unscored); reasons are a
+    v2 feature."""
     entry: dict[str, Any] = {"itemId": name}
-    if score is not None and reason != REASON_EXPLORATION:
+    if score is not None and reason != REASON_POPULAR:
         entry["score"] = score
     if reason is not None:
         if reason == REASON_PROMOTED and query.promotion is not None:

@@ -97,9 +97,9 @@ class ServingState:
         return [_summed(label, [getattr(model, memo).stats() for model in served])
                 for memo, label in (("scores", "model_scores"), ("ranks", "model_rankings"))]
 
+    def close(self) -> None:
+        self.log.close()
+
 
 def _summed(name: str, parts: list[CacheStats]) -> CacheStats:
     return CacheStats(name, *(sum(getattr(s, f) for s in parts) for f in ("entries", "weight", "hits", "misses", "evictions")))
-
-    def close(self) -> None:
-        self.log.close()
