@@ -132,7 +132,7 @@ def get_action_recommendations(ctx: RequestContext, params: dict[str, Any]) -> d
     action_filter = None
     if "filterArn" in params:
         values = params.get("filterValues", {})
-        compiled = _compiled(filter_compile, _filter_record(ctx, model, params["filterArn"]), model)
+        compiled = _compiled(ctx, _filter_record(ctx, model, params["filterArn"]), model)
         parse_filter_values(values)  # malformed values fail the request here, naming the key
         action_filter = ActionFilter(compiled, values, _user_record(model.catalog, params.get("userId")))
     items = _history(model, params).item_ids

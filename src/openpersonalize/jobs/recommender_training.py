@@ -189,7 +189,7 @@ def start(services: Services, job: Job, progress: Progress) -> None:
     record = services.store.update_if(job.arn, (START_PENDING,), {"status": START_IN_PROGRESS})
     if record is None:
         return
-    _load(services, record, record.body["_modelArn"])
+    _load(services, record.body["_modelArn"])
     # The 7-day retraining clock runs while ACTIVE only (spec §3.4): restart it.
     services.store.update_if(job.arn, (START_IN_PROGRESS,), {"status": ACTIVE, "failureReason": None, "_trainedAt": time.time()})
     services.record_changed(job.arn)
