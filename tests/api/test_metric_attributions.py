@@ -439,7 +439,7 @@ def test_recommendation_ids_survive_a_restart(tmp_path: Path) -> None:
         sent = time.time()
         events.put_events(trackingId=tracking_id, userId="u1", sessionId="s1",
                           eventList=[{"eventType": "click", "itemId": "i1", "sentAt": sent, "recommendationId": rid}])
-        settings = Settings(data_dir=live.data_dir)
+        settings = Settings(data_dir=live.data_dir, local_paths=(Path(tempfile.gettempdir()),))
         worker = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(live.data_dir))
         assert attribution.publish_put_reports(worker, now=sent + 2 * attribution.WINDOW_SECONDS)
         (_, _, report), = read_reports(output, "PUT")

@@ -351,3 +351,22 @@ def test_missing_required_event_type_fails_the_create(personalize: Any, tmp_path
     assert code == "ResourceInUseException" and "CREATE FAILED" in message
     personalize.delete_recommender(recommenderArn=arn)
     wait_gone(lambda: personalize.describe_recommender(recommenderArn=arn))
+
+
+def test_more_like_x_without_items_data_fails_with_a_reason(personalize: Any, tmp_path: Path) -> None:
+    """More like X needs Items data (spec §6): an Items dataset whose import failed holds no rows, and the
+    recommender must not go ACTIVE on interactions alone."""
+    data = generate_vod(users=60, items=40, interactions=1500, seed=4)
+    files = write_csv(data, tmp_path)
+    group, _ = active_group(personalize, domain="VIDEO_ON_DEMAND")
+    interactions = active_dataset(personalize, group, "Interactions", new_schema(personalize, data.schemas["INTERACTIONS"], "VIDEO_ON_DEMAND"))
+    _import(personalize, interactions, files["interactions"])
+    items = active_dataset(personalize, group, "Items", new_schema(personalize, data.schemas["ITEMS"], "VIDEO_ON_DEMAND"))
+    (tmp_path / "broken.csv").write_text("NOT_A_COLUMN\nx\n")
+    job = personalize.create_dataset_import_job(jobName=unique("imp"), datasetArn=items,
+                                                dataSource={"dataLocation": str(tmp_path / "broken.csv")})["datasetImportJobArn"]
+    assert wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])["status"] == "CREATE FAILED"
+    arn = personalize.create_recommender(name=unique("r"), datasetGroupArn=group, recipeArn=VOD["aws-vod-more-like-x"])["recommenderArn"]
+    failed = wait_for(lambda: personalize.describe_recommender(recommenderArn=arn)["recommender"], timeout=120)
+    assert failed["status"] == "CREATE FAILED"
+    assert "needs Items data; the Items dataset has no rows" in failed["failureReason"]

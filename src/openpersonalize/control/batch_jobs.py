@@ -23,7 +23,7 @@ from .common import (
     ACTIVE,
     CREATE_PENDING,
     IN_FLIGHT,
-    check_exploration,
+    check_serving_config,
     check_quota,
     new_record,
     paginate,
@@ -157,20 +157,8 @@ def _check_mode(params: dict[str, Any]) -> str:
 
 
 def _check_job_config(config: dict[str, Any], recipe_arn: str) -> None:
-    """batchInferenceJobConfig (spec §8.1): exploration for User-Personalization, ranking influence for
-    Semantic-Similarity; values are checked here since the wire model cannot express their ranges."""
-    exploration = config.get("itemExplorationConfig") or {}
-    capabilities = catalogue.recipe(recipe_arn).capabilities
-    if exploration and not capabilities.exploration:
-        raise InvalidInputException(
-            f"batchInferenceJobConfig.itemExplorationConfig applies to User-Personalization recipes only, not {recipe_arn}."
-        )
-    check_exploration("batchInferenceJobConfig.itemExplorationConfig", exploration)
-    if config.get("rankingInfluence") and not capabilities.ranking_influence:
-        raise InvalidInputException(
-            f"batchInferenceJobConfig.rankingInfluence applies to "
-            f"{catalogue.names_of(lambda r: r.capabilities.ranking_influence)} only, not {recipe_arn}."
-        )
+    """batchInferenceJobConfig (spec §8.1), checked as a campaign's options are."""
+    check_serving_config("batchInferenceJobConfig", config, recipe_arn)
 
 
 

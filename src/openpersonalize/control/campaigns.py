@@ -24,7 +24,7 @@ from . import arns
 from .common import (
     start_deletion,
     ACTIVE,
-    check_exploration,
+    check_serving_config,
     CREATE_FAILED,
     CREATE_IN_PROGRESS,
     CREATE_PENDING,
@@ -81,18 +81,7 @@ def check_config(config: dict[str, Any], requested_arn: str, recipe_arn: str) ->
             "campaignConfig.syncWithLatestSolutionVersion=true needs solutionVersionArn in the form "
             f"<solutionArn>/$LATEST; got {requested_arn}."
         )
-    exploration = config.get("itemExplorationConfig") or {}
-    capabilities = catalogue.recipe(recipe_arn).capabilities
-    if exploration and not capabilities.exploration:
-        raise InvalidInputException(
-            f"campaignConfig.itemExplorationConfig applies to User-Personalization recipes only, not {recipe_arn}."
-        )
-    check_exploration("campaignConfig.itemExplorationConfig", exploration)
-    if config.get("rankingInfluence") and not capabilities.ranking_influence:
-        raise InvalidInputException(
-            f"campaignConfig.rankingInfluence applies to {catalogue.names_of(lambda r: r.capabilities.ranking_influence)} "
-            f"only, not {recipe_arn}."
-        )
+    check_serving_config("campaignConfig", config, recipe_arn)
 
 
 

@@ -13,6 +13,7 @@ from ..errors import InvalidInputException, InvalidNextTokenException, LimitExce
 from ..statuses import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING, DELETE_IN_PROGRESS, DELETE_PENDING, IN_FLIGHT  # noqa: F401 (re-exported for the resource modules)
 from .context import RequestContext
 from ..data.metadata import Record, new_record  # noqa: F401 (new_record re-exported for the resource modules)
+from ..recipes import catalogue
 from ..recipes.user_personalization import EXPLORATION_CONFIG
 
 
@@ -79,6 +80,24 @@ def check_exploration(member: str, exploration: dict[str, str]) -> None:
             raise InvalidInputException(f"{member} has unknown key {key!r}; allowed: {', '.join(EXPLORATION_CONFIG)}.")
         declared = EXPLORATION_CONFIG[key]
         check_number(f"{member}.{key}", text, float(declared.low or 0.0), declared.high)
+
+
+def check_serving_config(member: str, config: dict[str, Any], recipe_arn: str) -> None:
+    """The options a campaign or a batch inference job passes to its model (``member``: campaignConfig or
+    batchInferenceJobConfig): exploration for the recipes that explore, rankingInfluence for those that take it;
+    values are checked here since the wire model cannot express their ranges."""
+    exploration = config.get("itemExplorationConfig") or {}
+    capabilities = catalogue.recipe(recipe_arn).capabilities
+    if exploration and not capabilities.exploration:
+        raise InvalidInputException(
+            f"{member}.itemExplorationConfig applies to User-Personalization recipes only, not {recipe_arn}."
+        )
+    check_exploration(f"{member}.itemExplorationConfig", exploration)
+    if config.get("rankingInfluence") and not capabilities.ranking_influence:
+        raise InvalidInputException(
+            f"{member}.rankingInfluence applies to {catalogue.names_of(lambda r: r.capabilities.ranking_influence)} "
+            f"only, not {recipe_arn}."
+        )
 
 
 def checked_tags(tags: list[dict[str, str]]) -> dict[str, str]:

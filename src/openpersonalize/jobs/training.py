@@ -294,13 +294,14 @@ def check_recipe_data(recipe_arn: str, frames: Frames, interactions: pl.DataFram
     for kind in needs.datasets:
         if present.get(kind) is None:
             raise JobFailed(f"Create failed. {title} needs an {kind.title()} dataset in the dataset group; it has none.")
-        if present[kind].height == 0:  # e.g. its import failed: a model without that data would answer nonsense
-            raise JobFailed(f"Create failed. {title} needs {kind.title()} data; the {kind.title()} dataset has no rows. "
-                            "Import it first.")
     items = frames.schemas.get("ITEMS")
     for attr in needs.item_fields:
         if items is not None and not any(getattr(f, attr) for f in items.fields):
             raise JobFailed(f"Create failed. {title} needs {_FIELD_LABELS[attr]} in the Items schema; it has none.")
+    for kind in needs.datasets:  # e.g. its import failed: a model without that data would answer nonsense
+        if present[kind].height == 0:  # type: ignore[union-attr]  # None was refused above
+            raise JobFailed(f"Create failed. {title} needs {kind.title()} data; the {kind.title()} dataset has no rows. "
+                            "Import it first.")
     minimum = needs.min_unique_interactions
     if minimum and not relaxed:
         unique = interactions.select("USER_ID", "ITEM_ID", "TIMESTAMP").unique().height
