@@ -139,7 +139,7 @@ def s3(s3_server: str) -> Any:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, s3_server: str) -> Iterator[LiveServer]:
-    # One job thread: tests hold a job (tests/api/test_filter_in_use.py, test_progress_cli.py) to watch the queue.
+    # One job thread: tests hold a job (tests/control/test_filters_in_use.py, test_progress_report.py) to watch the queue.
     live = LiveServer(tmp_path_factory.mktemp("server"), env={**s3_env(s3_server), "OPENPERSONALIZE_WORKER_THREADS": "1"})
     live.start()
     yield live

@@ -35,7 +35,7 @@ JSON_11 = "application/x-amz-json-1.1"
 # wait (a model still loading) raises WouldBlock and the call moves to a thread.
 ON_LOOP = frozenset({"GetRecommendations", "GetPersonalizedRanking"})
 # Handlers that already return their output in wire form (no timestamps, no absent members, item lists as
-# pre-encoded JSON): the generic serialiser would cost a fifth of a cached answer (tests/api/test_answers.py
+# pre-encoded JSON): the generic serialiser would cost a fifth of a cached answer (tests/serving/test_answers.py
 # checks them against it).
 WIRE_SHAPED = frozenset({"GetRecommendations", "GetPersonalizedRanking"})
 _MEDIA = {False: JSON_11.encode(), True: b"application/json"}

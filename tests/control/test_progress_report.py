@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from conftest import LiveServer, unique, wait_for
 from test_datasets import active_dataset, active_group, new_schema
-from test_filter_in_use import HeldInput
+from test_filters_in_use import HeldInput
 
 from openpersonalize.demo.generator import generate_vod, write_csv
 from openpersonalize.recipes.als import ImplicitALS
