@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import numpy as np
+
+from _server import client, free_port, poll, start_server
 
 from openpersonalize.demo.generator import generate_vod, write_csv
 
@@ -44,39 +44,12 @@ app = Starlette(routes=[Route("/recommendations", noop, methods=["POST"])])
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("server exited early")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
-def client(service: str, port: int) -> Any:
-    return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                        aws_access_key_id="bench", aws_secret_access_key="bench",
-                        config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=900))
 
 
-def poll(describe: Any, timeout: float = 1800) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record: dict[str, Any] = describe()
-        if record["status"] in ("ACTIVE", "CREATE FAILED"):
-            return record
-        time.sleep(0.2)
-    raise TimeoutError("resource did not become ACTIVE")
 
 
 def setup(port: int, folder: Path, items: int, users: int, interactions: int) -> tuple[str, str, str, list[str]]:
@@ -94,7 +67,8 @@ def setup(port: int, folder: Path, items: int, users: int, interactions: int) ->
         poll(lambda: api.describe_dataset(datasetArn=dataset)["dataset"])
         job = api.create_dataset_import_job(jobName=f"bench-{key}", datasetArn=dataset,
                                             dataSource={"dataLocation": str(files[key.lower()])})["datasetImportJobArn"]
-        poll(lambda: api.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+        imported = poll(lambda: api.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+        assert imported["status"] == "ACTIVE", imported.get("failureReason")
     solution = api.create_solution(name="bench-up", datasetGroupArn=group, recipeArn=UP, performAutoTraining=False)["solutionArn"]
     poll(lambda: api.describe_solution(solutionArn=solution)["solution"])
     started = time.monotonic()
@@ -189,6 +163,17 @@ def cold_time(port: int, campaign: str, users: list[str]) -> float:
     return statistics.median(times)
 
 
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000)
@@ -201,16 +186,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         port, noop_port = free_port(), free_port()
-        server = subprocess.Popen([sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(port),
-                                   "--data-dir", str(folder / "data"), "--no-demo", "--log-level", "warning"],
-                                  env=env, stdout=open(folder / "server.log", "wb"), stderr=subprocess.STDOUT)
+        server = start_server(folder / "data", port)  # may read its inputs beside the data dir (folder / "csv")
         (folder / "noop_app.py").write_text(NOOP_APP)
         noop = subprocess.Popen([sys.executable, "-m", "uvicorn", "noop_app:app", "--port", str(noop_port),
                                  "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
                                 cwd=folder, env=env)
         try:
-            wait_port(port, server)
-            wait_port(noop_port, noop)
+            _wait_port(noop_port)
             campaign, exploring, flt, users = setup(port, folder / "csv", args.items, args.users, args.interactions)
             cold = cold_time(port, campaign, users[:100])
             plain = [json.dumps({"campaignArn": campaign, "userId": u, "numResults": 25}).encode() for u in users]

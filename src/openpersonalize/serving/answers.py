@@ -34,7 +34,7 @@ class Answer:
     def of(cls, prepared: Prepared) -> Answer:
         if prepared.n_explore:
             own = (0 if prepared.pool_shared else prepared.pool.nbytes) + (0 if prepared.shown is None else prepared.shown.nbytes)
-            own += prepared.pool_scores.nbytes
+            own += 0 if prepared.pool_scores is None else prepared.pool_scores.nbytes
             return cls(prepared, None, [], 512 * len(prepared.entries) + own)
         encoded = orjson.dumps(prepared.entries)
         ids = [item["itemId"] for item in prepared.entries]

@@ -168,15 +168,14 @@ class Prepared:
     pool: np.ndarray  # exploration candidates the filter allows
     pool_shared: bool  # ``pool`` is the catalogue's own (no filter): not this answer's memory
     shown: np.ndarray | None  # per pool item, how often the user saw it without a click (draw weights)
-    pool_scores: np.ndarray  # per pool item, its raw score, and the softmax normaliser: a drawn item's score
-    normaliser: tuple[np.ndarray, np.ndarray] | None
+    pool_scores: np.ndarray | None  # per pool item, the score it shows when drawn (NaN: unscored); None: no scores
     num_results: int
     explore_query: Query  # reasons and metadata columns for the drawn items
 
     @classmethod
     def final(cls, entries: list[dict[str, Any]], query: Query) -> Prepared:
         """A finished answer, nothing left to draw."""
-        return cls(entries, [], 0, np.zeros(0, np.int64), True, None, np.zeros(0, np.float32), None, query.num_results, query)
+        return cls(entries, [], 0, np.zeros(0, np.int64), True, None, None, query.num_results, query)
 
 
 def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[dict[str, Any]]:
@@ -201,10 +200,12 @@ def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
     n_explore = _slots(model, query)
     pool, shown = _pool(model, query, history, filter_mask) if n_explore else (np.zeros(0, np.int64), None)
     entries = _render(model, query, scores, allowed, picked, reasons)
-    normaliser = _normaliser(model, scores) if n_explore and query.with_scores else None
+    pool_scores = None
+    if n_explore and query.with_scores:  # computed once per answer, so each request's draw only looks them up
+        pool_scores = np.round(ranking.softmax_at(scores[None, :], pool[None, :], _normaliser(model, scores))[0],
+                               ranking.DISPLAY_DECIMALS)
     light = replace(query, mask=None, context={})  # kept with the answer: no filter closure, no user data
-    return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, scores[pool], normaliser,
-                    query.num_results, light)
+    return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, pool_scores, query.num_results, light)
 
 
 def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
@@ -219,9 +220,9 @@ def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
     chosen_at = np.asarray(chosen, dtype=np.int64)
     names = catalog.item_ids[chosen_at].tolist()
     shown: list[float | None] = [None] * len(chosen)
-    if prepared.normaliser is not None:
-        raw = prepared.pool_scores[np.searchsorted(prepared.pool, chosen_at)][None, :]
-        shown = _unscored_as(query, ranking.display_scores(raw, np.arange(len(chosen))[None, :], prepared.normaliser)[0])
+    if prepared.pool_scores is not None:
+        values = prepared.pool_scores[np.searchsorted(prepared.pool, chosen_at)].tolist()
+        shown = _unscored_as(query, [None if v != v else v for v in values])  # v != v: NaN, an unscored item
     drawn = [_entry(catalog, query, index, name, score, REASON_EXPLORATION)
              for index, name, score in zip(chosen, names, shown, strict=True)]
     return ranking.explore(prepared.entries, drawn, prepared.num_results, model.rng)
