@@ -37,17 +37,26 @@ def test_records_are_reused_until_forgotten_or_expired(serving: ServingState, mo
 
 
 def test_recommendation_ids_are_remembered_and_logged(serving: ServingState, tmp_path: Path) -> None:
-    rid = serving.remember(CAMPAIGN, ["i1", "i2"])
+    rid = serving.remember(CAMPAIGN, ["i1", "i2"], durable=True)
+    transient = serving.remember(CAMPAIGN, ["i3"], durable=False)  # a group without a metric attribution
     assert rid.startswith("RID-") and len(rid) <= 40  # the events API's recommendationId limit (spec §3.1)
     assert serving.recalled(rid) == (CAMPAIGN, ["i1", "i2"]) and serving.recalled("RID-other") is None
+    assert serving.recalled(transient) == (CAMPAIGN, ["i3"])  # implicit impressions still see it
     serving.close()
-    assert DataStore(tmp_path / "data").recommendations.sources([rid]) == {rid: CAMPAIGN}
+    assert DataStore(tmp_path / "data").recommendations.sources([rid, transient]) == {rid: CAMPAIGN}
+
+
+def test_facts_are_read_once_per_ttl(serving: ServingState) -> None:
+    calls: list[int] = []
+    for _ in range(3):
+        assert serving.fact(("attributed", "g"), lambda: calls.append(1) or True)
+    assert calls == [1]
 
 
 def test_every_cache_reports_its_counters(serving: ServingState) -> None:
     serving.filters.get_or_compute(("arn:filter", "EXCLUDE ItemID WHERE Items.GENRE IN (\"x\")"), lambda: object())
     names = [s.name for s in serving.stats()]
-    assert names == ["models", "histories", "records", "filters", "answers", "recommendations", "trackers", "action_trackers",
+    assert names == ["models", "histories", "records", "facts", "filters", "answers", "recommendations", "trackers", "action_trackers",
                      "event_targets", "action_data", "model_scores", "model_rankings"]
     filters = next(s for s in serving.stats() if s.name == "filters")
     assert (filters.entries, filters.misses) == (1, 1)

@@ -10,6 +10,7 @@ reads control's state.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from ..data.metadata import Record, Store
@@ -42,6 +43,7 @@ class ServingState:
         self.models = ModelCache(store, data, idle_seconds)
         self.actions = ActionServing(store, data)  # GetActionRecommendations' per-model action data
         self.records: BoundedCache[str, tuple[float, Record | None]] = BoundedCache("records", MAX_RECORDS)
+        self.facts: BoundedCache[Hashable, tuple[float, bool]] = BoundedCache("facts", MAX_RECORDS)
         self.filters: BoundedCache[tuple[str, str], Any] = BoundedCache("filters", MAX_FILTERS)
         self.answers: BoundedCache[AnswerKey, Answer] = BoundedCache("answers", CACHE_BYTES, weigh=lambda a: a.size)
         self.recent: BoundedCache[str, tuple[str, list[str]]] = BoundedCache("recommendations", MAX_RECENT_RECOMMENDATIONS)
@@ -68,12 +70,24 @@ class ServingState:
 
     # ---- recommendation ids ----------------------------------------------------------------------------------
 
-    def remember(self, source_arn: str, item_ids: list[str]) -> str:
-        """A new ``recommendationId`` ("RID-" + UUID, spec §3.1), kept with its source and items."""
+    def remember(self, source_arn: str, item_ids: list[str], *, durable: bool) -> str:
+        """A new ``recommendationId`` ("RID-" + UUID, spec §3.1), kept with its source and items; ``durable``
+        also writes it to the recommendation log (for metric attribution, which outlives this process)."""
         rid = f"RID-{new_uuid()}"
         self.recent.put(rid, (source_arn, item_ids))
-        self.log.append(rid, source_arn, item_ids)
+        if durable:
+            self.log.append(rid, source_arn, item_ids)
         return rid
+
+    def fact(self, key: Hashable, compute: Callable[[], bool]) -> bool:
+        """A yes/no answer read from the metadata store at most once per ``RECORD_TTL`` (like ``record``)."""
+        now = time.monotonic()
+        found = self.facts.get(key, lambda f: now - f[0] < RECORD_TTL)
+        if found is not None:
+            return found[1]
+        value = compute()
+        self.facts.put(key, (now, value))
+        return value
 
     def recalled(self, recommendation_id: str) -> tuple[str, list[str]] | None:
         """(source ARN, item ids) of a recommendation this process made recently."""
@@ -83,7 +97,7 @@ class ServingState:
 
     def caches(self) -> list[BoundedCache[Any, Any]]:
         return [
-            self.models.models, self.models.histories, self.records, self.filters, self.answers, self.recent,
+            self.models.models, self.models.histories, self.records, self.facts, self.filters, self.answers, self.recent,
             self.trackers, self.action_trackers, self.event_targets, self.actions.cache,
         ]
 
