@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from conftest import unique, wait_for
 from test_datasets import active_dataset, active_group, error_of, new_schema, wait_gone
 
@@ -82,3 +83,25 @@ def test_duplicate_name(personalize: Any, group: str) -> None:
     code, _ = error_of(personalize.create_filter, name=name, datasetGroupArn=group,
                        filterExpression='EXCLUDE ItemID WHERE Items.PRICE > 3')
     assert code == "ResourceAlreadyExistsException"
+
+
+def test_concurrent_deletes_of_a_filter_delete_it_once(personalize: Any) -> None:
+    """Two DeleteFilter calls racing: one is accepted, the other is refused (the status changes once)."""
+    import concurrent.futures
+
+    group, _ = active_group(personalize)
+    active_dataset(personalize, group, "Interactions")
+    arn = personalize.create_filter(name=unique("f"), datasetGroupArn=group,
+                                    filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")')["filterArn"]
+    wait_for(lambda: personalize.describe_filter(filterArn=arn)["filter"])
+
+    def delete() -> str:
+        try:
+            personalize.delete_filter(filterArn=arn)
+            return "ok"
+        except ClientError as err:
+            return str(err.response["Error"]["Code"])
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(lambda _: delete(), range(4)))
+    assert outcomes.count("ok") == 1 and set(outcomes) == {"ok", "ResourceInUseException"}

@@ -40,11 +40,20 @@ QUOTAS = {
 
 def start_deletion(
     ctx: RequestContext, arn: str, job: str = "delete", payload: dict[str, Any] | None = None,
-    conn: Any = None, changes: dict[str, Any] | None = None,
-) -> None:
-    """DELETE PENDING now; the deletion job runs after ``settings.delete_seconds`` (see config.Settings)."""
-    ctx.store.update(arn, {"status": DELETE_PENDING, **(changes or {})}, conn)
+    conn: Any = None, changes: dict[str, Any] | None = None, *, only_from: tuple[str, ...] | None = None,
+) -> bool:
+    """DELETE PENDING now; the deletion job runs after ``settings.delete_seconds`` (see config.Settings).
+
+    With ``only_from``, the status changes only if it is one of those (one conditional write: of two concurrent
+    deletes, one wins); False when it was not.
+    """
+    update = {"status": DELETE_PENDING, **(changes or {})}
+    if only_from is None:
+        ctx.store.update(arn, update, conn)
+    elif ctx.store.update_if(arn, only_from, update) is None:
+        return False
     ctx.store.enqueue(job, arn, payload, delay=ctx.services.settings.delete_seconds, conn=conn)
+    return True
 
 
 def now() -> float:

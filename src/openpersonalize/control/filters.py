@@ -13,7 +13,7 @@ from ..data.schema import Schema, parse_schema
 from ..filters.parse import check_filter, parse_filter
 from . import arns
 from .batch_jobs import INFERENCE_KIND, SEGMENT_KIND
-from .common import CREATE_PENDING, DELETE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, start_deletion, tags_from
+from .common import ACTIVE, CREATE_FAILED, CREATE_PENDING, DELETE_PENDING, IN_FLIGHT, check_quota, new_record, paginate, pick, start_deletion, tags_from
 from .context import RequestContext
 from .dataset_groups import require_active_group
 from ..data.metadata import Record
@@ -100,7 +100,8 @@ def delete_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
             f"Filter {record.arn} is used by {BATCH_KINDS[job.kind]} {job.arn}, which is {job.status}{more}; "
             "delete the filter once the job has finished."
         )
-    start_deletion(ctx, record.arn)
+    if not start_deletion(ctx, record.arn, only_from=(ACTIVE, CREATE_FAILED, *IN_FLIGHT)):
+        raise ResourceInUseException(f"Filter {record.arn} is already being deleted.")
     ctx.services.record_changed(record.arn)  # this process stops serving it at once, not after its record cache expires
     ctx.services.nudge()
     return {}
