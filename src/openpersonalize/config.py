@@ -33,6 +33,12 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(n.strip().lower() for n in text.split(",") if n.strip())
 
 
+def _deadlines(text: str) -> dict[str, float]:
+    """``kind=seconds,...`` → {job kind: seconds} (OPENPERSONALIZE_JOB_DEADLINES)."""
+    pairs = (p.strip().partition("=") for p in text.split(",") if p.strip())
+    return {kind.strip(): float(seconds) for kind, _, seconds in pairs}
+
+
 def _roles(path: str) -> dict[str, dict[str, list[str]]] | None:
     """The roles file: ``{"<role ARN>": {"s3": ["s3://bucket/prefix/"], "local": ["/srv/data"]}}``."""
     if not path:
@@ -91,6 +97,10 @@ class Settings:
     max_header_bytes: int = field(default_factory=lambda: int(_env("MAX_HEADER_BYTES", str(64 << 10))))
     # The request head, and then the body, must each arrive within this (slow-drip clients are cut off).
     request_seconds: float = field(default_factory=lambda: float(_env("REQUEST_SECONDS", "30")))
+    # A job that runs longer fails at its next progress report, freeing its worker thread: the default, and
+    # per job kind overrides ("train=28800,dataset_import=3600"; kinds as in jobs/runners.py).
+    job_deadline_seconds: float = field(default_factory=lambda: float(_env("JOB_DEADLINE_SECONDS", str(4 * 3600))))
+    job_deadlines: dict[str, float] = field(default_factory=lambda: _deadlines(_env("JOB_DEADLINES")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {
@@ -104,6 +114,9 @@ class Settings:
     def metadata_database_url(self) -> str:
         """SQLite file under the data dir unless a URL (e.g. PostgreSQL) is given."""
         return self.metadata_url or f"sqlite:///{(self.data_dir / 'metadata.sqlite3').resolve()}"
+
+    def deadline_of(self, job_kind: str) -> float:
+        return self.job_deadlines.get(job_kind, self.job_deadline_seconds)
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from openpersonalize.config import Settings
 from openpersonalize.control.progress import progress_of
 from openpersonalize.data.metadata import Job, Store, jobs, new_record
 from openpersonalize.data.store import DataStore
-from openpersonalize.jobs.base import Progress, Runner
+from openpersonalize.jobs.base import JobFailed, Progress, Runner
 from openpersonalize.jobs.progress import WRITE_SECONDS, JobProgress
 from openpersonalize.jobs.worker import Worker
 from openpersonalize.services import Services
@@ -98,3 +98,26 @@ def test_the_worker_reports_while_the_job_runs(services: Services) -> None:
     assert report["status"] == "CREATE IN_PROGRESS" and report["percent"] == 40.0
     assert (report["phase"], report["epoch"], report["epochs"], report["validationScore"]) == ("fitting and evaluating", 2, 5, 0.25)
     assert seen["beat"] > 0
+
+
+def test_a_report_past_the_deadline_fails_the_job(services: Services) -> None:
+    job, clock = _claimed(services), Clock()
+    progress = JobProgress(services.store, job, clock=clock, deadline=60.0)
+    progress(0.1)
+    clock.now += 61.0
+    with pytest.raises(JobFailed, match="deadline of 60 s"):
+        progress(0.2)
+
+
+def test_the_worker_stops_a_job_at_its_kind_deadline(services: Services) -> None:
+    """A slow job frees its worker thread with a reason, as a deadline per job kind (config.Settings)."""
+    services.settings.job_deadlines["probe"] = 0.05
+
+    def slow(services: Services, job: Job, progress: Progress) -> None:
+        while True:  # a job that keeps reporting but never ends
+            progress(0.5)
+            time.sleep(0.01)
+
+    Worker(services, {"probe": Runner(slow)}, tick=lambda services: None).run_job(_claimed(services))
+    record = services.store.get(ARN)
+    assert record.status == "CREATE FAILED" and "deadline of 0.05 s" in record.body["failureReason"]

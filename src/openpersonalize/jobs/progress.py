@@ -15,6 +15,7 @@ from typing import Any
 
 from ..data.metadata import Job, Store
 from ..errors import ResourceNotFoundException
+from .base import JobFailed
 
 WRITE_SECONDS = 0.5  # at most two record writes a second per job, however fast the epochs or input lines go
 
@@ -22,13 +23,21 @@ WRITE_SECONDS = 0.5  # at most two record writes a second per job, however fast 
 class JobProgress:
     """Reports of one job to its record and heartbeat (see the module docstring)."""
 
-    def __init__(self, store: Store, job: Job, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Store, job: Job, *, clock: Callable[[], float] = time.monotonic,
+                 deadline: float | None = None) -> None:
         self.store, self.job, self.clock = store, job, clock
         self.written: float | None = None
         self.phase: object = None
+        self.deadline = deadline  # seconds the job may run (config.Settings.deadline_of); None: no limit
+        self.started = clock()
 
     def __call__(self, fraction: float, stage: Mapping[str, Any] | None = None) -> None:
         now = self.clock()
+        if self.deadline is not None and now - self.started > self.deadline:
+            # Threads cannot be killed: a job stops at its next report. Every long runner reports (batches per
+            # chunk, imports per block, training per phase and epoch); HTTP downloads have their own deadline.
+            raise JobFailed(f"The job ran longer than its deadline of {self.deadline:g} s "
+                            f"(OPENPERSONALIZE_JOB_DEADLINES, kind {self.job.kind}).")
         phase = None if stage is None else stage.get("phase")
         due = self.written is None or now - self.written >= WRITE_SECONDS
         if not (due or fraction >= 1.0 or (stage is not None and phase != self.phase)):

@@ -117,7 +117,7 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job.id, done), daemon=True)
         beat.start()
         try:
-            runner.run(self.services, job, JobProgress(self.services.store, job))
+            runner.run(self.services, job, JobProgress(self.services.store, job, deadline=self.services.settings.deadline_of(job.kind)))
         except NotYet as wait:
             log.debug("job %s (%s %s) waits: %s", job.id, job.kind, job.arn, wait)
             self.services.store.requeue(job.id, delay=wait.delay)
