@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 from typing import Any
 
@@ -85,12 +86,8 @@ def test_duplicate_name(personalize: Any, group: str) -> None:
     assert code == "ResourceAlreadyExistsException"
 
 
-def test_concurrent_deletes_of_a_filter_delete_it_once(personalize: Any) -> None:
+def test_concurrent_deletes_of_a_filter_delete_it_once(personalize: Any, group: str) -> None:
     """Two DeleteFilter calls racing: one is accepted, the other is refused (the status changes once)."""
-    import concurrent.futures
-
-    group, _ = active_group(personalize)
-    active_dataset(personalize, group, "Interactions")
     arn = personalize.create_filter(name=unique("f"), datasetGroupArn=group,
                                     filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")')["filterArn"]
     wait_for(lambda: personalize.describe_filter(filterArn=arn)["filter"])

@@ -44,15 +44,22 @@ class BoundedCache(Generic[K, V]):
         self.hits = self.misses = self.evictions = 0
 
     def get(self, key: K, valid: Callable[[V], bool] | None = None) -> V | None:
-        """The entry, or None; an entry that ``valid`` rejects (expired, say) counts as a miss."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None or (valid is not None and not valid(found[0])):
-                self.misses += 1
-                return None
+        """The entry, or None; an entry that ``valid`` rejects (expired, say) counts as a miss.
+
+        Reads take no lock: the runtime API reads several caches per request, and OrderedDict's ``get`` and
+        ``move_to_end`` are each atomic under the GIL. A writer may evict the key between the two (then the
+        entry found is still returned), and the counters may miss a concurrent increment: they are for /metrics.
+        """
+        found = self._entries.get(key)
+        if found is None or (valid is not None and not valid(found[0])):
+            self.misses += 1
+            return None
+        try:
             self._entries.move_to_end(key)
-            self.hits += 1
-            return found[0]
+        except KeyError:
+            pass  # evicted meanwhile
+        self.hits += 1
+        return found[0]
 
     def peek(self, key: K) -> V | None:
         """The entry, without counting a hit or a miss or making it recent (for sweeps and double checks)."""
