@@ -16,6 +16,12 @@ import boto3
 import botocore.config
 import pytest
 
+from openpersonalize.config import Settings
+from openpersonalize.control.context import RequestContext
+from openpersonalize.data.metadata import Store
+from openpersonalize.data.store import DataStore
+from openpersonalize.services import Services
+
 REGION = "us-east-1"
 # The baseline models live with the benchmarks (bench/baselines/), outside the shipped package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -175,3 +181,12 @@ def wait_for(describe: Callable[[], dict[str, Any]], done: tuple[str, ...] = ("A
 def unique(prefix: str) -> str:
     """Resource names are unique per account: tests sharing one server use distinct names."""
     return f"{prefix}-{time.monotonic_ns() % 10**12}"
+
+
+@pytest.fixture()
+def local(tmp_path: Path) -> RequestContext:
+    """A control-plane context without a server or worker: resources stay in the state the test puts them in."""
+    services = Services(
+        settings=Settings(data_dir=tmp_path), store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path)
+    )
+    return RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")

@@ -191,15 +191,6 @@ def test_delete_unknown_is_not_found(personalize: Any) -> None:
 # ---- rules that need a state the live worker would move past: the control functions in-process -------------
 
 
-@pytest.fixture()
-def local(tmp_path: Path) -> RequestContext:
-    """A context without a worker: resources stay in the state the test puts them in."""
-    services = Services(
-        settings=Settings(data_dir=tmp_path), store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path)
-    )
-    return RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")
-
-
 @pytest.mark.parametrize("kind", sorted(dataset_groups.DEPENDANTS))
 def test_every_dependant_kind_blocks_delete(local: RequestContext, kind: str) -> None:
     arn = dataset_groups.create_dataset_group(local, {"name": "g"})["datasetGroupArn"]

@@ -6,7 +6,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +13,9 @@ from botocore.exceptions import ClientError
 from conftest import LiveServer, unique, wait_for
 
 from openpersonalize.errors import ResourceInUseException
-from openpersonalize.config import Settings
 from openpersonalize.control import dataset_groups, datasets, schemas
 from openpersonalize.control.common import ACTIVE, new_record
-from openpersonalize.services import Services
 from openpersonalize.control.context import RequestContext
-from openpersonalize.data.metadata import Store
 from openpersonalize.data.store import DataStore
 
 ACCOUNT_PREFIX = "arn:aws:personalize:us-east-1:123456789012"
@@ -295,15 +291,6 @@ def test_update_errors(personalize: Any) -> None:
 
 
 # ---- states the live worker would move past: the control functions in-process ------------------------------
-
-
-@pytest.fixture()
-def local(tmp_path: Path) -> RequestContext:
-    """A context without a worker: resources stay in the state the test puts them in."""
-    services = Services(
-        settings=Settings(data_dir=tmp_path), store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path)
-    )
-    return RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")
 
 
 def _local_dataset(local: RequestContext, group_status: str = ACTIVE) -> dict[str, Any]:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from . import legacy, use_cases
 from ._records import RecipeRecord
 from .affinity import ITEM_AFFINITY_RECORD, ITEM_ATTRIBUTE_AFFINITY_RECORD
 from .base import Recipe
+from .legacy import RECORDS as LEGACY_RECORDS
 from .next_best_action import NEXT_BEST_ACTION_RECORD
 from .popularity import POPULARITY_COUNT_RECORD
 from .semantic import SEMANTIC_SIMILARITY_RECORD
 from .similar_items import SIMILAR_ITEMS_RECORD
 from .sims import SIMS_RECORD
 from .trending import TRENDING_NOW_RECORD
+from .use_cases import RECORDS as USE_CASE_RECORDS
 from .user_personalization import (
     PERSONALIZED_RANKING_RECORD,
     PERSONALIZED_RANKING_V2_RECORD,
@@ -30,9 +31,9 @@ from .user_personalization import (
 CUSTOM: tuple[RecipeRecord, ...] = (
     USER_PERSONALIZATION_V2_RECORD, USER_PERSONALIZATION_RECORD, TRENDING_NOW_RECORD, POPULARITY_COUNT_RECORD,
     PERSONALIZED_RANKING_V2_RECORD, PERSONALIZED_RANKING_RECORD, SEMANTIC_SIMILARITY_RECORD, SIMILAR_ITEMS_RECORD,
-    SIMS_RECORD, NEXT_BEST_ACTION_RECORD, ITEM_AFFINITY_RECORD, ITEM_ATTRIBUTE_AFFINITY_RECORD, *legacy.RECORDS,
+    SIMS_RECORD, NEXT_BEST_ACTION_RECORD, ITEM_AFFINITY_RECORD, ITEM_ATTRIBUTE_AFFINITY_RECORD, *LEGACY_RECORDS,
 )
-RECORDS: dict[str, RecipeRecord] = {r.arn: r for r in (*CUSTOM, *use_cases.RECORDS)}
+RECORDS: dict[str, RecipeRecord] = {r.arn: r for r in (*CUSTOM, *USE_CASE_RECORDS)}
 
 
 def is_implemented(recipe_arn: str) -> bool:
