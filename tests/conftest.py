@@ -21,6 +21,7 @@ from openpersonalize.control.context import RequestContext
 from openpersonalize.data.metadata import Store
 from openpersonalize.data.store import DataStore
 from openpersonalize.services import Services
+from seaweedfs import SeaweedFS
 
 REGION = "us-east-1"
 # The baseline models live with the benchmarks (bench/baselines/), outside the shipped package.
@@ -141,6 +142,15 @@ def s3_server() -> Iterator[str]:
 def s3(s3_server: str) -> Any:
     """A boto3 S3 client for the test side of ``s3_server`` (upload inputs, read outputs)."""
     return boto3.client("s3", endpoint_url=s3_server, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """SeaweedFS (a real S3 server) on loopback, started once per session by the first test that asks for it."""
+    weed = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    weed.start()
+    yield weed
+    weed.stop()
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,10 @@ T = TypeVar("T")
 IDLE_SECONDS = 5  # a keep-alive connection with no next request is closed after this (uvicorn's default, kept)
 
 
-def _settings(data_dir: str | None, metadata_url: str | None) -> Settings:
+def _settings(data_dir: str | None, metadata_url: str | None, object_store: str | None = None) -> Settings:
     settings = Settings()
+    if object_store:
+        settings.object_store = object_store
     if data_dir:
         settings.data_dir = Path(data_dir)
     if metadata_url:
@@ -67,6 +69,8 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--data-dir", default=None, help="Where metadata, datasets and models live (default ./var).")
 @click.option("--metadata-url", default=None, help="SQLAlchemy URL of the metadata store (e.g. PostgreSQL).")
+@click.option("--object-store", default=None,
+              help="s3://bucket/prefix for datasets, models and job outputs (default: the data dir).")
 @click.option("--no-worker", is_flag=True, help="Do not run jobs in this process (use `openpersonalize worker`).")
 @click.option("--log-level", default="info", show_default=True)
 @click.option("--demo/--no-demo", default=True, show_default=True,
@@ -74,8 +78,8 @@ def main() -> None:
 @click.option("--allow-unauthenticated-network", is_flag=True,
               help="Listen on a non-loopback address without OPENPERSONALIZE_ACCESS_KEYS (anyone who can reach it "
                    "can use the API).")
-def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, no_worker: bool, log_level: str,
-          demo: bool, allow_unauthenticated_network: bool) -> None:
+def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, object_store: str | None, no_worker: bool,
+          log_level: str, demo: bool, allow_unauthenticated_network: bool) -> None:
     """Serve the control plane, runtime and events APIs on one port."""
     import uvicorn
 
@@ -83,7 +87,7 @@ def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, 
     from .server import build_app
 
     _logging(log_level)
-    settings = _settings(data_dir, metadata_url)
+    settings = _settings(data_dir, metadata_url, object_store)
     _check_bind(host, settings, allow_unauthenticated_network)
     app = build_app(settings, run_worker=not no_worker)
     if demo:
@@ -98,14 +102,16 @@ def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, 
 @main.command()
 @click.option("--data-dir", default=None)
 @click.option("--metadata-url", default=None)
+@click.option("--object-store", default=None,
+              help="s3://bucket/prefix for datasets, models and job outputs (default: the data dir).")
 @click.option("--threads", default=1, show_default=True, type=int)
 @click.option("--log-level", default="info", show_default=True)
-def worker(data_dir: str | None, metadata_url: str | None, threads: int, log_level: str) -> None:
+def worker(data_dir: str | None, metadata_url: str | None, object_store: str | None, threads: int, log_level: str) -> None:
     """Run background jobs (imports, training, batch) claimed from the shared metadata store."""
     from .server import build_services, build_worker
 
     _logging(log_level)
-    services = build_services(_settings(data_dir, metadata_url))
+    services = build_services(_settings(data_dir, metadata_url, object_store))
     runner = build_worker(services, threads)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -56,6 +56,9 @@ class Settings:
 
     data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", "./var")))
     metadata_url: str = field(default_factory=lambda: _env("METADATA_URL"))
+    # Datasets, model artifacts and job outputs: s3://bucket/prefix (endpoint and credentials from the standard
+    # AWS settings, e.g. AWS_ENDPOINT_URL_S3), or empty for the data directory itself.
+    object_store: str = field(default_factory=lambda: _env("OBJECT_STORE"))
     account_id: str = field(default_factory=lambda: _env("ACCOUNT_ID", "123456789012"))
     default_region: str = field(default_factory=lambda: _env("REGION", "us-east-1"))
     access_keys: dict[str, str] = field(default_factory=lambda: _parse_keys(_env("ACCESS_KEYS")))

@@ -12,6 +12,7 @@ from .api.app import create_app
 from .config import Settings
 from .services import Services
 from .data.metadata import Store
+from .data.objects import open_object_store
 from .data.store import DataStore
 from .control import scheduling
 from .control.job_table import all_runners
@@ -22,7 +23,8 @@ log = logging.getLogger("openpersonalize")
 
 def build_services(settings: Settings) -> Services:
     settings.ensure_dirs()
-    return Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(settings.data_dir))
+    objects = open_object_store(settings.object_store, settings.data_dir)
+    return Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(settings.data_dir, objects))
 
 
 def build_worker(services: Services, threads: int) -> Worker:

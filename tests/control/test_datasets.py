@@ -218,7 +218,8 @@ def test_describe_unknown_is_not_found(personalize: Any) -> None:
 def test_delete_removes_record_and_files(personalize: Any, server: LiveServer) -> None:
     group, _ = active_group(personalize)
     arn = active_dataset(personalize, group, "Interactions")
-    files = DataStore(server.data_dir).dataset_dir(arn)
+    files = server.data_dir / DataStore(server.data_dir).dataset_key(arn)
+    files.mkdir(parents=True, exist_ok=True)
     (files / "part-0.parquet").write_bytes(b"rows")
     personalize.delete_dataset(datasetArn=arn)
     wait_gone(lambda: personalize.describe_dataset(datasetArn=arn))

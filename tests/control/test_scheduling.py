@@ -57,7 +57,7 @@ def test_interval_and_new_data(services: Services) -> None:
     last = services.store.get(first, "solution-version").created  # type: ignore[union-attr]
     assert scheduling.tick(services, now=last + 86400) == []  # before the interval
     assert scheduling.tick(services, now=last + 2 * 86400 + 1) == []  # due, but no new interactions
-    marker = services.data.dataset_dir(DATASET) / "bulk" / "new.parquet"
+    marker = services.data.root / services.data.dataset_key(DATASET) / "bulk" / "new.parquet"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_bytes(b"x")
     assert len(scheduling.tick(services, now=last + 2 * 86400 + 1)) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,11 @@ ITEMS = schema_of("Items", [{"name": "ITEM_ID", "type": "string"}, {"name": "PRI
 @pytest.fixture()
 def store(tmp_path: Path) -> DataStore:
     return DataStore(tmp_path / "data")
+
+
+def bulk_dir(store: DataStore, arn: str) -> Path:
+    """The dataset's bulk folder in the local object store (the data directory)."""
+    return store.root / store.dataset_key(arn) / "bulk"
 
 
 def csv(tmp_path: Path, text: str) -> list[Source]:
@@ -89,8 +96,8 @@ def test_failed_import_leaves_dataset_as_it_was(store: DataStore, tmp_path: Path
     with pytest.raises(BadData, match="at least 1000 records per job; the input has 1"):
         store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, good, "FULL", "j3", min_rows=1000)
     assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS)["USER_ID"].to_list() == ["a"]
-    bulk = store.dataset_dir(INTERACTIONS_ARN) / "bulk"
-    assert [p.name for p in bulk.iterdir() if p.name.startswith("staging")] == []
+    bulk = bulk_dir(store, INTERACTIONS_ARN)
+    assert list((store.root / "tmp").iterdir()) == []  # no staging left behind
     assert len(list((bulk / "parts").iterdir())) == 1
 
 
@@ -106,21 +113,28 @@ def test_same_job_key_commits_once(store: DataStore, tmp_path: Path) -> None:
 
 def test_leftovers_of_a_crashed_import_are_invisible_and_cleaned(store: DataStore, tmp_path: Path) -> None:
     store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, interactions(tmp_path, ["a"]), "FULL", "j1")
-    bulk = store.dataset_dir(INTERACTIONS_ARN) / "bulk"
-    # what kill -9 can leave behind: a staging dir, a stray part, a half-written manifest temp file
-    (bulk / "staging-j2").mkdir()
-    (bulk / "staging-j2" / "000000.parquet").write_bytes(b"partial")
+    bulk = bulk_dir(store, INTERACTIONS_ARN)
+    # what kill -9 can leave behind: a staging dir, stray parts (published, never committed), a half-written
+    # manifest temp file
+    staging = store.root / "tmp" / "staging-j2"
+    staging.mkdir(parents=True)
+    (staging / "000000.parquet").write_bytes(b"partial")
     (bulk / "parts" / "stray.parquet").write_bytes(b"partial")
+    (bulk / "parts" / "young.parquet").write_bytes(b"partial")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(bulk / "parts" / "stray.parquet", (hours_ago, hours_ago))
     (bulk / ".manifest-dead.tmp").write_bytes(b"{")
     assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS)["USER_ID"].to_list() == ["a"]
     store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, interactions(tmp_path, ["b"]), "INCREMENTAL", "j2")
     assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS)["USER_ID"].to_list() == ["a", "b"]
-    assert not (bulk / "staging-j2").exists() and not (bulk / "parts" / "stray.parquet").exists()
+    assert not staging.exists() and not (bulk / "parts" / "stray.parquet").exists()
+    # a young stray may be the part of an import committing right now: it waits for ORPHAN_SECONDS
+    assert (bulk / "parts" / "young.parquet").exists()
 
 
 def test_previous_generation_survives_one_commit_for_readers(store: DataStore, tmp_path: Path) -> None:
     store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, interactions(tmp_path, ["a"]), "FULL", "j1")
-    parts = store.dataset_dir(INTERACTIONS_ARN) / "bulk" / "parts"
+    parts = bulk_dir(store, INTERACTIONS_ARN) / "parts"
     first = set(parts.iterdir())
     store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, interactions(tmp_path, ["b"]), "FULL", "j2")
     assert first <= set(parts.iterdir())  # retired, still readable by someone holding the old manifest

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputException, ResourceInUseException
-from ..data.artifacts import model_dir
 from . import arns
 from .common import ACTIVE, new_record, pick
 from .context import Services
@@ -31,7 +30,7 @@ def export_model(services: Services, version_arn: str, target: Path) -> Path:
         raise ResourceInUseException(f"Solution version {version_arn} is {version.status}; only ACTIVE versions can be exported.")
     if target.exists() and any(target.iterdir()):
         raise InvalidInputException(f"Export directory {target} is not empty.")
-    shutil.copytree(model_dir(services.data.root, version_arn), target, dirs_exist_ok=True)
+    services.data.artifacts.copy_out(version_arn, target)
     manifest = {"format": "openpersonalize-model/1", "solutionVersionArn": version_arn, **pick(version.body, CARRIED)}
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return target
@@ -46,7 +45,8 @@ def import_model(services: Services, source: Path, solution_arn: str) -> str:
             f"The model was trained with {manifest['recipeArn']} but solution {solution_arn} uses {solution.body['recipeArn']}."
         )
     arn = arns.solution_version_arn(solution_arn)
-    shutil.copytree(source, model_dir(services.data.root, arn), ignore=shutil.ignore_patterns(MANIFEST))
+    with services.data.artifacts.publishing(arn) as folder:
+        shutil.copytree(source, folder, ignore=shutil.ignore_patterns(MANIFEST), dirs_exist_ok=True)
     body: dict[str, Any] = {
         **pick(solution.body, ("solutionArn", "datasetGroupArn", "performHPO", "performAutoML", "performIncrementalUpdate")),
         **pick(manifest, CARRIED),

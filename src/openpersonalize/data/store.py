@@ -1,28 +1,29 @@
-"""Dataset storage: Parquet files under the data directory (the embedded default object store).
+"""Dataset storage: Parquet files in the object store (``data/objects.py``: the data directory by default, or S3).
 
-Bulk rows (from import jobs) of a dataset live as Parquet files in ``<dataset dir>/bulk/parts/``; the files
-that make up the dataset are listed in ``bulk/manifest.json``. The manifest is replaced atomically (write a
-temporary file, fsync, ``os.replace``), and that swap is the only commit point: an import or a user deletion
-either fully lands or leaves the dataset as it was, also across kill -9. Rows from the events/records APIs
-(PUT rows) live in the event log (``data/eventlog.py``).
+Bulk rows (from import jobs) of a dataset live as Parquet objects under ``datasets/<dataset>/bulk/parts/``; the
+files that make up the dataset are listed in ``bulk/manifest.json``. A part is published under a fresh random
+name before the manifest names it, and the manifest is replaced by the object store's exclusive ``update``
+(an fsynced rename under a lock locally, a conditional PUT on S3): that swap is the only commit point, so an
+import or a user deletion either fully lands or leaves the dataset as it was, also across kill -9. Rows from
+the events/records APIs (PUT rows) live in the event log (``data/eventlog.py``).
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import polars as pl
 
+from .artifacts import Artifacts
 from .eventlog import EventLog
-from .durable import fsync_dir, fsync_file
+from .durable import fsync_file
+from .objects import LocalObjects, ObjectStore
 from .recommendations import RecommendationLog
 from .readers import DTYPES, PARQUET, BadData, Source, csv_to_parquet
 from .schema import Schema
@@ -31,6 +32,11 @@ ORIGINS = ("BULK", "PUT", "ALL")
 # Datasets whose records are entities: for ALL, the newest record per id wins (spec §2.4).
 ID_COLUMN = {"ITEMS": "ITEM_ID", "USERS": "USER_ID", "ACTIONS": "ACTION_ID"}
 MAX_REMEMBERED_JOBS = 1000  # committed import keys kept in the manifest, for idempotent re-runs
+# A part no manifest names is collected only this long after it was written: parts are published before the
+# commit that names them, so a younger one may belong to an import or deletion committing right now.
+ORPHAN_SECONDS = 3600.0
+Manifest = dict[str, Any]
+Files = tuple[list[dict[str, Any]], list[str]]  # (the manifest's file entries, its committed job keys)
 
 
 def dataset_type_of(dataset_arn: str, schema: Schema) -> str:
@@ -57,24 +63,35 @@ def conform(frame: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
 
 
 class DataStore:
-    """Where datasets, the event log and artifacts live for one deployment."""
+    """Where datasets, the event log and artifacts live for one deployment.
 
-    def __init__(self, root: Path) -> None:
+    ``root`` is the node's own directory (event log, scratch space, the cache of downloaded models); datasets and
+    model artifacts go to ``objects``, which defaults to that same directory.
+    """
+
+    def __init__(self, root: Path, objects: ObjectStore | None = None) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self.objects = objects if objects is not None else LocalObjects(root)
         self.events = EventLog(root / "eventlog")
         self.recommendations = RecommendationLog(root / "recommendations")
+        self.artifacts = Artifacts(self.objects, root / "cache" / "models", root / "tmp")
 
-    def dataset_dir(self, dataset_arn: str) -> Path:
-        # ARNs contain ':' and '/', so the directory is keyed by a filesystem-safe form.
-        safe = dataset_arn.split(":", 5)[-1].replace("/", "__")
-        path = self.root / "datasets" / safe
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def dataset_key(self, dataset_arn: str) -> str:
+        """The dataset's folder in the object store; ARNs hold ':' and '/', so a filesystem-safe form is used."""
+        return f"datasets/{dataset_arn.split(':', 5)[-1].replace('/', '__')}/"
 
     def scratch_dir(self, key: str) -> Path:
         """A private working directory for one job (downloads); the caller removes it."""
         return self.root / "tmp" / _safe_key(key)
+
+    def drop_dataset(self, dataset_arn: str) -> None:
+        """Remove every bulk file of the dataset (its PUT rows are the event log's)."""
+        self.objects.delete_prefix(self.dataset_key(dataset_arn))
+
+    def dataset_modified(self, dataset_arn: str) -> float:
+        """When the dataset's bulk files last changed (epoch seconds; 0 for none)."""
+        return max((info.modified for info in self.objects.list(self.dataset_key(dataset_arn))), default=0.0)
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -104,40 +121,34 @@ class DataStore:
 
     def read_import(self, dataset_arn: str, schema: Schema, job_key: str) -> pl.DataFrame:
         """The bulk rows that one import job (by its commit key) contributed and that are still in the dataset."""
-        bulk = self._bulk_dir(dataset_arn)
-        for _ in range(2):  # a commit landing while we read collects files we listed: the next manifest is whole
-            files = [bulk / e["name"] for e in self._manifest(bulk)["files"] if e.get("job") == job_key]
-            try:
-                parts = [conform(pl.scan_parquet(path), schema) for path in files]
-                return pl.concat(parts, how="vertical").collect() if parts else empty_frame(schema)
-            except (FileNotFoundError, pl.exceptions.ComputeError):
-                continue
-        return empty_frame(schema)
+        return self._read_bulk(dataset_arn, schema, lambda entry: entry.get("job") == job_key)
 
     def bulk_rows(self, dataset_arn: str) -> int:
         """How many bulk rows the dataset holds (from the manifest; no file is opened)."""
-        return sum(int(entry["rows"]) for entry in self._manifest(self._bulk_dir(dataset_arn))["files"])
+        return sum(int(entry["rows"]) for entry in self._manifest(self._bulk(dataset_arn))["files"])
 
-    def _read_bulk(self, dataset_arn: str, schema: Schema) -> pl.DataFrame:
-        bulk = self._bulk_dir(dataset_arn)
-        try:
-            return self._read_files(bulk, schema)
-        except (FileNotFoundError, pl.exceptions.ComputeError):
-            # Two commits landed while we read (a file we listed was collected): the new manifest is whole.
-            return self._read_files(bulk, schema)
+    def _read_bulk(self, dataset_arn: str, schema: Schema,
+                   wanted: Callable[[dict[str, Any]], bool] = lambda entry: True) -> pl.DataFrame:
+        bulk = self._bulk(dataset_arn)
+        for _ in range(2):  # a commit landing while we read collects files we listed: the next manifest is whole
+            try:
+                return self._read_files(bulk, schema, wanted)
+            except (FileNotFoundError, pl.exceptions.ComputeError):
+                continue
+        return self._read_files(bulk, schema, wanted)
 
-    def _read_files(self, bulk: Path, schema: Schema) -> pl.DataFrame:
-        files = [bulk / entry["name"] for entry in self._manifest(bulk)["files"]]
-        if not files:
+    def _read_files(self, bulk: str, schema: Schema, wanted: Callable[[dict[str, Any]], bool]) -> pl.DataFrame:
+        names = [entry["name"] for entry in self._manifest(bulk)["files"] if wanted(entry)]
+        if not names:
             return empty_frame(schema)
-        parts = [conform(pl.scan_parquet(path), schema) for path in files]
+        parts = [conform(pl.scan_parquet(self.objects.readable(bulk + name)), schema) for name in names]
         return pl.concat(parts, how="vertical").collect()
 
     # ---- bulk imports ----------------------------------------------------------------------------
 
     def has_committed(self, dataset_arn: str, job_key: str) -> bool:
         """Whether an import with this key already landed (a re-run after a crash then does nothing)."""
-        return job_key in self._manifest(self._bulk_dir(dataset_arn))["jobs"]
+        return job_key in self._manifest(self._bulk(dataset_arn))["jobs"]
 
     def import_bulk(
         self,
@@ -158,8 +169,7 @@ class DataStore:
         if mode not in ("FULL", "INCREMENTAL"):
             raise ValueError(f"mode must be FULL or INCREMENTAL, not {mode!r}")
         _check_size(sources, mode, max_bytes)
-        bulk = self._bulk_dir(dataset_arn)
-        staging = bulk / f"staging-{_safe_key(job_key)}"
+        staging = self.root / "tmp" / f"staging-{_safe_key(job_key)}"
         shutil.rmtree(staging, ignore_errors=True)  # a crashed earlier attempt of this same job
         staging.mkdir(parents=True)
         try:
@@ -173,104 +183,117 @@ class DataStore:
                 raise BadData(
                     f"An Interactions import needs at least {min_rows} records per job; the input has {total}."
                 )
-            self._commit(bulk, staged, mode, job_key)
+            self._commit(self._bulk(dataset_arn), staged, mode, job_key)
             return total
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _commit(self, bulk: Path, staged: list[tuple[Path, int]], mode: str, job_key: str) -> None:
-        with self._locked(bulk):
-            manifest = self._manifest(bulk)
+    def _commit(self, bulk: str, staged: list[tuple[Path, int]], mode: str, job_key: str) -> None:
+        if job_key in self._manifest(bulk)["jobs"]:
+            return
+        entries = []
+        for path, rows in staged:  # published under fresh names: invisible until the manifest names them
+            name = f"parts/{secrets.token_hex(8)}.parquet"
+            self.objects.put_file(bulk + name, path)
+            entries.append({"name": name, "rows": rows, "job": job_key})
+
+        def change(manifest: Manifest) -> Files | None:
             if job_key in manifest["jobs"]:
-                return
-            entries = []
-            for path, rows in staged:
-                name = f"parts/{secrets.token_hex(8)}.parquet"
-                os.replace(path, bulk / name)
-                entries.append({"name": name, "rows": rows, "job": job_key})
+                return None
             files = entries if mode == "FULL" else manifest["files"] + entries
-            jobs = (manifest["jobs"] + [job_key])[-MAX_REMEMBERED_JOBS:]
-            self._swap(bulk, manifest, files, jobs)
+            return files, (manifest["jobs"] + [job_key])[-MAX_REMEMBERED_JOBS:]
+
+        if not self._swap(bulk, change):
+            self.objects.delete([bulk + entry["name"] for entry in entries])
 
     # ---- deletions -------------------------------------------------------------------------------
 
     def delete_users(self, dataset_arn: str, user_ids: set[str]) -> int:
         """Remove the bulk rows of these users (USER_ID column), atomically; returns how many went."""
-        bulk = self._bulk_dir(dataset_arn)
+        bulk = self._bulk(dataset_arn)
         if not user_ids:
             return 0
         ids = pl.Series(sorted(user_ids), dtype=pl.String())
-        with self._locked(bulk):
+        while True:  # rewritten from one generation; if another commit landed meanwhile, again from the new one
             manifest = self._manifest(bulk)
             files, removed = [], 0
             for entry in manifest["files"]:
                 kept, gone = self._without_users(bulk, entry, ids)
                 files.append(kept)
                 removed += gone
-            if removed:
-                self._swap(bulk, manifest, files, manifest["jobs"])
-        return removed
+            if not removed:
+                return 0
+            generation = manifest["generation"]
+            if self._swap(bulk, lambda now: (files, now["jobs"]) if now["generation"] == generation else None):
+                return removed
+            self.objects.delete([bulk + kept["name"] for kept in files if kept not in manifest["files"]])
 
-    def _without_users(self, bulk: Path, entry: dict[str, Any], ids: pl.Series) -> tuple[dict[str, Any], int]:
-        source = pl.scan_parquet(bulk / entry["name"])
+    def _without_users(self, bulk: str, entry: dict[str, Any], ids: pl.Series) -> tuple[dict[str, Any], int]:
+        source = pl.scan_parquet(self.objects.readable(bulk + entry["name"]))
         if "USER_ID" not in source.collect_schema().names():
             return entry, 0
         gone = int(source.filter(pl.col("USER_ID").is_in(ids.implode())).select(pl.len()).collect().item())
         if gone == 0:
             return entry, 0
         name = f"parts/{secrets.token_hex(8)}.parquet"
-        source.filter(~pl.col("USER_ID").is_in(ids.implode())).sink_parquet(bulk / name, **PARQUET, engine="streaming")
-        fsync_file(bulk / name)
+        local = self.root / "tmp" / f"rewrite-{secrets.token_hex(8)}.parquet"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        source.filter(~pl.col("USER_ID").is_in(ids.implode())).sink_parquet(local, **PARQUET, engine="streaming")
+        fsync_file(local)
+        self.objects.put_file(bulk + name, local)
         return {**entry, "name": name, "rows": int(entry["rows"]) - gone}, gone
 
     # ---- manifest --------------------------------------------------------------------------------
 
-    def _bulk_dir(self, dataset_arn: str) -> Path:
-        bulk = self.dataset_dir(dataset_arn) / "bulk"
-        (bulk / "parts").mkdir(parents=True, exist_ok=True)
-        return bulk
+    def _bulk(self, dataset_arn: str) -> str:
+        return self.dataset_key(dataset_arn) + "bulk/"
 
-    @staticmethod
-    def _manifest(bulk: Path) -> dict[str, Any]:
+    def _manifest(self, bulk: str) -> Manifest:
         try:
-            data: dict[str, Any] = orjson.loads((bulk / "manifest.json").read_bytes())
+            return _parse_manifest(self.objects.get(bulk + "manifest.json"))
         except FileNotFoundError:
-            return {"generation": 0, "files": [], "jobs": [], "retired": []}
-        return data
+            return _parse_manifest(None)
 
-    @staticmethod
-    @contextmanager
-    def _locked(bulk: Path) -> Iterator[None]:
-        # flock: exclusive between threads (separate open file descriptions) and between processes
-        # (a server and `openpersonalize worker` processes sharing the data directory).
-        with open(bulk / ".lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def _swap(self, bulk: str, change: Callable[[Manifest], Files | None]) -> bool:
+        """Publish the manifest ``change`` makes of the current one (None: leave it), then collect files no
+        longer needed; False when nothing was published.
 
-    @staticmethod
-    def _swap(bulk: Path, old: dict[str, Any], files: list[dict[str, Any]], jobs: list[str]) -> None:
-        """Atomically publish a new manifest, then collect files no longer needed.
-
-        The previous generation's files are kept ("retired") until the next commit, so a reader that
-        listed the old manifest just before this swap can still open them.
+        The previous generation's files are kept ("retired") until the next commit, so a reader that listed
+        the old manifest just before this swap can still open them.
         """
-        names = {entry["name"] for entry in files}
-        retired = [entry["name"] for entry in old["files"] if entry["name"] not in names]
-        manifest = {"generation": int(old["generation"]) + 1, "files": files, "jobs": jobs, "retired": retired}
-        temp = bulk / f".manifest-{secrets.token_hex(4)}.tmp"
-        with open(temp, "wb") as handle:
-            handle.write(orjson.dumps(manifest))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, bulk / "manifest.json")
-        fsync_dir(bulk)
-        keep = names | set(retired)
-        for path in (bulk / "parts").glob("*.parquet"):
-            if f"parts/{path.name}" not in keep:
-                path.unlink(missing_ok=True)
+        outcome: list[Manifest] = []
+
+        def apply(raw: bytes | None) -> bytes | None:
+            outcome.clear()
+            old = _parse_manifest(raw)
+            changed = change(old)
+            if changed is None:
+                return None
+            files, jobs = changed
+            names = {entry["name"] for entry in files}
+            retired = [entry["name"] for entry in old["files"] if entry["name"] not in names]
+            new = {"generation": int(old["generation"]) + 1, "files": files, "jobs": jobs, "retired": retired}
+            outcome[:] = [old, new]
+            return orjson.dumps(new)
+
+        self.objects.update(bulk + "manifest.json", apply)
+        if not outcome:
+            return False
+        old, new = outcome
+        keep = {entry["name"] for entry in new["files"]} | set(new["retired"])
+        stale = time.time() - ORPHAN_SECONDS
+        orphans = [info.key for info in self.objects.list(bulk + "parts/")
+                   if info.key.removeprefix(bulk) not in keep and (info.key.removeprefix(bulk) in old["retired"]
+                                                                   or info.modified < stale)]
+        self.objects.delete(orphans)
+        return True
+
+
+def _parse_manifest(raw: bytes | None) -> Manifest:
+    if raw is None:
+        return {"generation": 0, "files": [], "jobs": [], "retired": []}
+    manifest: Manifest = orjson.loads(raw)
+    return manifest
 
 
 def _check_size(sources: list[Source], mode: str, max_bytes: int | None) -> None:

@@ -30,7 +30,6 @@ from ..errors import InvalidInputException
 from ..statuses import ACTIVE
 from ..services import Services
 from ..data.metadata import Job, Record
-from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..filters.compile import CompiledFilter, FilterCatalog, UserEvents, compile_filter
 from ..filters.parse import parse_filter
@@ -51,10 +50,10 @@ SCORED_TYPES = (catalogue.USER_PERSONALIZATION, catalogue.PERSONALIZED_RANKING) 
 
 
 def load_recipe(services: Services, version: Record) -> Recipe:
-    path = model_dir(services.data.root, version.arn)
-    if not (path / "config.json").exists():
-        raise JobFailed(f"The model of solution version {version.arn} is missing; train a new version.")
-    return Recipe.load(path)
+    try:
+        return Recipe.load(services.data.artifacts.local(version.arn))
+    except FileNotFoundError:
+        raise JobFailed(f"The model of solution version {version.arn} is missing; train a new version.") from None
 
 
 def group_frames(services: Services, group_arn: str) -> tuple[dict[str, pl.DataFrame], dict[str, Schema]]:

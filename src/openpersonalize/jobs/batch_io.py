@@ -3,8 +3,9 @@
 Input is one file or a folder (every object under an ``s3://`` prefix, every file under a local folder), read
 from S3, HTTP or the local disk (data/readers.py parses locations); output goes to S3 or a local folder, one
 ``<input name>.out`` per input file. Both are streamed in chunks of ``CHUNK_LINES`` lines, so memory does not
-grow with the input. A local ``.out`` is written as ``.partial`` and renamed; an S3 one is spooled to a
-scratch file and uploaded; nobody sees half a file, and a re-run after a crash overwrites, so the runners are
+grow with the input. Outputs are published through the object store interface
+(data/objects.py): a local ``.out`` is written as ``.partial`` and renamed, an S3 one is spooled to a scratch
+file and uploaded (in parts when large); nobody sees half a file, and a re-run after a crash overwrites, so the runners are
 resumable. While a job runs, the share of input bytes answered is reported as its progress (the worker writes
 it to the record's ``_progress``) and logged, once a second.
 """
@@ -12,7 +13,6 @@ it to the record's ``_progress``) and logged, once a second.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +31,7 @@ from ..data.access import Access, AccessDenied
 from ..data.readers import BadData, Location, _s3_error, bounded_lines, http_source, list_folder
 from ..filters.compile import parse_filter_values
 from .base import JobFailed, Progress
-from .dataset_export import _s3_failure, s3_client
+from .dataset_export import Target, publish, s3_client
 
 log = logging.getLogger("openpersonalize.batch")
 INFERENCE_KIND, SEGMENT_KIND = "batch-inference-job", "batch-segment-job"  # the job records
@@ -172,40 +172,14 @@ class OutputFolder:
 
 
 @contextmanager
-def output_stream(folder: OutputFolder, name: str, scratch: Path) -> Iterator[IO[bytes]]:
+def output_stream(folder: OutputFolder, name: str) -> Iterator[IO[bytes]]:
     """A binary stream for ``<name>``; published (renamed or uploaded) only when the block ends cleanly."""
-    if folder.bucket is None:
-        target = Path(folder.prefix) / name
-        partial = target.with_name(target.name + ".partial")
-        try:
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(partial, "wb")
-        except OSError as error:
-            raise JobFailed(f"Invalid S3 output path: could not write {target}: {error.strerror or error}") from None
-        with handle:
-            yield handle
-        os.replace(partial, target)
-        return
-    spool = scratch / "output.jsonl"
-    with open(spool, "wb") as handle:
-        yield handle
-    from boto3.exceptions import S3UploadFailedError
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    target = Target(folder.bucket, folder.prefix + name if folder.bucket is not None else folder.label(name))
     try:
-        s3_client().upload_file(str(spool), folder.bucket, folder.prefix + name)
-    except (BotoCoreError, ClientError, S3UploadFailedError) as error:
-        raise _s3_failure("write", _Named(folder.label(name)), error) from None
-    finally:
-        spool.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class _Named:
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
+        with publish(target) as handle:
+            yield handle
+    except JobFailed as error:
+        raise JobFailed(f"Invalid S3 output path: {error}") from None
 
 
 # ---- the driver ------------------------------------------------------------------------------------------------
@@ -265,7 +239,7 @@ def run_batch(services: Services, job: Job, kind: str, progress: Progress,
                 _check_output(access, folder, source.name + ".out")
                 if check_file is not None:
                     check_file(path, source)
-                _answer_file(path, source, folder, scratch, answer, reporter)
+                _answer_file(path, source, folder, answer, reporter)
     reporter.advance(0, force=True)
     services.store.update(job.arn, {"status": ACTIVE, "_progress": 100.0})
 
@@ -282,14 +256,13 @@ def _check_output(access: Access, folder: OutputFolder, name: str) -> None:
             raise JobFailed(f"Invalid S3 output path: {error}") from None
 
 
-def _answer_file(path: Path, source: InputFile, folder: OutputFolder, scratch: Path, answer: Answer,
-                 reporter: Reporter) -> None:
+def _answer_file(path: Path, source: InputFile, folder: OutputFolder, answer: Answer, reporter: Reporter) -> None:
     try:
         handle = open(path, "rb")
     except OSError as error:
         raise JobFailed(f"Invalid S3 input path: could not read {source.label}: {error.strerror or error}") from None
     try:
-        with handle, output_stream(folder, source.name + ".out", scratch) as out:
+        with handle, output_stream(folder, source.name + ".out") as out:
             for lines, consumed in _chunks(handle, source.label):
                 out.write(b"".join(answer(lines)))
                 reporter.advance(consumed)

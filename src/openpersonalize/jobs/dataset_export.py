@@ -12,11 +12,11 @@ record per id for Items/Users and every interaction (``DataStore.read_dataset`` 
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 import polars as pl
@@ -27,6 +27,7 @@ from ..statuses import ACTIVE, CREATE_IN_PROGRESS, IN_FLIGHT
 from ..services import Services
 from ..data.metadata import Job
 from ..data.access import Access
+from ..data.objects import LocalObjects, ObjectStore, S3Objects
 from ..data.schema import Schema, parse_schema
 from .base import JobFailed, Progress
 
@@ -105,52 +106,44 @@ def exported_rows(services: Services, dataset_arn: str, mode: str) -> pl.DataFra
     return frame
 
 
-def _write_local(frame: pl.DataFrame, target: Target) -> None:
+def objects_of(target: Target) -> tuple[ObjectStore, str]:
+    """The object store that holds ``target`` (its bucket, or its local folder) and the target's key there."""
+    if target.bucket is not None:
+        return S3Objects(target.bucket), target.key
     path = Path(target.key)
+    return LocalObjects(path.parent), path.name
+
+
+@contextmanager
+def publish(target: Target) -> Iterator[IO[bytes]]:
+    """A stream published at ``target`` only when the block ends cleanly (renamed into place, or uploaded, in
+    parts when large): readers never see a half-written file. JobFailed names the target when it cannot be
+    written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        # O_NOFOLLOW: a symlink planted under the partial's name is not written through.
-        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb") as out:
-            frame.write_csv(out)
-        os.replace(partial, path)  # readers never see a half-written part
+        objects, key = objects_of(target)
+        with objects.writer(key) as out:
+            yield out
     except OSError as error:
         raise JobFailed(f"Could not write {target}: {error.strerror or error}") from None
-
-
-def _write_s3(client: Any, frame: pl.DataFrame, target: Target, scratch: Path) -> None:
-    local = scratch / "part.csv"
-    frame.write_csv(local)
-    try:
-        client.upload_file(str(local), target.bucket, target.key)  # multipart for large parts
     except (BotoCoreError, ClientError, S3UploadFailedError) as error:  # the transfer manager wraps ClientError
         raise _s3_failure("write", target, error) from None
 
 
 def write_csv(frame: pl.DataFrame, target: Target) -> None:
     """One CSV file (header row first) at ``target``; JobFailed names the target when it cannot be written."""
-    if target.bucket is None:
-        _write_local(frame, target)
-        return
-    with tempfile.TemporaryDirectory(prefix="op-export-") as scratch:
-        _write_s3(s3_client(), frame, target, Path(scratch))
+    with publish(target) as out:
+        frame.write_csv(out)
 
 
 def write_parts(frame: pl.DataFrame, folder: Target, progress: Progress) -> list[str]:
     """Write ``frame`` as CSV parts under ``folder``; returns where each part went."""
-    client = s3_client() if folder.bucket is not None else None
     written: list[str] = []
     parts = max(1, -(-frame.height // ROWS_PER_FILE))
-    with tempfile.TemporaryDirectory(prefix="op-export-") as scratch:
-        for index in range(parts):
-            chunk = frame.slice(index * ROWS_PER_FILE, ROWS_PER_FILE)
-            target = part(folder, index)
-            if client is None:
-                _write_local(chunk, target)
-            else:
-                _write_s3(client, chunk, target, Path(scratch))
-            written.append(str(target))
-            progress((index + 1) / parts)
+    for index in range(parts):
+        target = part(folder, index)
+        write_csv(frame.slice(index * ROWS_PER_FILE, ROWS_PER_FILE), target)
+        written.append(str(target))
+        progress((index + 1) / parts)
     return written
 
 

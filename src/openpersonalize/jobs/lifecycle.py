@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 
 from ..statuses import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, DELETE_IN_PROGRESS, DELETE_PENDING
 from ..services import Services
 from ..data.metadata import Job
-from ..data.artifacts import model_dir
 from .base import Progress
 
 
 
 def _dataset_files(services: Services, arn: str) -> None:
-    shutil.rmtree(services.data.dataset_dir(arn), ignore_errors=True)
+    services.data.drop_dataset(arn)
     # PUT rows live in the event log, outside the dataset directory: a dataset re-created under the same
     # ARN (same group and type) must not inherit them.
     services.data.events.drop(arn)
@@ -23,7 +21,7 @@ def _dataset_files(services: Services, arn: str) -> None:
 def _solution_versions(services: Services, arn: str) -> None:
     """Deleting a solution deletes all its versions (spec §2.5) and their model files."""
     for version in services.store.list("solution-version", parent=arn):
-        shutil.rmtree(model_dir(services.data.root, version.arn), ignore_errors=True)
+        services.data.artifacts.delete(version.arn)
         services.store.remove(version.arn)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import shutil
 import time
 from typing import Any
 
@@ -22,7 +21,6 @@ from ..statuses import (ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDIN
                         INACTIVE, START_IN_PROGRESS, START_PENDING, STOP_IN_PROGRESS, STOP_PENDING)
 from ..services import Services
 from ..data.metadata import Job, Record
-from ..data.artifacts import model_dir
 from ..evaluation.split import split_users
 from ..recipes import catalogue
 from ..recipes.base import Recipe, TrainingData
@@ -92,9 +90,8 @@ def train_model(services: Services, record: Record, config: dict[str, Any], prog
     progress(0.9)
     metrics = dict(evaluation.metrics)  # Trending-Now's trend accuracy included (training._evaluate)
     model_arn = f"{record.arn}/{secrets.token_hex(4)}"
-    target = model_dir(services.data.root, model_arn)
-    shutil.rmtree(target, ignore_errors=True)
-    model.save(target)
+    with services.data.artifacts.publishing(model_arn) as folder:
+        model.save(folder)
     progress(0.95)
     return model_arn, {k: round(float(v), 4) for k, v in metrics.items()}
 
@@ -102,7 +99,7 @@ def train_model(services: Services, record: Record, config: dict[str, Any], prog
 def _load(services: Services, model_arn: str) -> None:
     """Prove the published model loads; serving loads it on the recommender's first request."""
     try:
-        Recipe.load(model_dir(services.data.root, model_arn))
+        Recipe.load(services.data.artifacts.local(model_arn))
     except (OSError, LookupError, ValueError) as exc:
         raise JobFailed(f"The model could not be loaded: {exc}") from exc
 
@@ -110,7 +107,7 @@ def _load(services: Services, model_arn: str) -> None:
 def _discard(services: Services, model_arn: str | None) -> None:
     """Remove a replaced model's files (a serving process still holding it drops it when idle)."""
     if model_arn:
-        shutil.rmtree(model_dir(services.data.root, model_arn), ignore_errors=True)
+        services.data.artifacts.delete(model_arn)
 
 
 # ---- jobs -------------------------------------------------------------------------------------------------------

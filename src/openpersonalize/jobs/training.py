@@ -8,7 +8,6 @@ arrive by PutEvents. Fitting once keeps training in seconds and makes the report
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,6 @@ import polars as pl
 from ..statuses import CREATE_STOPPED, CREATE_STOPPING
 from ..services import Services
 from ..data.metadata import Record
-from ..data.artifacts import model_dir
 from ..data.schema import Schema, parse_schema
 from ..evaluation.actions import evaluate_actions
 from ..evaluation.protocol import Evaluation, evaluate
@@ -147,9 +145,8 @@ def train(services: Services, version: Record, progress: Progress = no_progress)
         evaluation = _evaluate(recipe_arn, recipe, data, frames, split)
     stop()
     phase("saving the model")
-    target = model_dir(services.data.root, version.arn)
-    shutil.rmtree(target, ignore_errors=True)
-    recipe.save(target)
+    with services.data.artifacts.publishing(version.arn) as folder:
+        recipe.save(folder)
     changes["_metrics"] = {k: round(float(v), 4) for k, v in evaluation.metrics.items()}
     return changes
 

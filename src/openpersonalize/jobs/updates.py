@@ -23,8 +23,6 @@ and on the campaigns that deploy it, whose lastUpdatedDateTime is the visible tr
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -32,9 +30,8 @@ from typing import Any
 from ..statuses import ACTIVE
 from ..services import Services
 from ..data.metadata import Record
-from ..data.artifacts import model_dir
 from ..recipes import catalogue
-from ..recipes.base import ARRAYS_FILE, CONFIG_FILE, Recipe, TrainingData
+from ..recipes.base import Recipe, TrainingData
 from . import training
 from .base import JobFailed
 
@@ -60,10 +57,10 @@ def current_data(services: Services, body: dict[str, Any]) -> TrainingData:
 def refreshed_model(services: Services, body: dict[str, Any], source_arn: str) -> tuple[Recipe, TrainingData, int]:
     """The model of ``source_arn`` updated with the current data of the version described by ``body``, the
     data, and how many items the catalogue gained."""
-    source = model_dir(services.data.root, source_arn)
-    if not (source / CONFIG_FILE).exists():
-        raise JobFailed(f"Create failed. The model of solution version {source_arn} is missing; train it again with FULL.")
-    recipe = Recipe.load(source)
+    try:
+        recipe = Recipe.load(services.data.artifacts.local(source_arn))
+    except FileNotFoundError:
+        raise JobFailed(f"Create failed. The model of solution version {source_arn} is missing; train it again with FULL.") from None
     before = len(recipe.item_ids_)
     data = current_data(services, body)
     try:
@@ -73,24 +70,19 @@ def refreshed_model(services: Services, body: dict[str, Any], source_arn: str) -
     return recipe, data, len(recipe.item_ids_) - before
 
 
-def save_in_place(recipe: Recipe, target: Path) -> None:
-    """Replace a served model's files by renames: readers see the old arrays or the new, never a mix (an update
-    keeps the class and hyperparameters, so the config is the same in both)."""
-    scratch = target.with_name(f"{target.name}.update-{os.getpid()}")
-    shutil.rmtree(scratch, ignore_errors=True)
-    recipe.save(scratch)
-    target.mkdir(parents=True, exist_ok=True)
-    os.replace(scratch / CONFIG_FILE, target / CONFIG_FILE)
-    os.replace(scratch / ARRAYS_FILE, target / ARRAYS_FILE)
-    shutil.rmtree(scratch, ignore_errors=True)
+def save_in_place(services: Services, recipe: Recipe, version_arn: str) -> None:
+    """Replace a served model's files one by one (renames or PUTs): readers see the old arrays or the new, never
+    a mix (an update keeps the class and hyperparameters, so the config is the same in both)."""
+    with services.data.artifacts.publishing(version_arn) as folder:
+        recipe.save(folder)
 
 
 def data_changed_since(services: Services, group_arn: str, dataset_types: tuple[str, ...], since: float) -> bool:
     """Whether bulk files or individually recorded rows of those datasets are newer than ``since``."""
     for dataset in services.store.list("dataset", parent=group_arn):
         if dataset.body.get("datasetType") in dataset_types:
-            paths = (services.data.dataset_dir(dataset.arn), services.data.events.path(dataset.arn))
-            if max(_newest_file(p) for p in paths) > since:
+            newest = max(services.data.dataset_modified(dataset.arn), _newest_file(services.data.events.path(dataset.arn)))
+            if newest > since:
                 return True
     return False
 
@@ -122,9 +114,7 @@ def train_update(services: Services, version: Record) -> dict[str, Any]:
     _log_phase(version.arn, f"loading data; updating the model of {base.arn} without refitting it", started)
     recipe, data, new_items = refreshed_model(services, version.body, base.arn)
     _log_phase(version.arn, f"{data.n_interactions} interactions, {data.n_items} items ({new_items} new); saving the model", started)
-    target = model_dir(services.data.root, version.arn)
-    shutil.rmtree(target, ignore_errors=True)
-    recipe.save(target)
+    save_in_place(services, recipe, version.arn)
     changes: dict[str, Any] = {"_metrics": dict(base.body.get("_metrics", {})), "_baseSolutionVersionArn": base.arn}
     if "tunedHPOParams" in base.body:
         changes["tunedHPOParams"] = base.body["tunedHPOParams"]
@@ -203,7 +193,7 @@ def _refresh(services: Services, version: Record, campaigns: list[Record], now: 
     started, data_at = time.monotonic(), time.time()
     try:
         recipe, data, new_items = refreshed_model(services, version.body, version.arn)
-        save_in_place(recipe, model_dir(services.data.root, version.arn))
+        save_in_place(services, recipe, version.arn)
     except Exception:  # the scheduler must go on; the old model keeps serving
         log.exception("%s of %s failed", what, version.arn)
         return False

@@ -13,10 +13,11 @@ later import — exploration candidates), their metadata, age and popularity. Pu
 catalogue stale and a request rebuilds it in the background (at most once per ``REFRESH_SECONDS``) while the
 old one keeps serving.
 
-Jobs publish artifacts; serving picks them up. Automatic updates (jobs/updates.py) rewrite a version's
-``arrays.npz`` in place with an atomic rename. At most every ``REVISION_CHECK_SECONDS`` a request looks at the
-file's modification time; when it changed, the new revision loads in the background and replaces the old
-model in one assignment, so no request fails or waits.
+Jobs publish artifacts to the object store (data/artifacts.py); serving picks them up. Automatic updates
+(jobs/updates.py) republish a version's files in place. At most every ``REVISION_CHECK_SECONDS`` a request
+has the model's revision (its files' modification times or ETags) looked at in the background, off the
+request; when it changed, the new revision loads and replaces the old model in one assignment, so no request
+fails or waits — also on every other node serving the model from a shared object store.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,14 +34,13 @@ import polars as pl
 
 from .. import ranking
 from ..blocking import ON_EVENT_LOOP, WouldBlock
-from ..data.artifacts import model_dir
 from ..data.metadata import Store
 from ..data.schema import Schema, parse_schema
 from ..data.store import DataStore
 from ..ids import new_token
 from ..recipes import catalogue
 from ..recipes._data import lookup_sorted
-from ..recipes.base import ARRAYS_FILE, Recipe
+from ..recipes.base import Recipe
 from .cache import BoundedCache
 from .realtime import GroupHistory, replayed_session_merges
 
@@ -103,7 +102,7 @@ class ServedModel:
     catalog: Catalog
     history: GroupHistory
     loaded_at: float = field(default_factory=time.monotonic)
-    revision: int = 0  # modification time (ns) of the arrays file this model was loaded from
+    revision: str = ""  # data/artifacts.py's revision of the files this model was loaded from
     # serving/recommend.py's memos: they die with the model, so a reloaded revision never serves old scores
     scores: BoundedCache[tuple[Any, ...], np.ndarray] = field(
         default_factory=lambda: BoundedCache("scores", SCORE_CACHE_BYTES, weigh=lambda v: v.nbytes))
@@ -222,18 +221,20 @@ class ModelCache:
         return slot, slot.model
 
     def _check_revision(self, slot: _ModelSlot, model: ServedModel, now: float) -> None:
-        """Automatic updates rewrite the artifact; a new revision loads in the background, then replaces it."""
+        """Automatic updates rewrite the artifact; the check (a request to S3, with a remote object store) and a
+        new revision's load run in the background, then the new model replaces the old."""
         slot.revision_checked = now
-        if artifact_revision(self.data, model.version_arn) == model.revision:
-            return
         with self._lock:
             if slot.reloading:
                 return
             slot.reloading = True
-        self._pool.submit(self._reload, slot, model.version_arn)
+        self._pool.submit(self._reload, slot, model)
 
-    def _reload(self, slot: _ModelSlot, version_arn: str) -> None:
+    def _reload(self, slot: _ModelSlot, model: ServedModel) -> None:
+        version_arn = model.version_arn
         try:
+            if artifact_revision(self.data, version_arn) == model.revision:
+                return
             served = self._load(version_arn)
             # One assignment: requests see the old model or the new one, and the new one brings empty score
             # and ranking memos (ServedModel.scores / .ranks), so nothing of the old revision is served again.
@@ -262,11 +263,8 @@ class ModelCache:
     def _load(self, version_arn: str) -> ServedModel:
         started = time.perf_counter()
         recipe_arn, recipe_type, group_arn = _model_source(self.store, version_arn)
-        path = model_dir(self.data.root, version_arn)
-        if not (Path(path) / "config.json").exists():
-            raise FileNotFoundError(f"The model of solution version {version_arn} is missing from {path}.")
         revision = artifact_revision(self.data, version_arn)
-        recipe = Recipe.load(path)
+        recipe = Recipe.load(self.data.artifacts.local(version_arn))
         history = self.history(group_arn)
         served = ServedModel(
             version_arn, recipe_arn, recipe_type, group_arn, recipe,
@@ -330,12 +328,9 @@ class ModelCache:
             slot.future.result().observe(rows)
 
 
-def artifact_revision(data: DataStore, version_arn: str) -> int:
-    """The modification time (ns) of a model's arrays file: automatic updates replace it (0 = no file)."""
-    try:
-        return (model_dir(data.root, version_arn) / ARRAYS_FILE).stat().st_mtime_ns
-    except FileNotFoundError:
-        return 0
+def artifact_revision(data: DataStore, version_arn: str) -> str:
+    """Changes whenever a job republishes the model's files ("" = no model)."""
+    return data.artifacts.revision(version_arn)
 
 
 def _model_source(store: Store, model_arn: str) -> tuple[str, str, str]:
