@@ -48,6 +48,8 @@ def test_put_get_stat_list_delete(objects: ObjectStore) -> None:
     first = objects.stat("a/x.json")
     assert objects.get("a/x.json") == b"one" and first is not None and first.size == 3
     assert [(i.key, i.size) for i in objects.list("a/")] == [("a/b/y.bin", 4), ("a/x.json", 3)]
+    assert [i.key for i in objects.list("a")] == ["a/b/y.bin", "a/x.json", "ab.txt"]
+    assert [i.key for i in objects.list("a/b")] == ["a/b/y.bin"] and objects.list("b") == []
     objects.put("a/x.json", b"other")
     assert objects.get("a/x.json") == b"other" and objects.stat("a/x.json").tag != first.tag  # type: ignore[union-attr]
     objects.delete(["a/x.json", "a/missing"])

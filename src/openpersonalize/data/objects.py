@@ -180,14 +180,15 @@ class LocalObjects(ObjectStore):
         return ObjectInfo(key, found.st_size, found.st_mtime, str(found.st_mtime_ns))
 
     def list(self, prefix: str) -> list[ObjectInfo]:
-        folder, _, start = prefix.rpartition("/")
+        folder = prefix.rpartition("/")[0]
         base = self.path(folder) if folder else self.root
         if not base.is_dir():
             return []
         found = []
-        for path in base.rglob(f"{start}*" if start else "*"):
-            if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".partial"):
-                info = self.stat(path.relative_to(self.root).as_posix())
+        for path in base.rglob("*"):
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix) and not path.name.startswith(".") and not path.name.endswith(".partial"):
+                info = self.stat(key) if path.is_file() else None
                 if info is not None:
                     found.append(info)
         return sorted(found, key=lambda info: info.key)
