@@ -76,6 +76,13 @@ def test_main_flows_keep_their_data_in_the_object_store(nodes: tuple[LiveServer,
     assert [json.loads(line)["input"]["userId"] for line in lines] == ["u1", "u2"]
     assert all(len(json.loads(line)["output"]["recommendedItems"]) == 3 for line in lines)
 
+    into_the_store = personalize.create_batch_inference_job(
+        jobName=unique("bij"), solutionVersionArn=version, roleArn=ROLE,
+        jobInput={"s3DataSource": {"path": f"s3://{BUCKET}/batch/in/"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{BUCKET}/{PREFIX}/models/"}})["batchInferenceJobArn"]
+    refused = wait_for(lambda: personalize.describe_batch_inference_job(batchInferenceJobArn=into_the_store)["batchInferenceJob"])
+    assert refused["status"] == "CREATE FAILED" and "OPENPERSONALIZE_OBJECT_STORE" in refused["failureReason"]
+
     export = personalize.create_dataset_export_job(jobName="exp", datasetArn=dataset, roleArn=ROLE, ingestionMode="BULK",
                                                    jobOutput={"s3DataDestination": {"path": f"s3://{BUCKET}/export/"}})
     exported = wait_for(lambda: personalize.describe_dataset_export_job(datasetExportJobArn=export["datasetExportJobArn"])["datasetExportJob"])

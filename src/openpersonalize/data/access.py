@@ -50,6 +50,13 @@ def _under(path: Path, roots: tuple[Path, ...]) -> bool:
     return any(path.is_relative_to(root) for root in roots)
 
 
+def _object_store_prefix(url: str) -> tuple[str, ...]:
+    """``s3://bucket/prefix`` → ``("bucket/prefix/",)``; nothing for the local data directory (checked as a path)."""
+    if not url.startswith("s3://"):
+        return ()
+    return (url.removeprefix("s3://").strip("/") + "/",)
+
+
 def _grants(roles: dict[str, dict[str, list[str]]] | None) -> dict[str, Grant] | None:
     if roles is None:
         return None
@@ -71,6 +78,8 @@ class Access:
     http_deadline: float
     grants: dict[str, Grant] | None
     role: str | None = None
+    # The server's own S3 object store ("bucket/prefix/"): like its data directory, never a job's input or output.
+    forbidden_s3: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, settings: Settings, role: str | None = None) -> Access:
@@ -83,6 +92,7 @@ class Access:
             http_deadline=settings.http_deadline_seconds,
             grants=_grants(settings.roles),
             role=role,
+            forbidden_s3=_object_store_prefix(settings.object_store),
         )
 
     # ---- locations --------------------------------------------------------------------------------------
@@ -126,6 +136,9 @@ class Access:
             raise self._role_denied(label, action)
 
     def _check_role_s3(self, location: Location, action: str) -> None:
+        where = f"{location.bucket}/{location.key}"
+        if any(where.startswith(p) or p.startswith(where) for p in self.forbidden_s3):
+            raise AccessDenied(f"Access denied: {location.text} holds this server's own data (OPENPERSONALIZE_OBJECT_STORE).")
         grant = self._grant(location.text, action)
         if grant is not None and not any(f"{location.bucket}/{location.key}".startswith(p) for p in grant.s3_prefixes):
             raise self._role_denied(location.text, action)
