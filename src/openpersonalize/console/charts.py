@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH = 560
-BAR_HEIGHT, BAR_GAP, LABEL_WIDTH = 16, 8, 190
+WIDTH = 640
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH = 16, 8, 280
 BLUE, GREY, INK = "#2f6fb3", "#b9c2cc", "#1d2733"
 
 

@@ -17,7 +17,7 @@ from ..data.schema import parse_schema, validate_schema
 from ..errors import InvalidInputException, PersonalizeError
 from ..ids import new_uuid
 from ..data import insights
-from .app import UPLOAD_PATH, back, console_of, field_of, link, posted
+from .app import UPLOAD_PATH, Console, back, console_of, field_of, link, posted
 from .groups import group_page
 
 EXAMPLE_SCHEMA = json.dumps({
@@ -100,7 +100,8 @@ async def dataset_page(request: Request, arn: str, error: PersonalizeError | Non
     facts = await run_in_threadpool(insights.read, console.services.data.dataset_dir(arn))
     group = described["datasetGroupArn"]
     return console.render(request, "dataset.html", status=400 if error else 200, title=described["name"], error=error,
-                          dataset=described, jobs=jobs, schema=schema, insights=facts,
+                          dataset=described, jobs=jobs, reports=await _running(console, jobs), arn=arn,
+                          schema=schema, insights=facts,
                           fields=[f["name"] for f in json.loads(schema["schema"])["fields"]],
                           max_upload=console.services.settings.max_upload_bytes,
                           crumbs=[("Dataset groups", link("")), (group.rsplit("/", 1)[-1], link("group", group))])
@@ -164,9 +165,13 @@ async def import_jobs_fragment(request: Request) -> Response:
     console = console_of(request)
     arn = request.query_params.get("arn", "")
     jobs = await console.run_each("ListDatasetImportJobs", {"datasetArn": arn}, "datasetImportJobs")
-    reports = {j["datasetImportJobArn"]: await run_in_threadpool(progress_of, console.services, j["datasetImportJobArn"])
-               for j in jobs if j["status"] not in ("ACTIVE", "CREATE FAILED")}
-    return console.render(request, "_imports.html", jobs=jobs, reports=reports, arn=arn)
+    return console.render(request, "_imports.html", jobs=jobs, reports=await _running(console, jobs), arn=arn)
+
+
+async def _running(console: Console, jobs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The progress reports of the jobs still running (control/progress.py)."""
+    return {j["datasetImportJobArn"]: await run_in_threadpool(progress_of, console.services, j["datasetImportJobArn"])
+            for j in jobs if j["status"] not in ("ACTIVE", "CREATE FAILED")}
 
 
 ROUTES = [

@@ -16,7 +16,9 @@ from ..errors import InvalidInputException, PersonalizeError
 from .app import Console, back, console_of, field_of, link, posted
 from .groups import group_page
 
-BASELINE = "Popularity-Count"
+# The picker lists the recipes most people start with first; legacy HRNN recipes last in their type.
+TYPE_ORDER = ("USER_PERSONALIZATION", "PERSONALIZED_RANKING", "RELATED_ITEMS", "POPULAR_ITEMS", "USER_SEGMENTATION",
+              "PERSONALIZED_ACTIONS")
 
 
 async def recipes(console: Console) -> list[dict[str, Any]]:
@@ -25,7 +27,9 @@ async def recipes(console: Console) -> list[dict[str, Any]]:
         listed = await console.run_each("ListRecipes", {}, "recipes")
         described = [(await console.run("DescribeRecipe", {"recipeArn": r["recipeArn"]}))["recipe"] for r in listed
                      if not r.get("domain")]
-        console.cache["recipes"] = sorted(described, key=lambda r: (r["recipeType"], r["name"]))
+        console.cache["recipes"] = sorted(described, key=lambda r: (
+            TYPE_ORDER.index(r["recipeType"]) if r["recipeType"] in TYPE_ORDER else len(TYPE_ORDER),
+            "hrnn" in r["name"], r["name"]))
     return console.cache["recipes"]  # type: ignore[no-any-return]
 
 
@@ -150,7 +154,8 @@ async def version_page(request: Request, arn: str, error: PersonalizeError | Non
     solution_arn = described["solutionArn"]
     group = (await console.run("DescribeSolution", {"solutionArn": solution_arn}))["solution"]["datasetGroupArn"]
     return console.render(request, "version.html", status=400 if error else 200, title=arn.rsplit("/", 1)[-1],
-                          error=error, version=described, live=await _live(console, arn), metrics=_bars(described),
+                          error=error, version=described, arn=arn, live=await _live(console, arn), metrics=_bars(described),
+                          has_baseline=bool(described.get("_baseline")),
                           batch_jobs=await _batch_jobs(console, arn) if described["status"] == "ACTIVE" else [],
                           crumbs=[("Dataset groups", link("")), (group.rsplit("/", 1)[-1], link("group", group)),
                                   (solution_arn.rsplit("/", 1)[-1], link("solution", solution_arn))])
