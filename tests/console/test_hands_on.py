@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from console_fixtures import SCRIPT_ITEM, browser, console_server, interactions_csv, page, shoot, unlabelled_fields  # noqa: F401 (fixtures)
+from console_fixtures import SCRIPT_ITEM, shoot, unlabelled_fields
 from conftest import unique
 
 TRAINING_SECONDS = 90_000  # ms: a small User-Personalization training takes seconds; a slow CI gets margin

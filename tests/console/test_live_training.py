@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from console_fixtures import browser, console_server, page, shoot, unlabelled_fields  # noqa: F401 (fixtures)
+from console_fixtures import shoot, unlabelled_fields
 from conftest import LiveServer, unique, wait_for
 from openpersonalize.console.app import link
 from openpersonalize.demo.generator import generate_vod
@@ -39,12 +39,12 @@ def test_live_training_shows_progress_and_stops(page: Page, console_server: Live
     version = _training_version(console_server, tmp_path)
     page.goto(link("version", version))
     live = page.locator("#live")
-    expect(live).to_contain_text("CREATE IN_PROGRESS", timeout=30_000)
-    expect(live).to_contain_text("Phase: HPO", timeout=30_000)
+    expect(live).to_contain_text("CREATE IN_PROGRESS", timeout=90_000)
+    expect(live).to_contain_text("Phase: HPO", timeout=60_000)
     expect(live).to_contain_text("trials on a validation split")  # the phase's detail: trials done of the total
     expect(page.get_by_role("img", name="training progress")).to_be_visible()
     shoot(page, "08-training-live")
     assert unlabelled_fields(page) == []
     page.get_by_role("button", name="Stop training").click()
     expect(page.locator("h1 .status")).to_contain_text("CREATE STOP")
-    expect(page.locator("h1 .status")).to_have_text("CREATE STOPPED", timeout=30_000)  # the live panel reloads the page
+    expect(page.locator("h1 .status")).to_have_text("CREATE STOPPED", timeout=60_000)  # the live panel reloads the page

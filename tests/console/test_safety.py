@@ -10,7 +10,6 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from console_fixtures import browser, console_server, page  # noqa: F401 (fixtures)
 from conftest import LiveServer, unique
 
 KEY_ID, SECRET = "AKIDCONSOLE", "s3cret-console-key"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 
 WIDTH = 640
-BAR_HEIGHT, BAR_GAP, LABEL_WIDTH = 16, 8, 280
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH = 16, 8, 300
 BLUE, GREY, INK = "#2f6fb3", "#b9c2cc", "#1d2733"
 
 
@@ -37,7 +37,7 @@ def bars(rows: Sequence[tuple[str, float, float | None]], title: str, *, scale: 
     span = WIDTH - LABEL_WIDTH - 60
     parts, y = [], 4
     for label, value, baseline in rows:
-        parts.append(f'<text x="{LABEL_WIDTH - 6}" y="{y + 12}" text-anchor="end" font-size="12" fill="{INK}">{escape(label)}</text>')
+        parts.append(f'<text x="{LABEL_WIDTH - 6}" y="{y + 12}" text-anchor="end" font-size="11" fill="{INK}">{escape(label)}</text>')
         parts.append(f'<rect x="{LABEL_WIDTH}" y="{y}" width="{max(1.0, span * value / top):.1f}" height="{BAR_HEIGHT - 4}" fill="{BLUE}"/>')
         parts.append(f'<text x="{LABEL_WIDTH + span * value / top + 4:.1f}" y="{y + 10}" font-size="11" fill="{INK}">{_number(value)}</text>')
         if baseline is not None:
