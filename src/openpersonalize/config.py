@@ -97,6 +97,8 @@ class Settings:
     )
     # Request caps, checked before anything is buffered (README "Security").
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(4 << 20))))
+    # A CSV uploaded in the console streams to disk under the data directory (uploads/) up to this size.
+    max_upload_bytes: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_BYTES", str(1 << 30))))
     max_header_bytes: int = field(default_factory=lambda: int(_env("MAX_HEADER_BYTES", str(64 << 10))))
     # The request head, and then the body, must each arrive within this (slow-drip clients are cut off).
     request_seconds: float = field(default_factory=lambda: float(_env("REQUEST_SECONDS", "30")))
@@ -117,6 +119,11 @@ class Settings:
     def metadata_database_url(self) -> str:
         """SQLite file under the data dir unless a URL (e.g. PostgreSQL) is given."""
         return self.metadata_url or f"sqlite:///{(self.data_dir / 'metadata.sqlite3').resolve()}"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where the console keeps uploaded files; import jobs may read them (data/access.py)."""
+        return self.data_dir / "uploads"
 
     def deadline_of(self, job_kind: str) -> float:
         return self.job_deadlines.get(job_kind, self.job_deadline_seconds)

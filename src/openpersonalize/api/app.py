@@ -16,11 +16,12 @@ from starlette.routing import Route
 
 from ..services import Services
 from ..blocking import ON_EVENT_LOOP, WouldBlock
+from ..console import Call, build_console, is_console_path
 from ..control.context import RequestContext
 from ..ids import new_uuid
 from . import auth
 from ..errors import InternalFailure, PersonalizeError, SerializationException, UnknownOperationException
-from .limits import Guard, refuse
+from .limits import Guard, host_name, refuse
 from .metrics import REGISTRY, render_caches
 from .model import TARGET_PREFIX, WireOperation, rest_routes, wire_operations
 from .operations import OPERATIONS
@@ -179,11 +180,14 @@ async def _read_body(receive: Any) -> bytes:
 class PersonalizeApp(Starlette):
     """Starlette for everything, with a direct route for the runtime API's hot paths."""
 
-    def __init__(self, dispatcher: Dispatcher, guard: Guard, **kwargs: Any) -> None:
+    def __init__(self, dispatcher: Dispatcher, guard: Guard, console: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dispatcher, self.guard = dispatcher, guard
+        self.dispatcher, self.guard, self.console = dispatcher, guard, console
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and is_console_path(scope):  # browser forms and a session: its own gate (console/app.py)
+            await self.console(scope, receive, send)
+            return
         if scope["type"] == "http":  # api/limits.py: caps, Host, content type, early authentication
             try:
                 receive = await self.guard.admit(scope, receive)
@@ -197,14 +201,31 @@ class PersonalizeApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+def console_caller(services: Services) -> Call:
+    """What the console calls: an operation by name, validated against its input shape like a wire request, then
+    the operations table's control function (no HTTP, no signature: the console has its own sign-in)."""
+    operations = wire_operations()
+    settings = services.settings
+
+    def call(name: str, params: dict[str, Any]) -> dict[str, Any]:
+        ctx = RequestContext(services=services, region=settings.default_region, account_id=settings.account_id,
+                             request_id=new_uuid())
+        return OPERATIONS[name](ctx, validate(params, operations[name].model.input_shape))
+
+    return call
+
+
 def create_app(services: Services, lifespan: Any = None) -> Starlette:
     dispatcher = Dispatcher(services)
+    allowed = services.settings.allowed_hosts
+    console = build_console(services, console_caller(services), lambda host: host_name(host) in allowed,
+                            REGISTRY.requests_per_operation)
     routes = [
         Route("/metrics", _metrics, methods=["GET"]),
         Route("/progress/{arn:path}", progress_route, methods=["GET"]),  # not an AWS operation (api/progress.py)
         Route("/", dispatcher.dispatch, methods=["POST"]),
         Route("/{path:path}", dispatcher.dispatch, methods=["POST"]),
     ]
-    app = PersonalizeApp(dispatcher, Guard(services.settings), routes=routes, lifespan=lifespan)
+    app = PersonalizeApp(dispatcher, Guard(services.settings), console, routes=routes, lifespan=lifespan)
     app.state.services = services
     return app

@@ -33,6 +33,15 @@ class Registry:
             self._histogram[operation][bisect.bisect_left(BUCKETS, seconds)] += 1
             self._sums[operation] += seconds
 
+    def requests_per_operation(self) -> dict[str, int]:
+        """Requests answered per operation, any status (the console's usage page)."""
+        with self._lock:
+            counts: dict[str, int] = defaultdict(int)
+            for (name, labels), value in self._counters.items():
+                if name == "openpersonalize_requests_total":
+                    counts[dict(labels)["operation"]] += int(value)
+            return dict(counts)
+
     def render(self) -> str:
         with self._lock:
             lines = [

@@ -3,8 +3,8 @@
 Personalize's Describe calls only say ``CREATE IN_PROGRESS``; while a job runs, the worker's progress reports
 (jobs/progress.py) keep fields outside the wire shape on its record: ``_progress`` (percent done, every job
 that reports) and ``_training`` (a training's stage, from jobs/training.py). The report: ``{"arn", "kind",
-"status", "failureReason", "phase", "detail", "step", "steps", "epoch", "epochs", "validationScore", "percent",
-"elapsedSeconds"}``; members that do not apply are null.
+"status", "failureReason", "phase", "detail", "step", "steps", "epoch", "epochs", "validationScore", "validationCurve", "percent",
+"elapsedSeconds"}`` (``validationCurve``: [epoch, score] pairs of the epochs reported so far); members that do not apply are null.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def progress_of(services: Services, arn: str) -> dict[str, Any]:
     report: dict[str, Any] = {
         "arn": arn, "kind": record.kind, "status": status, "failureReason": body.get("failureReason"),
         "phase": None, "detail": None, "step": None, "steps": None, "epoch": None, "epochs": None,
-        "validationScore": None, "percent": None, "elapsedSeconds": _elapsed(record, status),
+        "validationScore": None, "validationCurve": None, "percent": None, "elapsedSeconds": _elapsed(record, status),
     }
     if "_progress" in body:
         report["percent"] = float(body["_progress"])
@@ -50,7 +50,7 @@ def _training(state: dict[str, Any]) -> dict[str, Any]:
     """The stage's members; ``percent`` stays the whole training's (``_progress``), not the phase's steps."""
     return {"phase": state.get("phase"), "detail": state.get("detail") or None, "step": state.get("step"),
             "steps": state.get("steps"), "epoch": state.get("epoch"), "epochs": state.get("epochs"),
-            "validationScore": state.get("validationScore")}
+            "validationScore": state.get("validationScore"), "validationCurve": state.get("curve") or None}
 
 
 def _elapsed(record: Record, status: str) -> float:

@@ -4,7 +4,8 @@ Imports, exports, batch input and output, deletion inputs and metric-attribution
 location through ``Access`` before reading or writing (README "Security"):
 
 - local paths and ``file://`` URLs only under ``OPENPERSONALIZE_LOCAL_PATHS``, resolved first (symlinks,
-  ``..``), never under /proc, /sys, /dev or the server's own data directory. A refusal reads the same whether
+  ``..``), never under /proc, /sys, /dev or the server's own data directory — except, for reading, its
+  ``uploads`` folder, where the console stores the files a signed-in user uploaded to import. A refusal reads the same whether
   the file exists or not, so it is no oracle;
 - with a roles file, the job's ``roleArn`` must be listed and grant the S3 prefix or local root, as an IAM
   role must on AWS;
@@ -80,6 +81,7 @@ class Access:
     role: str | None = None
     # The server's own S3 object store ("bucket/prefix/"): like its data directory, never a job's input or output.
     forbidden_s3: tuple[str, ...] = ()
+    uploads: Path | None = None  # readable inside the data directory: the console's uploads
 
     @classmethod
     def of(cls, settings: Settings, role: str | None = None) -> Access:
@@ -93,6 +95,7 @@ class Access:
             grants=_grants(settings.roles),
             role=role,
             forbidden_s3=_object_store_prefix(settings.object_store),
+            uploads=settings.upload_dir.expanduser().resolve(),
         )
 
     # ---- locations --------------------------------------------------------------------------------------
@@ -127,6 +130,8 @@ class Access:
         return location
 
     def _check_local(self, resolved: Path, label: str, action: str) -> None:
+        if action == "read" and self.uploads is not None and resolved.is_relative_to(self.uploads):
+            return
         if not _under(resolved, self.local_roots) or _under(resolved, self.forbidden):
             raise AccessDenied(
                 f"Access denied: {label} is outside the local paths this server may {action} ({LOCAL_SETTING})."

@@ -34,6 +34,7 @@ from . import search
 from .base import JobFailed, Progress, no_progress
 
 log = logging.getLogger("openpersonalize.training")
+BASELINE_RECIPE = "arn:aws:personalize:::recipe/aws-popularity-count"
 SEED = 0  # evaluation split and model initialisation: reproducible versions (issue 3)
 FITTING = "fitting and evaluating"
 # Where each phase starts in the fraction done, and the share its steps (trials, epochs) advance through: rough
@@ -77,6 +78,7 @@ class Phases:
         self.started, self.wall_started = time.monotonic(), time.time()
         self.phase = ""
         self.fit: dict[str, float | int | None] = {}  # the last epoch report: epoch, epochs, validationScore
+        self.curve: list[list[float]] = []  # [epoch, validation score] of every epoch that had one (the console's chart)
 
     def __call__(self, phase: str, detail: str = "", step: int | None = None, steps: int | None = None) -> None:
         text = f"{phase}: {detail}" if detail else phase
@@ -84,7 +86,8 @@ class Phases:
         level = logging.INFO if phase != self.phase or step == steps else logging.DEBUG
         log.log(level, "training %s: %s (%.1f s)", self.arn, text, time.monotonic() - self.started)
         self.phase = phase
-        stage = {"phase": phase, "detail": detail, "step": step, "steps": steps, "started": self.wall_started, **self.fit}
+        stage = {"phase": phase, "detail": detail, "step": step, "steps": steps, "started": self.wall_started, **self.fit,
+                 "curve": self.curve}
         self.progress(_fraction(phase, step, steps), stage)
 
     def searching(self, phase: str, noun: str, metric: str) -> Callable[[int, int, float | None], None]:
@@ -100,6 +103,8 @@ class Phases:
         """Fit progress of iterative recipes (recipes/base.report_epoch): epochs may stop early."""
         score = f", validation score {validation:.4f}" if validation is not None else ""
         self.fit = {"epoch": epoch, "epochs": epochs, "validationScore": validation}
+        if validation is not None:
+            self.curve = [*self.curve, [epoch, round(float(validation), 5)]]
         self(FITTING, f"epoch {epoch} of at most {epochs}{score}", epoch, epochs)
 
 
@@ -148,7 +153,18 @@ def train(services: Services, version: Record, progress: Progress = no_progress)
     with services.data.artifacts.publishing(version.arn) as folder:
         recipe.save(folder)
     changes["_metrics"] = {k: round(float(v), 4) for k, v in evaluation.metrics.items()}
+    if _has_baseline(recipe_arn):
+        baseline = evaluate(make_recipe(BASELINE_RECIPE, {}, seed=SEED), split, task="user")
+        changes["_baseline"] = {k: round(float(v), 4) for k, v in baseline.metrics.items()}
     return changes
+
+
+def _has_baseline(recipe_arn: str) -> bool:
+    """Whether the version's metrics get Popularity-Count's on the same split beside them (the console draws both,
+    issue 12): recipes evaluated on held-out users' next items, other than Popularity-Count itself. It costs one
+    count over the training interactions and one batch of top-25 lists."""
+    record = catalogue.recipe(recipe_arn)
+    return recipe_arn != BASELINE_RECIPE and record.capabilities.evaluation == "user" and search.task_of(recipe_arn) == "user"
 
 
 def _evaluate(recipe_arn: str, recipe: Recipe, data: TrainingData, frames: Frames, split: Any) -> Evaluation:
