@@ -227,7 +227,9 @@ class SequentialLinear(Recipe):
     def _tail_scores(self, head: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per row of matrix scores: (positions in ``tail_items_``, scores) of its best tail items."""
         index = InvertedIndex(self.tail_centroids_, self.tail_offsets_, self.tail_vectors_, self.tail_positions_)
-        queries = head @ self.tail_projection_.T
+        # one product per row: a matrix product sums in another order than a vector one, and a user must score
+        # the same alone as in a batch (serving/shortlists.py)
+        queries = [row @ self.tail_projection_.T for row in head]
         if self.exact_tail:
             everything = np.arange(len(self.tail_items_))
             return [(everything, index.exact_scores(query)) for query in queries]
@@ -259,18 +261,19 @@ class SequentialLinear(Recipe):
 
     def _score(self, histories: Histories) -> np.ndarray:
         columns, scores, fill = self._compact(histories)
-        full = np.full((len(histories), int(self.n_items_)), np.float32(fill))
+        full = np.empty((len(histories), int(self.n_items_)), np.float32)
+        full[:] = fill
         full[:, columns] = scores
         return full
 
-    def _compact(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, float]:
+    def _compact(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, np.ndarray | float]:
         """(columns, scores, fill): scores (rows × columns) for the catalogue items in ``columns`` — the
-        vocabulary, each row's tail candidates and the history items — every other item scores ``fill``, below
-        all of them. Work that follows (blending, top-k) is then proportional to the candidates, not the
+        vocabulary, each row's tail candidates and the history items — every other item scores ``fill`` (per
+        row, rows × 1, or one value), below all of them. Work that follows (blending, top-k) is then proportional to the candidates, not the
         catalogue (issue 4: 1M items)."""
         return self._linear(histories)
 
-    def _linear(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, float]:
+    def _linear(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         width = len(self.vocabulary_)
         column = self._columns()
         count, lengths = len(histories), histories.lengths()
@@ -296,12 +299,14 @@ class SequentialLinear(Recipe):
             scores += self.neighbour_weight * _unit_rows(index.scores(query, self.neighbour_count))
         tail = self._tail_scores(scores) if len(getattr(self, "tail_items_", ())) else []
         scores = np.where(scores > 0, scores * self.discount_, scores)
-        floor = min([scores.min(initial=0.0), *(values.min(initial=0.0) for _, values in tail)]) - 1.0
+        # per row, so a row scores the same alone as in a batch (a shortlist is a batch row, serving.shortlists)
+        floor = np.minimum(scores.min(axis=1, initial=0.0), [values.min(initial=0.0) for _, values in tail] or 0.0) - 1.0
+        floor = floor.astype(np.float32)[:, None]
         if not tail and known.all():  # every candidate is a modelled item: the matrix columns are the answer's
             return self.vocabulary_, scores, floor
         found = [self.tail_items_[positions] for positions, _ in tail]
         columns = np.unique(np.concatenate([self.vocabulary_, histories.items, *found]))
-        out = np.full((count, len(columns)), np.float32(floor))
+        out = np.repeat(floor, len(columns), axis=1)
         out[:, np.searchsorted(columns, self.vocabulary_)] = scores
         for row, ((positions, values), items) in enumerate(zip(tail, found, strict=True)):
             out[row, np.searchsorted(columns, items)] = np.where(values > 0, values * self.tail_discount_[positions], values)
