@@ -218,7 +218,9 @@ def _shortlisted(model: ServedModel, query: Query, history: UserHistory) -> Prep
     if query.mask is not None:
         kept = kept[query.mask(model.catalog)[found.items]]
     if len(kept) < query.num_results and (not found.complete or (query.mask is not None and query.with_reasons)):
+        model.shortlists.misses += 1
         return None  # items beyond the list could qualify, or v2 fills a filtered answer with popular items
+    model.shortlists.hits += 1
     kept = kept[: query.num_results]
     shown: list[float | None] = [None] * len(kept)
     if query.with_scores:

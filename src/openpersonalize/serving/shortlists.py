@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import ranking
 from ..recipes.base import Histories, Recipe
+from .cache import CacheStats
 from .realtime import GroupHistory
 
 log = logging.getLogger("openpersonalize.serving")
@@ -62,6 +63,7 @@ class Shortlists:
         self._totals = np.zeros(0)
         self._stopped = threading.Event()
         self.done = threading.Event()  # set when the build has finished (or stopped)
+        self.hits = self.misses = 0  # answers read off a list / listed users scored anyway (recommend.py counts)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -74,6 +76,10 @@ class Shortlists:
         found = items[items >= 0]
         return Shortlist(found, self._scores[row, : len(found)], (self._peaks[row : row + 1], self._totals[row : row + 1]),
                          len(found) < SHORTLIST_LENGTH)
+
+    def stats(self) -> CacheStats:
+        weight = self._items.nbytes + self._scores.nbytes + self._peaks.nbytes + self._totals.nbytes
+        return CacheStats("shortlists", len(self._rows), weight, self.hits, self.misses, 0)
 
     def stop(self) -> None:
         """The model is no longer served: a build still running ends at its next chunk."""

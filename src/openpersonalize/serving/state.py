@@ -109,7 +109,7 @@ class ServingState:
         served = [slot.model for arn in self.models.models.keys()
                   if (slot := self.models.models.peek(arn)) is not None and slot.model is not None]
         return [_summed(label, [getattr(model, memo).stats() for model in served])
-                for memo, label in (("scores", "model_scores"), ("ranks", "model_rankings"))]
+                for memo, label in (("scores", "model_scores"), ("ranks", "model_rankings"), ("shortlists", "shortlists"))]
 
     def close(self) -> None:
         self.log.close()
