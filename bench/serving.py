@@ -1,21 +1,24 @@
-"""Serving latency and throughput over HTTP (issue 4): prints a table.
+"""Serving throughput and latency over HTTP as traffic really comes (issue 13): prints a table.
 
 A live ``openpersonalize serve`` on loopback holds a User-Personalization campaign over a generated VOD
-catalogue (``--items``, default 10k). A separate load-generator process keeps ``--connections`` keep-alive
-HTTP/1.1 connections busy with GetRecommendations (raw sockets: the client must cost little CPU, since it
-shares the 2 cores with the server), with and without an EXCLUDE filter. The same run measures a bare
-Starlette no-op endpoint on the same uvicorn stack, so the table shows what the service keeps of the
-framework's ceiling. Also reported: the cold (first request of a user, no cached scores) in-process time.
+catalogue (default 20k users, 10k items, 1M interactions) and an ``EXCLUDE ItemID WHERE
+Interactions.EVENT_TYPE IN ("Watch")`` filter. wrk (Debian's ``wrk``) keeps keep-alive connections busy on the
+same 2 cores. Rows:
 
-    .venv/bin/python bench/serving.py [--items 10000] [--seconds 5] [--connections 16]
+- random users over the whole user set, each user's first visit (nothing cached), with the filter: throughput
+  at 32 connections, latency at 4;
+- live sessions: PutEvents then GetRecommendations for the same user (both calls counted), first visits;
+- cache hits: users drawn from 500, each already answered once;
+- first visits to a campaign with the default exploration (every answer draws new slots, no shortlist);
+- a bare Starlette no-op endpoint on the same uvicorn stack, in the same run: the framework's ceiling.
+
+    .venv/bin/python bench/serving.py [--users 20000] [--items 10000] [--interactions 1000000] [--seconds 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import multiprocessing
 import os
 import socket
 import statistics
@@ -23,9 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _wrk
 import numpy as np
 
 from _server import client, free_port, poll, start_server
@@ -52,10 +58,18 @@ app = Starlette(routes=[Route("/recommendations", noop, methods=["POST"])])
 
 
 
-def setup(port: int, folder: Path, items: int, users: int, interactions: int) -> tuple[str, str, str, list[str]]:
-    """Import generated data, train UP, deploy; returns (campaign ARN, exploring campaign ARN, filter ARN, user
-    ids). The first campaign has no exploration, so its answers are deterministic (and cached between a user's
-    history changes); the second keeps the default explorationWeight 0.3, so every answer draws new slots."""
+@dataclass(frozen=True)
+class Deployed:
+    campaign: str  # no exploration: answers are deterministic (and cached until the user's history changes)
+    exploring: str  # the default explorationWeight 0.3: every answer draws new slots
+    filter: str
+    tracking_id: str
+    users: list[str]
+    items: list[str]
+
+
+def setup(port: int, folder: Path, items: int, users: int, interactions: int) -> Deployed:
+    """Import generated data, train UP, deploy two campaigns, a filter and an event tracker."""
     data = generate_vod(users=users, items=items, interactions=interactions, seed=7)
     files = write_csv(data, folder)
     api = client("personalize", port)
@@ -84,72 +98,10 @@ def setup(port: int, folder: Path, items: int, users: int, interactions: int) ->
     flt = api.create_filter(name="bench-exclude", datasetGroupArn=group,
                             filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")')["filterArn"]
     poll(lambda: api.describe_filter(filterArn=flt)["filter"])
-    return campaign, exploring, flt, sorted(set(data.interactions["USER_ID"].to_list()))
-
-
-# ---- the load generator (its own process) ------------------------------------------------------------------------
-
-
-def _request(port: int, body: bytes) -> bytes:
-    head = (f"POST /recommendations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
-    return head.encode() + body
-
-
-async def _connection(port: int, requests: list[bytes], stop_at: float, latencies: list[float], errors: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    index = 0
-    # stop_at = inf means one pass over the requests (the warm-up that caches every user's scores)
-    while time.perf_counter() < stop_at and (stop_at != float("inf") or index < len(requests)):
-        started = time.perf_counter()
-        writer.write(requests[index % len(requests)])
-        index += 1
-        status_line = await reader.readline()
-        length = 0
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
-        latencies.append(time.perf_counter() - started)
-        if b" 200 " not in status_line:
-            errors.append(1)
-    writer.close()
-
-
-def _load(port: int, bodies: list[bytes], seconds: float, connections: int, out: Any) -> None:
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    requests = [_request(port, b) for b in bodies]
-    latencies: list[float] = []
-    errors: list[int] = []
-
-    async def main() -> float:
-        stop_at = time.perf_counter() + seconds if seconds > 0 else float("inf")
-        started = time.perf_counter()
-        shards = [requests[k::connections] or requests for k in range(connections)]
-        await asyncio.gather(*(_connection(port, shards[k], stop_at, latencies, errors) for k in range(connections)))
-        return time.perf_counter() - started
-
-    elapsed = asyncio.run(main())
-    out.send((latencies, len(errors), elapsed))
-
-
-def measure(port: int, bodies: list[bytes], seconds: float, connections: int) -> dict[str, float]:
-    parent, child = multiprocessing.Pipe()
-    worker = multiprocessing.Process(target=_load, args=(port, bodies, seconds, connections, child))
-    worker.start()
-    latencies, errors, elapsed = parent.recv()
-    worker.join()
-    ms = np.asarray(latencies) * 1000
-    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
-            "rps": len(ms) / elapsed, "errors": errors, "n": len(ms)}
+    tracker = api.create_event_tracker(name="bench-events", datasetGroupArn=group)
+    poll(lambda: api.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])["eventTracker"])
+    return Deployed(campaign, exploring, flt, tracker["trackingId"], sorted(set(data.interactions["USER_ID"].to_list())),
+                    sorted(set(data.interactions["ITEM_ID"].to_list())))
 
 
 def cold_time(port: int, campaign: str, users: list[str]) -> float:
@@ -174,15 +126,37 @@ def _wait_port(port: int) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
+def wait_for_shortlists(port: int, users: int, timeout: float = 900.0) -> float:
+    """Seconds until the served model's shortlists cover every user (serving/shortlists.py, /metrics)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        listed = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith('openpersonalize_cache_entries{cache="shortlists"}')]
+        if listed and listed[0] >= users:
+            return time.monotonic() - started
+        time.sleep(1.0)
+    raise RuntimeError("the shortlists did not cover every user in time")
+
+
+def _body(**fields: Any) -> bytes:
+    return json.dumps(fields).encode()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--users", type=int, default=3000)
-    parser.add_argument("--interactions", type=int, default=150_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--latency-connections", type=int, default=4)
     args = parser.parse_args()
+    if not _wrk.available():
+        sys.exit("bench/serving.py needs wrk: apt-get install wrk")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         port, noop_port = free_port(), free_port()
@@ -193,35 +167,78 @@ def main() -> None:
                                 cwd=folder, env=env)
         try:
             _wait_port(noop_port)
-            campaign, exploring, flt, users = setup(port, folder / "csv", args.items, args.users, args.interactions)
-            cold = cold_time(port, campaign, users[:100])
-            plain = [json.dumps({"campaignArn": campaign, "userId": u, "numResults": 25}).encode() for u in users]
-            filtered = [json.dumps({"campaignArn": campaign, "userId": u, "numResults": 25, "filterArn": flt}).encode() for u in users]
-            explored = [json.dumps({"campaignArn": exploring, "userId": u, "numResults": 25}).encode() for u in users]
-            first = measure(port, plain + filtered, 0, args.connections)  # one pass: every user's first visit
-            rows = {
-                "GetRecommendations UP, each user's first visit": first,
-                "no-op endpoint (bare Starlette)": measure(noop_port, plain, args.seconds, args.connections),
-                "GetRecommendations UP": measure(port, plain, args.seconds, args.connections),
-                "GetRecommendations UP + EXCLUDE filter": measure(port, filtered, args.seconds, args.connections),
-                "GetRecommendations UP, exploration 0.3": measure(port, explored, args.seconds, args.connections),
-            }
+            deployed = setup(port, folder / "csv", args.items, args.users, args.interactions)
+            users = list(rng.permutation(deployed.users))
+            ready = wait_for_shortlists(port, len(users))
+            cold = cold_time(port, deployed.exploring, users[:100])
+            rows = measure_rows(port, noop_port, deployed, users, items_of(deployed, rng), args)
         finally:
             server.terminate()
             noop.terminate()
             server.wait(10)
             noop.wait(10)
-    print(f"\nServing bench: {args.items} items, {len(users)} users, {args.connections} keep-alive connections, "
-          f"{args.seconds:g} s per row, {os.cpu_count()} cores shared by server and load generator\n")
-    print(f"{'endpoint':48} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9} {'errors':>7}")
-    for name, row in rows.items():
-        print(f"{name:48} {row['p50']:8.2f} {row['p99']:8.2f} {row['rps']:9.0f} {row['errors']:7d}")
-    print("(first-visit row: one pass over every user with and without the filter, scores computed. Other rows: "
-          "repeat visits: the ranked answer is cached until the user's history, the catalogue or the model "
-          "changes; with exploration its slots are drawn anew for each request)")
-    ratio = rows["GetRecommendations UP"]["rps"] / rows["no-op endpoint (bare Starlette)"]["rps"]
-    print(f"\nUP throughput / no-op throughput: {ratio:.0%}")
-    print(f"cold first request of a user (scores computed, sequential boto3 call): median {cold:.1f} ms")
+    print(f"\nServing bench: {args.items} items, {len(users)} users, {args.interactions} interactions; wrk on the same "
+          f"{os.cpu_count()} cores; throughput at {args.connections} connections, latency at "
+          f"{args.latency_connections}; shortlists ready {ready:.0f} s after deploy\n")
+    noop_rps = rows["no-op endpoint (bare Starlette)"][0]["rps"]
+    print(f"{'traffic':58} {'req/s':>8} {'of no-op':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}")
+    for name, (load, latency) in rows.items():
+        errors = load["errors"] + latency["errors"]
+        print(f"{name:58} {load['rps']:8.0f} {load['rps'] / noop_rps:9.0%} {latency['p50']:7.2f} {latency['p99']:7.2f} {errors:7d}")
+    print("(req/s at the load connections; p50/p99 from a separate pass at the latency connections. First-visit rows "
+          "send each user once per pass: nothing is cached; live sessions count both calls)")
+    print(f"first request of a user to the exploring campaign, sequential boto3 call: median {cold:.1f} ms")
+
+
+def items_of(deployed: Deployed, rng: np.random.Generator) -> list[str]:
+    return [str(i) for i in rng.permutation(deployed.items)]
+
+
+def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str], items: list[str],
+                 args: argparse.Namespace) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    load, latency = args.connections, args.latency_connections
+    campaign, flt = deployed.campaign, deployed.filter
+
+    def recs(subset: list[str], results: int, **extra: Any) -> list[tuple[str, bytes]]:
+        return [("/recommendations", _body(campaignArn=campaign, userId=u, numResults=results, filterArn=flt, **extra))
+                for u in subset]
+
+    def session(subset: list[str], results: int) -> list[tuple[str, bytes]]:
+        pairs: list[tuple[str, bytes]] = []
+        for k, user in enumerate(subset):
+            event = {"eventType": "Watch", "itemId": items[k % len(items)], "sentAt": 1_700_000_000 + k}
+            pairs.append(("/events", _body(trackingId=deployed.tracking_id, userId=user, sessionId=user, eventList=[event])))
+            pairs.append(("/recommendations", _body(campaignArn=campaign, userId=user, numResults=results, filterArn=flt)))
+        return _by_connection(pairs, load if results == 25 else latency)
+
+    half = len(users) // 2
+    hot = users[:500]
+    noop = [("/recommendations", _body(userId=u)) for u in users[:1000]]
+    rows: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    rows["no-op endpoint (bare Starlette)"] = (_wrk.run(noop_port, noop, connections=load, seconds=args.seconds),
+                                               _wrk.run(noop_port, noop, connections=latency, seconds=args.seconds))
+    rows["random users, EXCLUDE filter, first visits"] = (_wrk.run(port, recs(users, 25), connections=load, once=True),
+                                                          _wrk.run(port, recs(users, 24), connections=latency, once=True))
+    rows["live sessions: PutEvents + GetRecommendations, same user"] = (
+        _wrk.run(port, session(users[:half], 25), connections=load, once=True),
+        _wrk.run(port, session(users[half:], 23), connections=latency, once=True))
+    _wrk.run(port, recs(hot, 22), connections=load, once=True)  # every hot user answered once
+    rows["cache hits (500 users, answered before)"] = (_wrk.run(port, recs(hot, 22), connections=load, seconds=args.seconds),
+                                                      _wrk.run(port, recs(hot, 22), connections=latency, seconds=args.seconds))
+    exploring = [("/recommendations", _body(campaignArn=deployed.exploring, userId=u, numResults=25)) for u in users[:4000]]
+    rows["first visits, exploration 0.3 (scored per request)"] = (
+        _wrk.run(port, exploring[:3000], connections=load, once=True),
+        _wrk.run(port, exploring[3000:], connections=latency, once=True))
+    return rows
+
+
+def _by_connection(pairs: list[tuple[str, bytes]], connections: int) -> list[tuple[str, bytes]]:
+    """Order (PutEvents, GetRecommendations) pairs so wrk's connection k, which sends lines k, k + n, k + 2n, ...,
+    sends each pair's two calls in order on one connection."""
+    couples = [pairs[i : i + 2] for i in range(0, len(pairs), 2)]
+    couples = couples[: len(couples) - len(couples) % connections]  # every connection sends as many
+    lanes = [couples[k::connections] for k in range(connections)]
+    return [lane[turn][call] for turn in range(len(lanes[0])) for call in (0, 1) for lane in lanes]
 
 
 if __name__ == "__main__":

@@ -70,6 +70,9 @@ class Settings:
     attribution_report_seconds: float = field(default_factory=lambda: float(_env("ATTRIBUTION_REPORT_SECONDS", "900")))
     # A served model unused this long is dropped from memory; it reloads on its next request.
     model_idle_seconds: float = field(default_factory=lambda: float(_env("MODEL_IDLE_SECONDS", "900")))
+    # Per served model: the best items of its known users, computed in the background after it loads, so a
+    # first visit costs a filter over a short list instead of scoring the catalogue (0 turns it off).
+    shortlist_bytes: int = field(default_factory=lambda: int(_env("SHORTLIST_BYTES", str(256 << 20))))
     # Automatic updates of deployed User-Personalization models (new items and events, no new version).
     auto_update_seconds: float = field(default_factory=lambda: float(_env("AUTO_UPDATE_SECONDS", "7200")))
     # Semantic-Similarity's performIncrementalUpdate interval (AWS: about 30 minutes).

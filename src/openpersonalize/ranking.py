@@ -120,10 +120,13 @@ def top_k_ranked(ranking: Ranking, allowed: np.ndarray, k: int) -> np.ndarray:
 
 def softmax_normaliser(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row (2-D): the largest finite score and Σ exp(score − largest) over the finite scores."""
-    peak = np.max(np.where(np.isfinite(scores), scores, -np.inf), axis=1, initial=-np.inf)
+    finite = np.isfinite(scores)
+    peak = np.max(np.where(finite, scores, -np.inf), axis=1, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0.0)  # a row without a finite score has a total of 0
-    total = np.exp(scores.astype(np.float64) - peak[:, None]).sum(axis=1)  # exp(-inf) = 0
-    return peak, total
+    # Summed over the finite scores only: a row padded with unscored items (a catalogue grown since training)
+    # then sums the same values in the same pairwise order, to the last bit (serving/shortlists.py relies on it).
+    total = np.array([np.exp(row[keep].astype(np.float64) - top).sum() for row, keep, top in zip(scores, finite, peak)])
+    return peak, total.reshape(len(peak))
 
 
 def softmax_at(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndarray, np.ndarray] | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -149,6 +150,34 @@ async def refuse(scope: Any, send: Any, error: PersonalizeError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+SWEEP_SECONDS = 0.5  # how often deadlines are checked: a deadline fires up to this late
+
+
+class _Deadlines:
+    """One event loop's connections with a deadline, checked every ``SWEEP_SECONDS``. A timer per request (one
+    for the head, one for the body, each started and cancelled) cost several microseconds of every request;
+    setting a number costs nothing, and one sweep serves every connection."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: weakref.WeakSet[GuardedHttpTools] = weakref.WeakSet()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, connection: GuardedHttpTools) -> None:
+        self.connections.add(connection)
+        if self.handle is None:
+            self.handle = self.loop.call_later(SWEEP_SECONDS, self.sweep)
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for connection in list(self.connections):
+            connection.check_deadline(now)
+        self.handle = self.loop.call_later(SWEEP_SECONDS, self.sweep) if self.connections else None
+
+
+_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()
+
+
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with a cap on the request head and deadlines for the head and the body.
 
@@ -162,8 +191,12 @@ class GuardedHttpTools(HttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head, self._head_bytes, self._tail = True, 0, b""
-        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(self.head_seconds, self._head_expired)
-        self._body_timer: asyncio.TimerHandle | None = None
+        self._in_body = False
+        self._deadline: float | None = self.loop.time() + self.head_seconds
+        deadlines = _DEADLINES.get(self.loop)
+        if deadlines is None:
+            deadlines = _DEADLINES[self.loop] = _Deadlines(self.loop)
+        deadlines.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self._in_head and not self._count_head(data):
@@ -173,43 +206,36 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def _count_head(self, data: bytes) -> bool:
         """Count head bytes up to the blank line; False when the head is over the cap."""
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.head_seconds, self._head_expired)
+        if self._deadline is None:  # the first bytes of a new request on a kept-alive connection
+            self._deadline = self.loop.time() + self.head_seconds
         window = self._tail + data
         end = window.find(b"\r\n\r\n")
         self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
         self._tail = window[-3:]
         if end >= 0:
-            self._in_head, self._tail = False, b""
-            self._head_timer.cancel()
-            self._head_timer = None
+            self._in_head, self._tail, self._deadline = False, b"", None
         return self._head_bytes <= self.max_head_bytes
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        self._body_timer = self.loop.call_later(self.head_seconds, self._body_expired)
+        self._in_body, self._deadline = True, self.loop.time() + self.head_seconds
 
     def on_message_complete(self) -> None:
-        self._cancel_body_timer()
+        self._in_body, self._deadline = False, None
         super().on_message_complete()
         self._in_head, self._head_bytes = True, 0  # the next bytes on this connection start a new head
 
-    def _cancel_body_timer(self) -> None:
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
-
-    def _body_expired(self) -> None:
-        self._body_timer = None
-        if not self.transport.is_closing():
+    def check_deadline(self, now: float) -> None:
+        """Called by the loop's sweep: refuse a head or body that is late, close a connection that never spoke."""
+        if self._deadline is None or now < self._deadline or self.transport.is_closing():
+            return
+        self._deadline = None
+        if self._in_body:
             message = b'{"__type":"RequestTimeoutException","message":"The request body did not arrive in time."}'
             self._refuse_head(408, b"Request Timeout", message)
-
-    def _head_expired(self) -> None:
-        self._head_timer = None
-        if self._in_head and self._head_bytes and not self.transport.is_closing():
+        elif self._in_head and self._head_bytes:
             self._refuse_head(408, b"Request Timeout")
-        elif self._in_head and not self._head_bytes and self.cycle is None:
+        elif self._in_head and self.cycle is None:
             self.transport.close()  # a connection that never sent a byte
 
     def _refuse_head(self, status: int, reason: bytes, body: bytes = b"") -> None:
@@ -218,9 +244,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-        self._cancel_body_timer()
+        self._deadline = None
+        deadlines = _DEADLINES.get(self.loop)
+        if deadlines is not None:
+            deadlines.connections.discard(self)
         super().connection_lost(exc)
 
 

@@ -245,7 +245,7 @@ class Recipe(abc.ABC):
         candidate_item_ids : if given, only these items may be returned.
         """
         check_is_fitted(self)
-        histories = self._histories(history_item_ids, history_event_types, history_timestamps)
+        histories = self.history_row(history_item_ids, history_event_types, history_timestamps)
         scores = self.final_scores(histories)
         allowed = self._candidate_mask(candidate_item_ids)
         allowed[self._indices(exclude_item_ids)] = False
@@ -267,7 +267,7 @@ class Recipe(abc.ABC):
         promotions (the same scores ``recommend`` ranks by).
         """
         check_is_fitted(self)
-        histories = self._histories(history_item_ids, history_event_types, history_timestamps)
+        histories = self.history_row(history_item_ids, history_event_types, history_timestamps)
         return self.final_scores(histories)[0]
 
     def recommend_batch(
@@ -318,7 +318,7 @@ class Recipe(abc.ABC):
         """``item_ids`` reordered best first for this history; unknown items keep their order at the end."""
         check_is_fitted(self)
         wanted = np.asarray(list(item_ids), dtype=str)
-        histories = self._histories(history_item_ids, history_event_types, history_timestamps)
+        histories = self.history_row(history_item_ids, history_event_types, history_timestamps)
         order, shown = ranking.rank_list(self.final_scores(histories)[0], self._indices(wanted, keep_unknown=True))
         return wanted[order], np.nan_to_num(shown, nan=0.0)
 
@@ -342,10 +342,10 @@ class Recipe(abc.ABC):
             self._penalty_cache = cached
         return cached[1]
 
-    def _histories(
+    def history_row(
         self, items: Sequence[str], types: Sequence[str] | None, times: Sequence[float] | None
     ) -> Histories:
-        """One history row from ids; unknown items are dropped (with their type and time)."""
+        """One history row from ids, as the queries read it; unknown items are dropped (with their type and time)."""
         idx = self._indices(items, keep_unknown=True)
         keep = idx >= 0
         codes = None if types is None else [lookup_sorted(self.event_types_, np.asarray(list(types), dtype=str))[keep]]

@@ -227,7 +227,9 @@ class SequentialLinear(Recipe):
     def _tail_scores(self, head: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per row of matrix scores: (positions in ``tail_items_``, scores) of its best tail items."""
         index = InvertedIndex(self.tail_centroids_, self.tail_offsets_, self.tail_vectors_, self.tail_positions_)
-        queries = head @ self.tail_projection_.T
+        # one product per row: a matrix product sums in another order than a vector one, and a user must score
+        # the same alone as in a batch (serving/shortlists.py)
+        queries = [row @ self.tail_projection_.T for row in head]
         if self.exact_tail:
             everything = np.arange(len(self.tail_items_))
             return [(everything, index.exact_scores(query)) for query in queries]
@@ -259,18 +261,19 @@ class SequentialLinear(Recipe):
 
     def _score(self, histories: Histories) -> np.ndarray:
         columns, scores, fill = self._compact(histories)
-        full = np.full((len(histories), int(self.n_items_)), np.float32(fill))
+        full = np.empty((len(histories), int(self.n_items_)), np.float32)
+        full[:] = fill
         full[:, columns] = scores
         return full
 
-    def _compact(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, float]:
+    def _compact(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, np.ndarray | float]:
         """(columns, scores, fill): scores (rows × columns) for the catalogue items in ``columns`` — the
-        vocabulary, each row's tail candidates and the history items — every other item scores ``fill``, below
-        all of them. Work that follows (blending, top-k) is then proportional to the candidates, not the
+        vocabulary, each row's tail candidates and the history items — every other item scores ``fill`` (per
+        row, rows × 1, or one value), below all of them. Work that follows (blending, top-k) is then proportional to the candidates, not the
         catalogue (issue 4: 1M items)."""
         return self._linear(histories)
 
-    def _linear(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, float]:
+    def _linear(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         width = len(self.vocabulary_)
         column = self._columns()
         count, lengths = len(histories), histories.lengths()
@@ -284,7 +287,7 @@ class SequentialLinear(Recipe):
         known = cols >= 0
         tail = (age < self.bptt) & known
         weights = self._input_weights().astype(np.float32)
-        recent = sp.csr_matrix((weights[age[tail]], (rows[tail], cols[tail])), shape=(count, width))
+        recent = _rows_matrix(rows[tail], cols[tail], weights[age[tail]], count, width)
         whole = self._whole_history(rows[known], cols[known], age[known], count, width)
         scores = _unit_rows(np.asarray(recent @ self._c_order("transition_")))
         if self.ease_weight > 0:
@@ -292,14 +295,18 @@ class SequentialLinear(Recipe):
         index = self._neighbour_index()
         if index is not None:
             near = tail & (age < QUERY_LAGS)
-            query = sp.csr_matrix((weights[age[near]], (rows[near], cols[near])), shape=(count, width))
+            query = _rows_matrix(rows[near], cols[near], weights[age[near]], count, width)
             scores += self.neighbour_weight * _unit_rows(index.scores(query, self.neighbour_count))
         tail = self._tail_scores(scores) if len(getattr(self, "tail_items_", ())) else []
         scores = np.where(scores > 0, scores * self.discount_, scores)
-        floor = min([scores.min(initial=0.0), *(values.min(initial=0.0) for _, values in tail)]) - 1.0
+        # per row, so a row scores the same alone as in a batch (a shortlist is a batch row, serving.shortlists)
+        floor = np.minimum(scores.min(axis=1, initial=0.0), [values.min(initial=0.0) for _, values in tail] or 0.0) - 1.0
+        floor = floor.astype(np.float32)[:, None]
+        if not tail and known.all():  # every candidate is a modelled item: the matrix columns are the answer's
+            return self.vocabulary_, scores, floor
         found = [self.tail_items_[positions] for positions, _ in tail]
         columns = np.unique(np.concatenate([self.vocabulary_, histories.items, *found]))
-        out = np.full((count, len(columns)), np.float32(floor))
+        out = np.repeat(floor, len(columns), axis=1)
         out[:, np.searchsorted(columns, self.vocabulary_)] = scores
         for row, ((positions, values), items) in enumerate(zip(tail, found, strict=True)):
             out[row, np.searchsorted(columns, items)] = np.where(values > 0, values * self.tail_discount_[positions], values)
@@ -334,7 +341,7 @@ class SequentialLinear(Recipe):
         """EASE's input: each distinct (row, item) once, weighted by its age (distinct items since, newest = 0)."""
         decay = self.ease_history_decay
         weights = np.exp(-age.astype(np.float32) / decay) if decay > 0 else np.ones(len(age), np.float32)
-        return sp.csr_matrix((weights.astype(np.float32), (rows, cols)), shape=(count, width))
+        return _rows_matrix(rows, cols, weights.astype(np.float32), count, width)
 
     def _c_order(self, name: str) -> np.ndarray:
         """A learned matrix in C order, converted once: scipy's sparse @ dense copies a Fortran-ordered operand
@@ -368,6 +375,18 @@ def _distinct_ages(rows: np.ndarray, items: np.ndarray, from_end: np.ndarray, co
     newest = newest[np.lexsort((from_end[newest], rows[newest]))]  # per row, newest first
     starts = np.searchsorted(rows[newest], np.arange(count))
     return newest, np.arange(len(newest)) - starts[rows[newest]]
+
+
+def _rows_matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, count: int, width: int) -> sp.csr_matrix:
+    """A canonical CSR matrix from distinct (row, col) entries with rows ascending, built from its arrays: the
+    per-request input rows are small, and going through COO (sorting, summing duplicates) cost more than the
+    product. Columns ascend within a row, so products sum in the same order as from COO."""
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=count), out=indptr[1:])
+    matrix = sp.csr_matrix((values[order], cols[order].astype(np.int32), indptr), shape=(count, width))
+    matrix.has_canonical_format = True
+    return matrix
 
 
 def _decay(length: int, scale: float) -> np.ndarray:

@@ -164,7 +164,7 @@ class UserPersonalization(SequentialLinear):
                 best, best_scale = ndcg, scale
         return best_scale
 
-    def _compact(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, float]:
+    def _compact(self, histories: Histories) -> tuple[np.ndarray, np.ndarray, np.ndarray | float]:
         columns, linear, fill = self._linear(histories)
         if self.repeat_weight == 0 or float(self.repeat_scale_) == 0:
             return columns, linear, fill

@@ -43,6 +43,7 @@ from ..recipes._data import lookup_sorted
 from ..recipes.base import Recipe
 from .cache import BoundedCache
 from .realtime import GroupHistory, replayed_session_merges
+from .shortlists import Shortlists
 
 log = logging.getLogger("openpersonalize.serving")
 LOAD_TIMEOUT = 120.0
@@ -109,6 +110,7 @@ class ServedModel:
     ranks: BoundedCache[int, ranking.Ranking] = field(
         default_factory=lambda: BoundedCache("rankings", SCORE_CACHE_BYTES, weigh=lambda v: v.scores.nbytes))
     rng: np.random.Generator = field(default_factory=np.random.default_rng)  # exploration and promotion draws
+    shortlists: Shortlists = field(default_factory=lambda: Shortlists(0))  # filled in the background
 
 
 class CatalogRefresh:
@@ -176,13 +178,16 @@ class ModelCache:
 
     def __init__(
         self, store: Store, data: DataStore, idle_seconds: float, *,
-        max_models: int = MAX_MODELS, max_groups: int = MAX_GROUPS,
+        max_models: int = MAX_MODELS, max_groups: int = MAX_GROUPS, shortlist_bytes: int = 0,
     ) -> None:
         self.store, self.data, self.idle_seconds = store, data, idle_seconds
+        self.shortlist_bytes = shortlist_bytes
         self.models: BoundedCache[str, _ModelSlot] = BoundedCache("models", max_models)
         self.histories: BoundedCache[str, _HistorySlot] = BoundedCache("histories", max_groups)
         self.refresh = CatalogRefresh()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model-load")
+        # one shortlist build at a time: each keeps a core busy for a while (serving/shortlists.py)
+        self._builds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shortlists")
         self._lock = threading.Lock()  # guards starting loads and the slots' flags
         self._last_sweep = time.monotonic()
 
@@ -238,7 +243,9 @@ class ModelCache:
             served = self._load(version_arn)
             # One assignment: requests see the old model or the new one, and the new one brings empty score
             # and ranking memos (ServedModel.scores / .ranks), so nothing of the old revision is served again.
-            slot.model = served
+            old, slot.model = slot.model, served
+            if old is not None:
+                old.shortlists.stop()
             log.info("reloaded updated model %s", version_arn)
         except Exception:  # the old model keeps serving; the next check tries again
             log.exception("reloading updated model %s failed", version_arn)
@@ -252,6 +259,8 @@ class ModelCache:
             slot = self.models.peek(arn)
             if slot is not None and now - slot.used > self.idle_seconds:
                 self.models.pop(arn)
+                if slot.model is not None:
+                    slot.model.shortlists.stop()
                 log.info("unloaded idle model %s", arn)
         in_use = {slot.model.group_arn for arn in self.models.keys() if (slot := self.models.peek(arn)) and slot.model}
         self.histories.discard_where(lambda group: group not in in_use and self._history_done(group))
@@ -269,7 +278,10 @@ class ModelCache:
         served = ServedModel(
             version_arn, recipe_arn, recipe_type, group_arn, recipe,
             build_catalog(self.store, self.data, group_arn, recipe, history), history, revision=revision,
+            shortlists=Shortlists(self.shortlist_bytes),
         )
+        if self.shortlist_bytes and recipe_type == "USER_PERSONALIZATION":
+            self._builds.submit(served.shortlists.build, recipe, history)
         log.info("loaded model %s in %.0f ms", version_arn, (time.perf_counter() - started) * 1000)
         return served
 

@@ -96,6 +96,14 @@ class GroupHistory:
         cut = -MAX_EVENTS_PER_USER
         return UserHistory(items[cut:], types[cut:], times[cut:], shown)
 
+    def known_users(self) -> list[str]:
+        """Users of the bulk snapshot, most events first (ties in snapshot order)."""
+        users = np.empty(len(self._row), dtype=object)
+        for user, row in self._row.items():
+            users[row] = user
+        order = np.argsort(-np.diff(self._offsets), kind="stable")
+        return users[order].tolist()  # type: ignore[no-any-return]
+
     def user_version(self, user_id: str) -> int:
         """Changes whenever this user's streamed history changes (a cheap cache key)."""
         tail = self._tails.get(user_id)

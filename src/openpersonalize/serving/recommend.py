@@ -20,6 +20,7 @@ import numpy as np
 from .. import ranking
 from .models import Catalog, ServedModel
 from .realtime import UserHistory
+from .shortlists import model_types
 
 IMPRESSION_PENALTY = 0.5  # per unclicked impression, in standard deviations of the user's scores
 REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Exploration", "Popular item"
@@ -74,15 +75,6 @@ def _ranking(model: ServedModel, scores: np.ndarray) -> ranking.Ranking | None:
     return model.ranks.put(id(scores), ranking.ranking_of(scores))
 
 
-def _model_types(model: ServedModel, types: list[str]) -> list[str] | None:
-    """Event types the model knows (unknown ones read as its first type); None for untyped models."""
-    known = model.recipe.event_types_
-    if len(known) <= 1 and (len(known) == 0 or known[0] == ""):
-        return None
-    names = set(known.tolist())
-    return [t if t in names else str(known[0]) for t in types]
-
-
 def user_scores(model: ServedModel, user_id: str | None, history: UserHistory, context: dict[str, str]) -> np.ndarray:
     """Raw scores over the catalogue (-inf = not recommendable) for this user's current history."""
     catalog = model.catalog
@@ -94,7 +86,7 @@ def user_scores(model: ServedModel, user_id: str | None, history: UserHistory, c
 
         def compute() -> np.ndarray:
             raw = model.recipe.score_history(
-                history.item_ids, history_event_types=_model_types(model, history.event_types),
+                history.item_ids, history_event_types=model_types(model.recipe, history.event_types),
                 history_timestamps=history.timestamps,
             )
             return _extend(raw, size)
@@ -196,6 +188,9 @@ def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[di
 def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
     """Everything of the answer but the exploration draw (no promotions: their positions are drawn too)."""
     assert query.promotion is None
+    shortlisted = _shortlisted(model, query, history)
+    if shortlisted is not None:
+        return shortlisted
     scores, allowed, filter_mask, picked, reasons = _pick(model, query, history)
     n_explore = _slots(model, query)
     pool, shown = _pool(model, query, history, filter_mask) if n_explore else (np.zeros(0, np.int64), None)
@@ -206,6 +201,31 @@ def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
                                ranking.DISPLAY_DECIMALS)
     light = replace(query, mask=None, context={})  # kept with the answer: no filter closure, no user data
     return Prepared(entries, picked, n_explore, pool, filter_mask is None, shown, pool_scores, query.num_results, light)
+
+
+def _shortlisted(model: ServedModel, query: Query, history: UserHistory) -> Prepared | None:
+    """The answer read off the user's shortlist (serving/shortlists.py), or None when it cannot give the same
+    answer as scoring: the history changed since the snapshot, exploration or a related-items query, or the
+    filter leaves fewer than ``num_results`` of the list (and items outside it could qualify)."""
+    user = query.user_id
+    if (user is None or query.item_id is not None or not history.item_ids or history.shown
+            or model.recipe_type != "USER_PERSONALIZATION" or _slots(model, query)):
+        return None
+    found = model.shortlists.get(user)
+    if found is None or model.history.user_version(user) != 0:
+        return None
+    kept = np.arange(len(found.items))
+    if query.mask is not None:
+        kept = kept[query.mask(model.catalog)[found.items]]
+    if len(kept) < query.num_results and (not found.complete or (query.mask is not None and query.with_reasons)):
+        model.shortlists.misses += 1
+        return None  # items beyond the list could qualify, or v2 fills a filtered answer with popular items
+    model.shortlists.hits += 1
+    kept = kept[: query.num_results]
+    shown: list[float | None] = [None] * len(kept)
+    if query.with_scores:
+        shown = _unscored_as(query, ranking.display_scores(found.scores[None, :], kept[None, :], found.normaliser)[0])
+    return Prepared.final(_entries(model, query, found.items[kept].tolist(), shown, {}), query)
 
 
 def explore(model: ServedModel, prepared: Prepared) -> list[dict[str, Any]]:
@@ -364,8 +384,13 @@ def _unscored_as(query: Query, shown: list[float | None]) -> list[float | None]:
 def _render(
     model: ServedModel, query: Query, scores: np.ndarray, allowed: np.ndarray, picked: list[int], reasons: dict[int, str]
 ) -> list[dict[str, Any]]:
-    catalog = model.catalog
     shown = _display(model, query, scores, picked) if query.with_scores else [None] * len(picked)
+    return _entries(model, query, picked, shown, reasons)
+
+
+def _entries(model: ServedModel, query: Query, picked: list[int], shown: list[float | None], reasons: dict[int, str]
+             ) -> list[dict[str, Any]]:
+    catalog = model.catalog
     names = catalog.item_ids[np.asarray(picked, dtype=np.int64)].tolist()
     return [_entry(catalog, query, index, name, score, reasons.get(index)) for index, name, score in zip(picked, names, shown, strict=True)]
 

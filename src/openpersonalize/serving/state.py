@@ -37,10 +37,10 @@ class ServingState:
     """The models, records, compiled filters, answers and recent recommendation ids this process serves from,
     and the tracker and schema lookups of the events API."""
 
-    def __init__(self, store: Store, data: DataStore, idle_seconds: float) -> None:
+    def __init__(self, store: Store, data: DataStore, idle_seconds: float, *, shortlist_bytes: int = 0) -> None:
         self.store = store
         # Score vectors cached from a model's old revision must not outlive it (automatic updates).
-        self.models = ModelCache(store, data, idle_seconds)
+        self.models = ModelCache(store, data, idle_seconds, shortlist_bytes=shortlist_bytes)
         self.actions = ActionServing(store, data)  # GetActionRecommendations' per-model action data
         self.records: BoundedCache[str, tuple[float, Record | None]] = BoundedCache("records", MAX_RECORDS)
         self.facts: BoundedCache[Hashable, tuple[float, bool]] = BoundedCache("facts", MAX_RECORDS)
@@ -109,7 +109,7 @@ class ServingState:
         served = [slot.model for arn in self.models.models.keys()
                   if (slot := self.models.models.peek(arn)) is not None and slot.model is not None]
         return [_summed(label, [getattr(model, memo).stats() for model in served])
-                for memo, label in (("scores", "model_scores"), ("ranks", "model_rankings"))]
+                for memo, label in (("scores", "model_scores"), ("ranks", "model_rankings"), ("shortlists", "shortlists"))]
 
     def close(self) -> None:
         self.log.close()
