@@ -15,10 +15,11 @@ took over) can no longer change it.
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,9 @@ from sqlalchemy.engine import Engine, make_url
 
 from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
 from . import migrations
+
+log = logging.getLogger("openpersonalize.metadata")
+JOBS_CHANNEL = "openpersonalize_jobs"  # PostgreSQL NOTIFY channel of newly queued jobs
 
 metadata = MetaData()
 
@@ -291,6 +295,33 @@ class Store:
                     attempts=0, payload=payload or {},
                 )
             )
+            if c.dialect.name == "postgresql" and delay <= 0:
+                c.execute(text(f"NOTIFY {JOBS_CHANNEL}"))  # delivered at commit: idle workers elsewhere wake
+
+    def wait_for_jobs(self, wake: Callable[[], None], stopped: threading.Event) -> None:
+        """Call ``wake`` whenever a job is queued by any process, until ``stopped`` (PostgreSQL's LISTEN; on
+        SQLite this returns at once and workers find jobs by polling, or by the in-process nudge)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        while not stopped.is_set():
+            try:
+                raw = self.engine.raw_connection()
+            except Exception:  # the database is away: poll until it is back
+                log.warning("cannot listen for queued jobs; retrying", exc_info=True)
+                stopped.wait(5.0)
+                continue
+            try:
+                listener = raw.driver_connection
+                listener.autocommit = True
+                listener.execute(f"LISTEN {JOBS_CHANNEL}")
+                while not stopped.is_set():
+                    for _ in listener.notifies(timeout=1.0):
+                        wake()
+            except Exception:
+                log.warning("listening for queued jobs failed; listening again", exc_info=True)
+                stopped.wait(1.0)
+            finally:
+                raw.invalidate()  # never back to the pool in LISTEN mode
 
     def claim(self, worker_id: str) -> Job | None:
         """Take the oldest runnable job, leased to ``worker_id``; one statement, so two claimers never get the

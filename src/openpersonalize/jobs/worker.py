@@ -69,6 +69,10 @@ class Worker:
 
     def start(self) -> None:
         self.recover()
+        listener = threading.Thread(target=self.services.store.wait_for_jobs, args=(self.wake, self._stop),
+                                    name="worker-listen", daemon=True)
+        listener.start()
+        self._threads.append(listener)
         for index in range(self.threads):
             worker_id = f"{socket.gethostname()}:{os.getpid()}:{index}"
             thread = threading.Thread(target=self._loop, args=(worker_id,), name=f"worker-{index}", daemon=True)
