@@ -51,6 +51,7 @@ from . import migrations
 
 log = logging.getLogger("openpersonalize.metadata")
 JOBS_CHANNEL = "openpersonalize_jobs"  # PostgreSQL NOTIFY channel of newly queued jobs
+WRITE_LOCK_KEY = 0x6F70657772697465  # PostgreSQL advisory lock of Store.transaction (any constant of the deployment)
 
 metadata = MetaData()
 
@@ -167,15 +168,38 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time; serialise in-process writers instead of spinning on busy.
-        self._write_lock = threading.RLock() if url.startswith("sqlite") else None
+        self._write_lock = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._holding = threading.local()  # PostgreSQL: this thread's depth of transactions holding the write lock
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
+        """A write transaction under the store's write lock: control checks and then writes in one (a quota
+        count and the insert, a status test and the change), so writers of every process run one at a time.
+        SQLite has one writer anyway (in-process, an RLock); PostgreSQL takes a transaction-scoped advisory lock,
+        once per thread (a transaction opened inside another already holds it)."""
+        if self._write_lock is not None:
+            with self._write_lock, self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
+        depth = getattr(self._holding, "depth", 0)
+        with self.engine.begin() as conn:
+            if depth == 0:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            self._holding.depth = depth + 1
+            try:
+                yield conn
+            finally:
+                self._holding.depth = depth
+
+    @contextmanager
+    def _atomic(self) -> Iterator[Connection]:
+        """A transaction of one self-contained statement (the job queue's): no write lock on PostgreSQL, where
+        row locks make it safe and workers must not queue behind control's writes."""
+        if self._write_lock is not None:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.begin() as conn:
             yield conn
 
     # ---- resources -------------------------------------------------------------------------------
@@ -342,19 +366,19 @@ class Store:
             .values(state="running", claimed_by=worker_id, heartbeat=now, attempts=jobs.c.attempts + 1)
             .returning(*jobs.c)
         )
-        with self.transaction() as c:
+        with self._atomic() as c:
             row = c.execute(statement).first()
         return None if row is None else _row_to_job(row)
 
     def heartbeat(self, job_id: int, worker_id: str | None = None) -> bool:
         """Renew the lease; False when ``worker_id`` no longer holds the job (it was taken over or ended)."""
-        with self.transaction() as c:
+        with self._atomic() as c:
             return bool(c.execute(
                 update(jobs).where(*_held(job_id, worker_id)).values(heartbeat=time.time())
             ).rowcount)
 
     def finish(self, job_id: int, state: str = "done", worker_id: str | None = None) -> bool:
-        with self.transaction() as c:
+        with self._atomic() as c:
             return bool(c.execute(update(jobs).where(*_held(job_id, worker_id)).values(state=state)).rowcount)
 
     def stale_jobs(self, older_than: float) -> list[Job]:
@@ -368,7 +392,7 @@ class Store:
         return [_row_to_job(r) for r in rows]
 
     def requeue(self, job_id: int, delay: float = 0.0, worker_id: str | None = None) -> bool:
-        with self.transaction() as c:
+        with self._atomic() as c:
             return bool(c.execute(
                 update(jobs).where(*_held(job_id, worker_id))
                 .values(state="queued", claimed_by=None, run_after=time.time() + delay)
@@ -381,7 +405,7 @@ class Store:
         conditions = [jobs.c.id == job.id, jobs.c.state == "running", jobs.c.claimed_by == job.claimed_by]
         if stale_before is not None:
             conditions.append(jobs.c.heartbeat < stale_before)
-        with self.transaction() as c:
+        with self._atomic() as c:
             return bool(c.execute(
                 update(jobs).where(*conditions).values(state=state, claimed_by=None, run_after=time.time())
             ).rowcount)
