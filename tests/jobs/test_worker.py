@@ -3,6 +3,7 @@ dead process of this host), failed after three attempts, and a worker that lost 
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -58,6 +59,14 @@ def test_a_remote_claimer_keeps_its_job_until_its_lease_runs_out(services: Servi
     assert _state(services.store, job.id) == ("queued", None)
     again = services.store.claim("here:1:0")
     assert again is not None and again.id == job.id and again.attempts == 2
+
+
+def test_a_claimer_whose_pid_now_names_another_process_loses_its_job_with_its_lease(services: Services) -> None:
+    job = services.store.claim(f"{socket.gethostname()}:{os.getpid()}:0")  # a live pid, but no heartbeats
+    assert job is not None
+    _silent_for(services.store, job, 6)
+    _worker(services).recover()
+    assert _state(services.store, job.id) == ("queued", None)
 
 
 def test_a_dead_process_of_this_host_loses_its_job_at_once(services: Services) -> None:

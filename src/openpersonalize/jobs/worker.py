@@ -88,15 +88,12 @@ class Worker:
     def recover(self) -> None:
         """Jobs left running by a dead worker are started again (or failed if they cannot be).
 
-        A claimer on this host is checked by pid at once; one elsewhere only once its lease ran out.
+        A claimer on this host whose process is gone loses its job at once; any other once its lease ran out
+        (a pid that exists may belong to another process now: a restarted container numbers its processes anew).
         """
         cutoff = time.time() - self.lease
         for job in self.services.store.stale_jobs(older_than=0.0):
-            alive = _pid_alive(job.claimed_by or "")
-            if alive is False:
-                self._restart(job, None)
-            elif alive is None:
-                self._restart(job, cutoff)
+            self._restart(job, None if _pid_alive(job.claimed_by or "") is False else cutoff)
 
     def _restart(self, job: Job, stale_before: float | None) -> None:
         runner = self.runners.get(job.kind)
