@@ -77,7 +77,8 @@ def _dataset(personalize: Any, group: str, kind: str, schema: str) -> str:
     return str(dataset)
 
 
-def flow(layout: Layout, data: Any, files: dict[str, Path]) -> dict[str, Any]:
+def flow(layout: Layout, data: Any) -> dict[str, Any]:
+    files = write_csv(data, layout.data_dir.parent / "input")  # where the nodes may read (OPENPERSONALIZE_LOCAL_PATHS)
     personalize = client("personalize", layout.ports[0])
     group = personalize.create_dataset_group(name=f"bench-{layout.name}")["datasetGroupArn"]
     poll(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
@@ -87,7 +88,8 @@ def flow(layout: Layout, data: Any, files: dict[str, Path]) -> dict[str, Any]:
                                                   dataSource={"dataLocation": str(files[kind.lower()])})["datasetImportJobArn"]
             for kind, arn in datasets.items()]
     for job in jobs:
-        assert poll(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])["status"] == "ACTIVE"
+        described = poll(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+        assert described["status"] == "ACTIVE", described.get("failureReason")
     imported = time.perf_counter() - started
     tracker = personalize.create_event_tracker(name=f"bench-{layout.name}", datasetGroupArn=group)["eventTrackerArn"]
     tracking_id = poll(lambda: personalize.describe_event_tracker(eventTrackerArn=tracker)["eventTracker"])["trackingId"]
@@ -163,7 +165,6 @@ def main() -> None:
     postgres = PostgresServer().start()
     try:
         with tempfile.TemporaryDirectory() as work:
-            files = write_csv(data, Path(work) / "input")
             single = Layout("single", Path(work), None)
             cluster = Layout("cluster", Path(work), postgres.database("bench_cluster"))
             single.start(api_nodes=1, workers=0)
@@ -171,7 +172,7 @@ def main() -> None:
             try:
                 rows = []
                 for layout in (single, cluster):
-                    result = flow(layout, data, files)
+                    result = flow(layout, data)
                     one = throughput(layout.ports[:1], result["campaign"], users, args.threads, args.seconds)
                     rows.append((layout.name, result, one))
                 for name, result, one in rows:
