@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import botocore.config
 import pytest
+from _postgres import store_url
 
 from openpersonalize.config import Settings
 from openpersonalize.control.context import RequestContext
@@ -44,9 +45,11 @@ def free_port() -> int:
 class LiveServer:
     """An ``openpersonalize serve`` subprocess; restartable, killable (for crash tests)."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, demo: bool = False) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, demo: bool = False,
+                 args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.demo = demo
+        self.args = args  # more `serve` options (--no-worker for an API node of a cluster)
         self.port = free_port()
         # Tests share one server, so the quota of 5 active dataset groups (spec §11) is raised here; quota tests
         # start their own server with the quota they check.
@@ -57,7 +60,11 @@ class LiveServer:
         # Deleted resources stay DELETE PENDING for a moment, as on AWS (config.Settings.delete_seconds): long
         # enough for a describe right after the delete, short enough not to slow the suite.
         timing = {"OPENPERSONALIZE_DELETE_SECONDS": "0.5"}
-        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **timing, **TEST_ACCESS, **(env or {})}
+        # The metadata store of this data directory in this test run (tests/_postgres.py): a SQLite file, or on
+        # the PostgreSQL leg a database of its own.
+        store = {"OPENPERSONALIZE_METADATA_URL": store_url(data_dir)}
+        self.env = {**os.environ, "OPENPERSONALIZE_RELAXED_MINIMUMS": "1", **quotas, **timing, **TEST_ACCESS, **store, **(env or {})}
+        self.metadata_url = self.env["OPENPERSONALIZE_METADATA_URL"]
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 
@@ -69,7 +76,7 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--demo" if self.demo else "--no-demo"],
+            [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--demo" if self.demo else "--no-demo", *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -197,6 +204,6 @@ def unique(prefix: str) -> str:
 def local(tmp_path: Path) -> RequestContext:
     """A control-plane context without a server or worker: resources stay in the state the test puts them in."""
     services = Services(
-        settings=Settings(data_dir=tmp_path), store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path)
+        settings=Settings(data_dir=tmp_path), store=Store(store_url(tmp_path)), data=DataStore(tmp_path)
     )
     return RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")

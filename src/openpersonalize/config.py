@@ -109,6 +109,9 @@ class Settings:
     # per job kind overrides ("train=28800,dataset_import=3600"; kinds as in jobs/runners.py).
     job_deadline_seconds: float = field(default_factory=lambda: float(_env("JOB_DEADLINE_SECONDS", str(4 * 3600))))
     job_deadlines: dict[str, float] = field(default_factory=lambda: _deadlines(_env("JOB_DEADLINES")))
+    # A running job whose worker sent no heartbeat for this long is taken over by another worker (it died, or
+    # lost the store); workers beat every 2 s. A dead worker on the same host is noticed at once, by its pid.
+    job_lease_seconds: float = field(default_factory=lambda: float(_env("JOB_LEASE_SECONDS", "30")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from _postgres import store_url
 from conftest import LiveServer, unique, wait_for
 
 from openpersonalize.errors import LimitExceededException, ResourceInUseException
@@ -239,7 +240,7 @@ def test_quota_of_active_dataset_groups(small: Any) -> None:
 def test_concurrent_creates_cannot_overshoot_the_quota(tmp_path: Path) -> None:
     services = Services(
         settings=Settings(data_dir=tmp_path, quota_overrides={"active_dataset_groups": 3}),
-        store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(tmp_path),
+        store=Store(store_url(tmp_path)), data=DataStore(tmp_path),
     )
     ctx = RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")
 

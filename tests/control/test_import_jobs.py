@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 import pytest
 from botocore.exceptions import ClientError
+from _postgres import store_url
 from conftest import LiveServer, s3_env, unique, wait_for
 
 from openpersonalize.errors import ResourceInUseException
@@ -377,7 +378,7 @@ def ctx(tmp_path: Path) -> RequestContext:
     var = tmp_path / "var"  # inputs are written beside it: a server never reads its own data directory
     services = Services(
         settings=Settings(data_dir=var, relaxed_minimums=True, local_paths=(tmp_path,)),
-        store=Store(f"sqlite:///{tmp_path / 'm.sqlite3'}"), data=DataStore(var),
+        store=Store(store_url(tmp_path)), data=DataStore(var),
     )
     return RequestContext(services=services, region="us-east-1", account_id="123456789012", request_id="t")
 

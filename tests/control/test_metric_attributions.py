@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from _postgres import store_url
 from conftest import LiveServer, unique, wait_for
 from test_campaigns import POPULARITY, deploy, solution, train
 
@@ -126,7 +127,7 @@ def group(personalize: Any, tmp_path_factory: pytest.TempPathFactory) -> Group:
 def worker_services(server: LiveServer) -> Iterator[Services]:
     """The live server's metadata store and data directory, opened by this process (a second worker's view)."""
     settings = Settings(data_dir=server.data_dir, local_paths=(Path(tempfile.gettempdir()),))
-    services = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(server.data_dir))
+    services = Services(settings=settings, store=Store(store_url(settings.data_dir)), data=DataStore(server.data_dir))
     yield services
     services.data.events.close()
 
@@ -440,7 +441,7 @@ def test_recommendation_ids_survive_a_restart(tmp_path: Path) -> None:
         events.put_events(trackingId=tracking_id, userId="u1", sessionId="s1",
                           eventList=[{"eventType": "click", "itemId": "i1", "sentAt": sent, "recommendationId": rid}])
         settings = Settings(data_dir=live.data_dir, local_paths=(Path(tempfile.gettempdir()),))
-        worker = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(live.data_dir))
+        worker = Services(settings=settings, store=Store(store_url(settings.data_dir)), data=DataStore(live.data_dir))
         assert attribution.publish_put_reports(worker, now=sent + 2 * attribution.WINDOW_SECONDS)
         (_, _, report), = read_reports(output, "PUT")
         assert [(r["METRIC_NAME"], r["EVENT_ATTRIBUTION_SOURCE"], r["VALUE"]) for r in report] == [("CLICKS", campaign, "1.0")]

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from _postgres import store_url
 from conftest import unique, wait_for
 from test_datasets import active_dataset, active_group, error_of, new_schema, wait_gone
 
@@ -319,7 +320,7 @@ def test_auto_filter_keeps_the_newest_100_and_ignores_idle_users() -> None:
 
 def test_weekly_retraining_while_active(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    services = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(tmp_path))
+    services = Services(settings=settings, store=Store(store_url(settings.data_dir)), data=DataStore(tmp_path))
     group = "arn:aws:personalize:us-east-1:123456789012:dataset-group/g"
     records = {}
     for name, status in (("on", ACTIVE), ("off", "INACTIVE")):

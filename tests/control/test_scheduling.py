@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from _postgres import store_url
+
 from openpersonalize.config import Settings
 from openpersonalize.control.common import ACTIVE, new_record
 from openpersonalize.services import Services
@@ -21,7 +23,7 @@ SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/s"
 @pytest.fixture()
 def services(tmp_path: Path) -> Services:
     settings = Settings(data_dir=tmp_path)
-    services = Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(tmp_path))
+    services = Services(settings=settings, store=Store(store_url(settings.data_dir)), data=DataStore(tmp_path))
     services.store.create(new_record("dataset", DATASET, "d", GROUP, {"datasetArn": DATASET, "datasetType": "INTERACTIONS"}, {}))
     return services
 

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from _postgres import store_url
+
 from openpersonalize.config import Settings
 from openpersonalize.control.progress import progress_of
 from openpersonalize.data.metadata import Job, Store, jobs, new_record
@@ -24,7 +26,7 @@ ARN = "arn:aws:personalize:us-east-1:123456789012:solution/s/0123abcd"
 @pytest.fixture()
 def services(tmp_path: Path) -> Services:
     settings = Settings(data_dir=tmp_path)
-    return Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(tmp_path))
+    return Services(settings=settings, store=Store(store_url(settings.data_dir)), data=DataStore(tmp_path))
 
 
 def _claimed(services: Services, kind: str = "probe") -> Job:

@@ -160,7 +160,7 @@ def test_export_and_import_round_trip(personalize: Any, server: LiveServer, vod_
 
     version = _train(personalize, _solution(personalize, vod_group, SIMS))
     cli = [sys.executable, "-m", "openpersonalize.cli"]
-    where = ["--data-dir", str(server.data_dir)]
+    where = ["--data-dir", str(server.data_dir), "--metadata-url", server.metadata_url]
     out = tmp_path / "model"
     subprocess.run([*cli, "export-model", version["solutionVersionArn"], str(out), *where], check=True, capture_output=True)
     assert {"config.json", "arrays.npz", "version.json"} <= {p.name for p in out.iterdir()}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _postgres import store_url
 from conftest import LiveServer, unique, wait_for
 from test_campaigns import NO_EXPLORATION, UP, ServingGroup, deploy, make_serving_group, solution, train
 
@@ -53,7 +54,7 @@ def group(clients: tuple[Any, Any, Any], tmp_path_factory: pytest.TempPathFactor
 def worker(live: LiveServer) -> Services:
     """The metadata and data of the live server, seen from another process (as an external worker sees them)."""
     settings = Settings(data_dir=live.data_dir)
-    return Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(live.data_dir))
+    return Services(settings=settings, store=Store(store_url(settings.data_dir)), data=DataStore(live.data_dir))
 
 
 def _new_item(events: Any, group: ServingGroup, watchers: int) -> str:

@@ -1,14 +1,25 @@
 """The metadata store: every resource record and the job queue, in SQLAlchemy 2 (SQLite or PostgreSQL).
 
 A resource record is its Describe body (camelCase keys, as on the wire) plus index columns
-(kind, parent, status, name) copied out of it for queries. Writes are short transactions.
+(kind, parent, status, name) copied out of it for queries. Writes are short transactions. The schema is
+Alembic's (data/migrations/): opening a store upgrades its database to the newest revision.
+
+The job queue is the ``jobs`` table, shared by every worker of a deployment. A claim is one statement
+(``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``: on PostgreSQL concurrent claimers skip
+each other's rows; SQLite has one writer at a time), so a job is claimed exactly once. A claimed job is leased
+to its worker (``claimed_by``) for as long as its heartbeats keep coming; a takeover, a heartbeat, a requeue and
+the finish are conditional on the lease, so a worker that lost its job (it stalled past the lease and another
+took over) can no longer change it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +30,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -28,12 +40,18 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
     delete,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
+from . import migrations
+
+log = logging.getLogger("openpersonalize.metadata")
+JOBS_CHANNEL = "openpersonalize_jobs"  # PostgreSQL NOTIFY channel of newly queued jobs
+WRITE_LOCK_KEY = 0x6F70657772697465  # PostgreSQL advisory lock of Store.transaction (any constant of the deployment)
 
 metadata = MetaData()
 
@@ -63,6 +81,7 @@ jobs = Table(
     Column("heartbeat", Float),
     Column("attempts", Integer, nullable=False, default=0),
     Column("payload", JSON, nullable=False),
+    Index("ix_jobs_claim", "state", "run_after"),
 )
 
 
@@ -101,6 +120,18 @@ def _row_to_record(row: Any) -> Record:
     return Record(row.arn, row.kind, row.name, row.parent, row.status, row.created, dict(row.body), dict(row.tags))
 
 
+def _row_to_job(row: Any) -> Job:
+    return Job(row.id, row.kind, row.arn, row.attempts, dict(row.payload), row.claimed_by)
+
+
+def _held(job_id: int, worker_id: str | None) -> list[Any]:
+    """The job, still held by ``worker_id`` (any holder when None)."""
+    conditions = [jobs.c.id == job_id]
+    if worker_id is not None:
+        conditions += [jobs.c.claimed_by == worker_id, jobs.c.state == "running"]
+    return conditions
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets a separate `openpersonalize worker` process read while the server writes.
     cursor = dbapi_connection.cursor()
@@ -111,16 +142,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    is_sqlite = url.startswith("sqlite")
+    """The engine of ``url``, its database migrated to the newest schema. A plain ``postgresql://`` URL uses
+    psycopg 3 (SQLAlchemy's default PostgreSQL driver would be psycopg2, which is not installed)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    is_sqlite = parsed.get_backend_name() == "sqlite"
     engine = create_engine(
-        url,
+        parsed,
         json_serializer=lambda v: orjson.dumps(v).decode(),
         json_deserializer=orjson.loads,
         connect_args={"check_same_thread": False} if is_sqlite else {},
+        # A server-side restart or an idle timeout must not fail the next request on a stale pooled connection.
+        pool_pre_ping=not is_sqlite,
     )
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    migrations.upgrade(engine)
     return engine
 
 
@@ -130,15 +168,38 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time; serialise in-process writers instead of spinning on busy.
-        self._write_lock = threading.RLock() if url.startswith("sqlite") else None
+        self._write_lock = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._holding = threading.local()  # PostgreSQL: this thread's depth of transactions holding the write lock
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
+        """A write transaction under the store's write lock: control checks and then writes in one (a quota
+        count and the insert, a status test and the change), so writers of every process run one at a time.
+        SQLite has one writer anyway (in-process, an RLock); PostgreSQL takes a transaction-scoped advisory lock,
+        once per thread (a transaction opened inside another already holds it)."""
+        if self._write_lock is not None:
+            with self._write_lock, self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
+        depth = getattr(self._holding, "depth", 0)
+        with self.engine.begin() as conn:
+            if depth == 0:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            self._holding.depth = depth + 1
+            try:
+                yield conn
+            finally:
+                self._holding.depth = depth
+
+    @contextmanager
+    def _atomic(self) -> Iterator[Connection]:
+        """A transaction of one self-contained statement (the job queue's): no write lock on PostgreSQL, where
+        row locks make it safe and workers must not queue behind control's writes."""
+        if self._write_lock is not None:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.begin() as conn:
             yield conn
 
     # ---- resources -------------------------------------------------------------------------------
@@ -258,54 +319,127 @@ class Store:
                     attempts=0, payload=payload or {},
                 )
             )
+            if c.dialect.name == "postgresql" and delay <= 0:
+                c.execute(text(f"NOTIFY {JOBS_CHANNEL}"))  # delivered at commit: idle workers elsewhere wake
+
+    def wait_for_jobs(self, wake: Callable[[], None], stopped: threading.Event) -> None:
+        """Call ``wake`` whenever a job is queued by any process, until ``stopped`` (PostgreSQL's LISTEN; on
+        SQLite this returns at once and workers find jobs by polling, or by the in-process nudge)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        while not stopped.is_set():
+            try:
+                raw = self.engine.raw_connection()
+            except Exception:  # the database is away: poll until it is back
+                log.warning("cannot listen for queued jobs; retrying", exc_info=True)
+                stopped.wait(5.0)
+                continue
+            try:
+                listener = raw.driver_connection
+                listener.autocommit = True
+                listener.execute(f"LISTEN {JOBS_CHANNEL}")
+                while not stopped.is_set():
+                    for _ in listener.notifies(timeout=1.0):
+                        wake()
+            except Exception:
+                log.warning("listening for queued jobs failed; listening again", exc_info=True)
+                stopped.wait(1.0)
+            finally:
+                raw.invalidate()  # never back to the pool in LISTEN mode
 
     def claim(self, worker_id: str) -> Job | None:
-        """Take the oldest runnable job. Two claimers never get the same job (state re-checked)."""
+        """Take the oldest runnable job, leased to ``worker_id``; one statement, so two claimers never get the
+        same job (see the module docstring)."""
         now = time.time()
-        with self.transaction() as c:
-            query = (
-                select(jobs.c.id)
-                .where(jobs.c.state == "queued", jobs.c.run_after <= now)
-                .order_by(jobs.c.run_after, jobs.c.id)
-                .limit(1)
-            )
-            if c.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            job_id = c.execute(query).scalar()
-            if job_id is None:
-                return None
-            claimed = c.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.state == "queued")
-                .values(state="running", claimed_by=worker_id, heartbeat=now, attempts=jobs.c.attempts + 1)
-            ).rowcount
-            if not claimed:
-                return None
-            row = c.execute(select(jobs).where(jobs.c.id == job_id)).one()
-        return Job(row.id, row.kind, row.arn, row.attempts, dict(row.payload), row.claimed_by)
+        queued = jobs.alias("queued")  # the same table under another name: the subquery must not correlate
+        oldest = (
+            select(queued.c.id)
+            .where(queued.c.state == "queued", queued.c.run_after <= now)
+            .order_by(queued.c.run_after, queued.c.id)
+            .limit(1)
+        )
+        if self.engine.dialect.name == "postgresql":
+            oldest = oldest.with_for_update(skip_locked=True)
+        statement = (
+            update(jobs)
+            .where(jobs.c.id == oldest.scalar_subquery(), jobs.c.state == "queued")
+            .values(state="running", claimed_by=worker_id, heartbeat=now, attempts=jobs.c.attempts + 1)
+            .returning(*jobs.c)
+        )
+        with self._atomic() as c:
+            row = c.execute(statement).first()
+        return None if row is None else _row_to_job(row)
 
-    def heartbeat(self, job_id: int) -> None:
-        with self.transaction() as c:
-            c.execute(update(jobs).where(jobs.c.id == job_id).values(heartbeat=time.time()))
+    def heartbeat(self, job_id: int, worker_id: str | None = None) -> bool:
+        """Renew the lease; False when ``worker_id`` no longer holds the job (it was taken over or ended)."""
+        with self._atomic() as c:
+            return bool(c.execute(
+                update(jobs).where(*_held(job_id, worker_id)).values(heartbeat=time.time())
+            ).rowcount)
 
-    def finish(self, job_id: int, state: str = "done") -> None:
-        with self.transaction() as c:
-            c.execute(update(jobs).where(jobs.c.id == job_id).values(state=state))
+    def finish(self, job_id: int, state: str = "done", worker_id: str | None = None) -> bool:
+        with self._atomic() as c:
+            return bool(c.execute(update(jobs).where(*_held(job_id, worker_id)).values(state=state)).rowcount)
 
     def stale_jobs(self, older_than: float) -> list[Job]:
-        """Running jobs whose worker stopped heart-beating: it crashed or was killed."""
+        """Running jobs without a heartbeat for ``older_than`` seconds: their worker crashed, was killed, or
+        is cut off from the database."""
         cutoff = time.time() - older_than
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(jobs).where(jobs.c.state == "running", jobs.c.heartbeat < cutoff)
             ).all()
-        return [Job(r.id, r.kind, r.arn, r.attempts, dict(r.payload), r.claimed_by) for r in rows]
+        return [_row_to_job(r) for r in rows]
 
-    def requeue(self, job_id: int, delay: float = 0.0) -> None:
-        with self.transaction() as c:
-            c.execute(
-                update(jobs).where(jobs.c.id == job_id).values(state="queued", claimed_by=None, run_after=time.time() + delay)
-            )
+    def requeue(self, job_id: int, delay: float = 0.0, worker_id: str | None = None) -> bool:
+        with self._atomic() as c:
+            return bool(c.execute(
+                update(jobs).where(*_held(job_id, worker_id))
+                .values(state="queued", claimed_by=None, run_after=time.time() + delay)
+            ).rowcount)
+
+    def take_over(self, job: Job, state: str, stale_before: float | None = None) -> bool:
+        """End the lease of a dead worker: the job is ``queued`` again or ``failed``. Only the first of several
+        workers finding the same dead job wins (the job must still be running under the same claim and, with
+        ``stale_before``, without a heartbeat since then)."""
+        conditions = [jobs.c.id == job.id, jobs.c.state == "running", jobs.c.claimed_by == job.claimed_by]
+        if stale_before is not None:
+            conditions.append(jobs.c.heartbeat < stale_before)
+        with self._atomic() as c:
+            return bool(c.execute(
+                update(jobs).where(*conditions).values(state=state, claimed_by=None, run_after=time.time())
+            ).rowcount)
+
+    @contextmanager
+    def leader(self, name: str) -> Iterator[bool]:
+        """Whether this process is the one doing ``name`` right now across every process sharing the store
+        (a PostgreSQL advisory lock; on SQLite a lock on a file beside the database). Never waits."""
+        if self.engine.dialect.name == "postgresql":
+            key = zlib.crc32(name.encode())
+            with self.engine.connect() as conn:
+                held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+                conn.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        conn.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield True
+            return
+        with open(f"{database}.{name}-lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def _maybe(self, conn: Connection | None) -> Iterator[Connection]:

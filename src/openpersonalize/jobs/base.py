@@ -15,6 +15,11 @@ class JobFailed(Exception):
     """A job ended for a reason the user must see in ``failureReason`` (bad data, missing file…)."""
 
 
+class LeaseLost(Exception):
+    """The worker running a job lost it to another (its lease ran out: it stalled or was cut off from the
+    store); it stops without writing anything more, the new holder runs the job."""
+
+
 class Progress(Protocol):
     """How far a job is: ``fraction`` done in [0, 1] and, for training, its ``stage`` (phase, epoch…).
 

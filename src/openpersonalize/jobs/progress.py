@@ -15,7 +15,7 @@ from typing import Any
 
 from ..data.metadata import Job, Store
 from ..errors import ResourceNotFoundException
-from .base import JobFailed
+from .base import JobFailed, LeaseLost
 
 WRITE_SECONDS = 0.5  # at most two record writes a second per job, however fast the epochs or input lines go
 
@@ -43,7 +43,8 @@ class JobProgress:
         if not (due or fraction >= 1.0 or (stage is not None and phase != self.phase)):
             return
         self.written, self.phase = now, phase
-        self.store.heartbeat(self.job.id)
+        if not self.store.heartbeat(self.job.id, self.job.claimed_by):
+            raise LeaseLost(f"job {self.job.id} is no longer held by {self.job.claimed_by}")
         changes: dict[str, Any] = {"_progress": round(100.0 * min(max(fraction, 0.0), 1.0), 1)}
         if stage is not None:
             changes["_training"] = dict(stage)

@@ -2,6 +2,14 @@
 
 The worker is handed its runner table and its idle-time ``tick`` (server.py builds them from control and jobs),
 so this package never imports the layers above it.
+
+Any number of worker processes (and servers with their in-process worker) share one queue: the metadata
+store's ``jobs`` table (data/metadata.py). A claimed job is leased to its worker thread while its heartbeats
+keep coming (``OPENPERSONALIZE_JOB_LEASE_SECONDS``). An idle worker takes over the jobs of dead workers: at once
+when the claimer was a process of this host that no longer exists, else once the lease ran out. The job is
+started again (every runner is resumable: its writes are atomic) or, after three attempts, failed with a reason.
+A worker whose lease was taken over learns it at its next heartbeat or progress report and drops the job
+without writing anything more. The scheduler's ``tick`` runs in one process of the deployment at a time.
 """
 
 from __future__ import annotations
@@ -15,12 +23,13 @@ from collections.abc import Callable
 
 from ..services import Services
 from ..data.metadata import Job
-from .base import JobFailed, NotYet, Runner, mark_failed
+from .base import JobFailed, LeaseLost, NotYet, Runner, mark_failed
 from .progress import JobProgress
 
 log = logging.getLogger("openpersonalize.worker")
-HEARTBEAT_SECONDS = 2.0
-STALE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 2.0  # at most; a short lease beats more often (five beats per lease)
+TICK_SECONDS = 30.0  # how often an idle worker runs the scheduler's tick
+MAX_ATTEMPTS = 3  # a job interrupted this many times fails instead of starting again
 
 
 def _pid_alive(worker_id: str) -> bool | None:
@@ -39,7 +48,7 @@ def _pid_alive(worker_id: str) -> bool | None:
 
 class Worker:
     """Runs jobs on ``threads`` threads of this process until ``stop()``; one thread also calls ``tick``
-    (automatic training and model refreshes) every STALE_SECONDS while idle."""
+    (automatic training and model refreshes) every TICK_SECONDS while idle."""
 
     def __init__(
         self, services: Services, runners: dict[str, Runner], tick: Callable[[Services], object],
@@ -49,6 +58,8 @@ class Worker:
         self.runners, self.tick = runners, tick
         self.threads = threads
         self.poll_seconds = poll_seconds
+        self.lease = services.settings.job_lease_seconds
+        self.beat_seconds = min(HEARTBEAT_SECONDS, self.lease / 5)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -58,6 +69,10 @@ class Worker:
 
     def start(self) -> None:
         self.recover()
+        listener = threading.Thread(target=self.services.store.wait_for_jobs, args=(self.wake, self._stop),
+                                    name="worker-listen", daemon=True)
+        listener.start()
+        self._threads.append(listener)
         for index in range(self.threads):
             worker_id = f"{socket.gethostname()}:{os.getpid()}:{index}"
             thread = threading.Thread(target=self._loop, args=(worker_id,), name=f"worker-{index}", daemon=True)
@@ -70,73 +85,85 @@ class Worker:
         for thread in self._threads:
             thread.join(timeout)
 
-    def recover(self, older_than: float = STALE_SECONDS) -> None:
+    def recover(self) -> None:
         """Jobs left running by a dead worker are started again (or failed if they cannot be).
 
-        A claimer on this host is checked by pid at once; one elsewhere only after ``older_than``
-        seconds without a heartbeat.
+        A claimer on this host whose process is gone loses its job at once; any other once its lease ran out
+        (a pid that exists may belong to another process now: a restarted container numbers its processes anew).
         """
-        stale = {job.id for job in self.services.store.stale_jobs(older_than)}
+        cutoff = time.time() - self.lease
         for job in self.services.store.stale_jobs(older_than=0.0):
-            alive = _pid_alive(job.claimed_by or "")
-            if alive is False or (alive is None and job.id in stale):
-                self._restart(job)
+            self._restart(job, None if _pid_alive(job.claimed_by or "") is False else cutoff)
 
-    def _restart(self, job: Job) -> None:
+    def _restart(self, job: Job, stale_before: float | None) -> None:
         runner = self.runners.get(job.kind)
-        if runner is not None and runner.resumable and job.attempts < 3:
-            log.warning("job %s (%s %s) was interrupted; starting it again", job.id, job.kind, job.arn)
-            self.services.store.requeue(job.id)
+        if runner is not None and runner.resumable and job.attempts < MAX_ATTEMPTS:
+            if self.services.store.take_over(job, "queued", stale_before):
+                log.warning("job %s (%s %s) of %s was interrupted; starting it again", job.id, job.kind, job.arn,
+                            job.claimed_by)
+                self.wake()
             return
-        if runner is not None:
+        if self.services.store.take_over(job, "failed", stale_before) and runner is not None:
+            log.warning("job %s (%s %s) of %s was interrupted %d times; it fails", job.id, job.kind, job.arn,
+                        job.claimed_by, job.attempts)
             mark_failed(self.services, job, runner, "The job was interrupted by a restart of the service.")
-        self.services.store.finish(job.id, "failed")
 
     def _loop(self, worker_id: str) -> None:
-        last_recovery = time.monotonic()
+        last_recovery = last_tick = time.monotonic()
         while not self._stop.is_set():
             job = self.services.store.claim(worker_id)
             if job is None:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
-                if time.monotonic() - last_recovery > STALE_SECONDS:
+                if time.monotonic() - last_recovery > self.lease / 3:
                     self.recover()
-                    if worker_id.endswith(":0"):  # one scheduler per process
-                        self.tick(self.services)
                     last_recovery = time.monotonic()
+                if worker_id.endswith(":0") and time.monotonic() - last_tick > TICK_SECONDS:
+                    with self.services.store.leader("scheduler") as leading:
+                        if leading:  # one scheduler in the whole deployment
+                            self.tick(self.services)
+                    last_tick = time.monotonic()
                 continue
             self.run_job(job)
 
     def run_job(self, job: Job) -> None:
+        store, held_by = self.services.store, job.claimed_by
         runner = self.runners.get(job.kind)
         if runner is None:
             log.error("job %s has unknown kind %s", job.id, job.kind)
-            self.services.store.finish(job.id, "failed")
+            store.finish(job.id, "failed", held_by)
             return
         done = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(job.id, done), daemon=True)
+        beat = threading.Thread(target=self._heartbeat, args=(job, done), daemon=True)
         beat.start()
         try:
-            runner.run(self.services, job, JobProgress(self.services.store, job, deadline=self.services.settings.deadline_of(job.kind)))
+            runner.run(self.services, job, JobProgress(store, job, deadline=self.services.settings.deadline_of(job.kind)))
         except NotYet as wait:
             log.debug("job %s (%s %s) waits: %s", job.id, job.kind, job.arn, wait)
-            self.services.store.requeue(job.id, delay=wait.delay)
+            store.requeue(job.id, delay=wait.delay, worker_id=held_by)
+            return
+        except LeaseLost:
+            log.warning("job %s (%s %s): another worker took it over; this one stops", job.id, job.kind, job.arn)
             return
         except JobFailed as failure:
-            mark_failed(self.services, job, runner, str(failure))
-            self.services.store.finish(job.id, "failed")
+            self._fail(job, runner, str(failure))
             return
         except Exception:  # a bug of ours must not leave the resource in progress forever
             log.exception("job %s (%s %s) crashed", job.id, job.kind, job.arn)
             # The reason names the job, not the exception: internals (paths, library messages) stay in the log.
-            mark_failed(self.services, job, runner, f"Internal error in job {job.id}; the server log has the details.")
-            self.services.store.finish(job.id, "failed")
+            self._fail(job, runner, f"Internal error in job {job.id}; the server log has the details.")
             return
         finally:
             done.set()
-        self.services.store.finish(job.id)
+        store.finish(job.id, "done", held_by)
 
-    def _heartbeat(self, job_id: int, done: threading.Event) -> None:
+    def _fail(self, job: Job, runner: Runner, reason: str) -> None:
+        """The job failed while this worker held it; a worker whose lease was taken over leaves it alone."""
+        if self.services.store.finish(job.id, "failed", job.claimed_by):
+            mark_failed(self.services, job, runner, reason)
+
+    def _heartbeat(self, job: Job, done: threading.Event) -> None:
         """Beats between reports too: a fit or a file read can run long without one."""
-        while not done.wait(HEARTBEAT_SECONDS):
-            self.services.store.heartbeat(job_id)
+        while not done.wait(self.beat_seconds):
+            if not self.services.store.heartbeat(job.id, job.claimed_by):
+                return  # taken over: the runner stops at its next progress report

@@ -1,0 +1,105 @@
+"""The worker's takeover of dead workers' jobs (jobs/worker.py): restarted once the lease ran out (at once for a
+dead process of this host), failed after three attempts, and a worker that lost its lease stops quietly."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from _postgres import store_url
+
+from openpersonalize.config import Settings
+from openpersonalize.data.metadata import Job, Store, jobs, new_record
+from openpersonalize.data.store import DataStore
+from openpersonalize.jobs.base import Progress, Runner
+from openpersonalize.jobs.worker import MAX_ATTEMPTS, Worker
+from openpersonalize.services import Services
+
+ARN = "arn:aws:personalize:us-east-1:123456789012:solution/s/0123abcd"
+ELSEWHERE = "another-host:4242:0"  # a claimer on another host: only its lease tells whether it lives
+
+
+@pytest.fixture()
+def services(tmp_path: Path) -> Services:
+    settings = Settings(data_dir=tmp_path, job_lease_seconds=5)
+    services = Services(settings=settings, store=Store(store_url(tmp_path)), data=DataStore(tmp_path))
+    body = {"solutionVersionArn": ARN, "status": "CREATE IN_PROGRESS"}
+    services.store.create_queued(new_record("solution-version", ARN, "v", None, body, {}), "probe")
+    return services
+
+
+def _worker(services: Services, run: object = lambda services, job, progress: None) -> Worker:
+    return Worker(services, {"probe": Runner(run)}, tick=lambda services: None)  # type: ignore[arg-type]
+
+
+def _state(store: Store, job_id: int) -> tuple[str, str | None]:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(jobs.c.state, jobs.c.claimed_by).where(jobs.c.id == job_id)).one()
+    return row.state, row.claimed_by
+
+
+def _silent_for(store: Store, job: Job, seconds: float) -> None:
+    with store.transaction() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(heartbeat=time.time() - seconds))
+
+
+def test_a_remote_claimer_keeps_its_job_until_its_lease_runs_out(services: Services) -> None:
+    job = services.store.claim(ELSEWHERE)
+    assert job is not None
+    _silent_for(services.store, job, 2)
+    _worker(services).recover()
+    assert _state(services.store, job.id) == ("running", ELSEWHERE)
+    _silent_for(services.store, job, 6)
+    _worker(services).recover()
+    assert _state(services.store, job.id) == ("queued", None)
+    again = services.store.claim("here:1:0")
+    assert again is not None and again.id == job.id and again.attempts == 2
+
+
+def test_a_claimer_whose_pid_now_names_another_process_loses_its_job_with_its_lease(services: Services) -> None:
+    job = services.store.claim(f"{socket.gethostname()}:{os.getpid()}:0")  # a live pid, but no heartbeats
+    assert job is not None
+    _silent_for(services.store, job, 6)
+    _worker(services).recover()
+    assert _state(services.store, job.id) == ("queued", None)
+
+
+def test_a_dead_process_of_this_host_loses_its_job_at_once(services: Services) -> None:
+    job = services.store.claim(f"{socket.gethostname()}:999999999:0")  # no such pid
+    assert job is not None
+    _worker(services).recover()
+    assert _state(services.store, job.id) == ("queued", None)
+
+
+def test_a_job_interrupted_three_times_fails_with_a_reason(services: Services) -> None:
+    for _ in range(MAX_ATTEMPTS):
+        job = services.store.claim(ELSEWHERE)
+        assert job is not None
+        _silent_for(services.store, job, 60)
+        _worker(services).recover()
+    assert _state(services.store, job.id) == ("failed", None)
+    record = services.store.get(ARN)
+    assert record is not None and record.status == "CREATE FAILED"
+    assert "interrupted" in record.body["failureReason"]
+
+
+def test_a_worker_that_lost_its_lease_stops_without_writing(services: Services) -> None:
+    job = services.store.claim("slow:1:0")
+    assert job is not None
+
+    def stalls_then_reports(services: Services, job: Job, progress: Progress) -> None:
+        _silent_for(services.store, job, 60)
+        assert services.store.take_over(job, "queued", stale_before=time.time() - 5)  # another worker's recovery
+        services.store.claim("fast:2:0")
+        progress(1.0)
+        raise AssertionError("the report must stop the job")
+
+    _worker(services, stalls_then_reports).run_job(job)
+    assert _state(services.store, job.id) == ("running", "fast:2:0")
+    record = services.store.get(ARN)
+    assert record is not None and record.status == "CREATE IN_PROGRESS"
