@@ -125,8 +125,11 @@ def softmax_normaliser(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     peak = np.where(np.isfinite(peak), peak, 0.0)  # a row without a finite score has a total of 0
     # Summed over the finite scores only: a row padded with unscored items (a catalogue grown since training)
     # then sums the same values in the same pairwise order, to the last bit (serving/shortlists.py relies on it).
-    total = np.array([np.exp(row[keep].astype(np.float64) - top).sum() for row, keep, top in zip(scores, finite, peak)])
-    return peak, total.reshape(len(peak))
+    if len(finite) and (finite == finite[0]).all():  # one mask for every row (a batch): one gather
+        kept = scores[:, finite[0]].astype(np.float64)
+        return peak, np.exp(kept - peak[:, None]).sum(axis=1)
+    total = [np.exp(row[keep].astype(np.float64) - top).sum() for row, keep, top in zip(scores, finite, peak)]
+    return peak, np.asarray(total, dtype=np.float64).reshape(len(peak))
 
 
 def softmax_at(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndarray, np.ndarray] | None = None

@@ -108,3 +108,7 @@ def test_normalisers_do_not_depend_on_padding() -> None:
     row = rng.normal(size=(1, 1001)).astype(np.float32)
     padded = np.concatenate([row, np.full((1, 333), -np.inf, np.float32)], axis=1)
     assert ranking.softmax_normaliser(row)[1][0] == ranking.softmax_normaliser(padded)[1][0]
+    block = np.concatenate([padded, padded[:, ::-1], np.full((1, 1334), -np.inf, np.float32)])  # one mask per row
+    same = np.concatenate([padded, padded * 0.5])  # one mask for the block
+    for rows in (block, same):
+        assert ranking.softmax_normaliser(rows)[1].tolist() == [ranking.softmax_normaliser(r[None, :])[1][0] for r in rows]
