@@ -48,8 +48,18 @@ function init(args)
   end
 end
 
+local function finish()
+  if finished == 0 then
+    finished = now()
+    io.open(MARKERS .. "/" .. id, "w"):close()  -- the driver interrupts wrk once every thread is done
+    wrk.thread:stop()
+  end
+end
+
 function request()
   if started == 0 then started = now() end
+  -- one connection per thread: wrk asks for the next request once the last one is answered or timed out
+  if ONCE == "1" and sent >= #mine then finish() end
   position = position % #mine + 1
   sent = sent + 1
   return mine[position]
@@ -58,11 +68,7 @@ end
 function response(status, headers, body)
   answered = answered + 1
   if status ~= 200 then errors = errors + 1 end
-  if ONCE == "1" and answered == #mine then
-    finished = now()
-    io.open(MARKERS .. "/" .. id, "w"):close()  -- the driver interrupts wrk once every thread is done
-    wrk.thread:stop()
-  end
+  if ONCE == "1" and answered >= #mine then finish() end
 end
 
 function done(summary, latency, requests)

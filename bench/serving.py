@@ -226,9 +226,10 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
     rows["cache hits (500 users, answered before)"] = (_wrk.run(port, recs(hot, 22), connections=load, seconds=args.seconds),
                                                       _wrk.run(port, recs(hot, 22), connections=latency, seconds=args.seconds))
     exploring = [("/recommendations", _body(campaignArn=deployed.exploring, userId=u, numResults=25)) for u in users[:4000]]
+    split = len(exploring) * 3 // 4
     rows["first visits, exploration 0.3 (scored per request)"] = (
-        _wrk.run(port, exploring[:3000], connections=load, once=True),
-        _wrk.run(port, exploring[3000:], connections=latency, once=True))
+        _wrk.run(port, exploring[:split], connections=load, once=True),
+        _wrk.run(port, exploring[split:], connections=latency, once=True))
     return rows
 
 
