@@ -175,6 +175,37 @@ class _Deadlines:
         self.handle = self.loop.call_later(SWEEP_SECONDS, self.sweep) if self.connections else None
 
 
+class _CoalescingTransport:
+    """The connection's transport with the writes of one loop step sent as one: uvicorn writes a response's head
+    and its body separately, and each write to a loopback socket wakes the client (and on a busy machine hands
+    it the CPU) before the rest arrives. Buffered writes go out at the end of the step (``call_soon``), or
+    before the transport closes."""
+
+    __slots__ = ("_transport", "_loop", "_pending")
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop, self._pending = transport, loop, []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
+        return getattr(self._transport, name)
+
+
 _DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Deadlines] = weakref.WeakKeyDictionary()
 
 
@@ -190,6 +221,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = _CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         self._in_head, self._head_bytes, self._tail = True, 0, b""
         self._in_body = False
         self._deadline: float | None = self.loop.time() + self.head_seconds
