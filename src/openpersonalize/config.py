@@ -67,6 +67,12 @@ class Settings:
     attribution_report_seconds: float = field(default_factory=lambda: float(_env("ATTRIBUTION_REPORT_SECONDS", "900")))
     # A served model unused this long is dropped from memory; it reloads on its next request.
     model_idle_seconds: float = field(default_factory=lambda: float(_env("MODEL_IDLE_SECONDS", "900")))
+    # Users whose recent events (since the served snapshot) stay in memory per dataset group, least recently
+    # used out first; an evicted user's events are read back from the event log on their next request.
+    realtime_users: int = field(default_factory=lambda: int(_env("REALTIME_USERS", "100000")))
+    # SQLAlchemy URL of the durable event log (e.g. PostgreSQL shared by several API nodes); empty: its own
+    # SQLite file under the data dir (<data dir>/eventlog/events.sqlite3).
+    events_url: str = field(default_factory=lambda: _env("EVENTS_URL"))
     # Automatic updates of deployed User-Personalization models (new items and events, no new version).
     auto_update_seconds: float = field(default_factory=lambda: float(_env("AUTO_UPDATE_SECONDS", "7200")))
     # Semantic-Similarity's performIncrementalUpdate interval (AWS: about 30 minutes).

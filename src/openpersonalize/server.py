@@ -22,7 +22,8 @@ log = logging.getLogger("openpersonalize")
 
 def build_services(settings: Settings) -> Services:
     settings.ensure_dirs()
-    return Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(settings.data_dir))
+    data = DataStore(settings.data_dir, settings.events_url or None)
+    return Services(settings=settings, store=Store(settings.metadata_database_url), data=data)
 
 
 def build_worker(services: Services, threads: int) -> Worker:

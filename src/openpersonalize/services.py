@@ -35,7 +35,8 @@ class Services:
         """Built once (under a lock: two request threads must not build two); later reads are a plain attribute."""
         with self._serving_lock:
             if self._serving is None:
-                self._serving = ServingState(self.store, self.data, self.settings.model_idle_seconds)
+                self._serving = ServingState(self.store, self.data, self.settings.model_idle_seconds,
+                                             realtime_users=self.settings.realtime_users)
         return self._serving
 
     def record_changed(self, arn: str) -> None:

@@ -169,6 +169,6 @@ def test_metrics_show_the_serving_caches(server: Any, runtime: Any, group: Servi
     assert after[("openpersonalize_cache_entries", "models")] >= 1 and after[("openpersonalize_cache_weight", "answers")] > 0
     caches = {cache for _, cache in after}
     assert caches == {"models", "histories", "records", "facts", "filters", "answers", "recommendations", "trackers", "action_trackers",
-                      "event_targets", "action_data", "model_scores", "model_rankings"}
+                      "event_targets", "action_data", "model_scores", "model_rankings", "realtime_users"}
     assert after[("openpersonalize_cache_entries", "model_scores")] >= 1  # each loaded model's score memos, summed
     assert all((metric, cache) in after for metric in ("openpersonalize_cache_misses_total", "openpersonalize_cache_evictions_total") for cache in caches)

@@ -89,8 +89,8 @@ def data_changed_since(services: Services, group_arn: str, dataset_types: tuple[
     """Whether bulk files or individually recorded rows of those datasets are newer than ``since``."""
     for dataset in services.store.list("dataset", parent=group_arn):
         if dataset.body.get("datasetType") in dataset_types:
-            paths = (services.data.dataset_dir(dataset.arn), services.data.events.path(dataset.arn))
-            if max(_newest_file(p) for p in paths) > since:
+            newest = max(_newest_file(services.data.dataset_dir(dataset.arn)), services.data.events.changed_at(dataset.arn))
+            if newest > since:
                 return True
     return False
 
