@@ -43,9 +43,11 @@ def free_port() -> int:
 class LiveServer:
     """An ``openpersonalize serve`` subprocess; restartable, killable (for crash tests)."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, demo: bool = False) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, demo: bool = False,
+                 args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.demo = demo
+        self.args = args  # more ``serve`` options (--workers 2, --no-worker)
         self.port = free_port()
         # Tests share one server, so the quota of 5 active dataset groups (spec §11) is raised here; quota tests
         # start their own server with the quota they check.
@@ -68,7 +70,7 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--demo" if self.demo else "--no-demo"],
+            [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), "--demo" if self.demo else "--no-demo", *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
