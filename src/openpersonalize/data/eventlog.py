@@ -275,6 +275,14 @@ class EventLog:
         first_use = frame[EVENT_ID].is_null() | frame[EVENT_ID].is_first_distinct()
         return frame.filter(first_use).drop(EVENT_ID)
 
+    def newest(self, dataset_arn: str) -> int:
+        """The sequence number of the dataset's newest row (0 when it has none): an indexed read."""
+        found = self._dataset_id(dataset_arn)
+        if found is None:
+            return 0
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(events.c.seq)).where(events.c.dataset == found)).scalar() or 0)
+
     def changed_at(self, dataset_arn: str) -> float:
         """When the dataset's newest row was appended (epoch seconds; 0 when it has none)."""
         found = self._dataset_id(dataset_arn)

@@ -183,6 +183,9 @@ class ModelCache:
         self.models: BoundedCache[str, _ModelSlot] = BoundedCache("models", max_models)
         self.histories: BoundedCache[str, _HistorySlot] = BoundedCache("histories", max_groups)
         self.refresh = CatalogRefresh()
+        # Items rows other processes logged (PutItems answered elsewhere): group → (newest Items row the
+        # catalogues were built after, when the log was last looked at).
+        self._items_seen: dict[str, tuple[int, float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model-load")
         self._lock = threading.Lock()  # guards starting loads and the slots' flags
         self._last_sweep = time.monotonic()
@@ -199,6 +202,9 @@ class ModelCache:
         slot.used = now
         if now - self._last_sweep > SWEEP_SECONDS:
             self._sweep(now)
+        seen = self._items_seen.get(model.group_arn)
+        if seen is not None and now - seen[1] > REFRESH_SECONDS:
+            self._check_items(model.group_arn, seen[0], now)
         if self.refresh.is_stale(model.group_arn) and self.refresh.start(model.group_arn, now):
             self._pool.submit(self._rebuild_catalogs, model.group_arn)
         if now - slot.revision_checked > REVISION_CHECK_SECONDS:
@@ -268,6 +274,7 @@ class ModelCache:
         revision = artifact_revision(self.data, version_arn)
         recipe = Recipe.load(path)
         history = self.history(group_arn)
+        self._items_built(group_arn)
         served = ServedModel(
             version_arn, recipe_arn, recipe_type, group_arn, recipe,
             build_catalog(self.store, self.data, group_arn, recipe, history), history, revision=revision,
@@ -280,9 +287,22 @@ class ModelCache:
     def items_changed(self, group_arn: str) -> None:
         self.refresh.mark(group_arn)
 
+    def _check_items(self, group_arn: str, seen: int, now: float) -> None:
+        """At most once per ``REFRESH_SECONDS``: Items rows logged by any process since the catalogues were built
+        make them stale (one indexed read)."""
+        newest = self.data.events.newest(_items_dataset(group_arn))
+        self._items_seen[group_arn] = (seen, now)
+        if newest > seen:
+            self.refresh.mark(group_arn)
+
+    def _items_built(self, group_arn: str) -> None:
+        """The group's catalogues are about to be (re)built: they include the Items log up to its newest row."""
+        self._items_seen[group_arn] = (self.data.events.newest(_items_dataset(group_arn)), time.monotonic())
+
     def _rebuild_catalogs(self, group_arn: str) -> None:
         """Rebuild the catalogues of the group's models in the background; the old ones serve meanwhile."""
         try:
+            self._items_built(group_arn)
             for arn in list(self.models.keys()):
                 slot = self.models.peek(arn)
                 served = slot.model if slot is not None else None
@@ -335,6 +355,11 @@ def artifact_revision(data: DataStore, version_arn: str) -> int:
         return (model_dir(data.root, version_arn) / ARRAYS_FILE).stat().st_mtime_ns
     except FileNotFoundError:
         return 0
+
+
+def _items_dataset(group_arn: str) -> str:
+    """The group's Items dataset ARN (<group ARN with dataset-group → dataset>/ITEMS, spec §3.1)."""
+    return group_arn.replace(":dataset-group/", ":dataset/", 1) + "/ITEMS"
 
 
 def _model_source(store: Store, model_arn: str) -> tuple[str, str, str]:
