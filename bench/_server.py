@@ -21,14 +21,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """A server on ``data_dir``; it may read and write beside it (the bench's inputs live in ``data_dir.parent``)."""
+def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """A server on ``data_dir``; it may read and write beside it (the bench's inputs live in ``data_dir.parent``).
+    ``args``: more ``serve`` options (``--workers 2``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "server.log", "ab")
     roots = {"OPENPERSONALIZE_LOCAL_PATHS": str(data_dir.parent)}
     process = subprocess.Popen(
         [sys.executable, "-m", "openpersonalize.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--log-level", "warning", "--no-demo"],
+         "--log-level", "warning", "--no-demo", *args],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **roots, **(env or {})},
     )
     deadline = time.monotonic() + 30

@@ -150,16 +150,17 @@ def test_an_evicted_user_comes_back_from_the_log_identical(log: EventLog) -> Non
     assert tight.stats().entries == 1 and tight.stats().evictions > 0
 
 
-def test_a_user_without_events_costs_no_log_read(log: EventLog, monkeypatch: pytest.MonkeyPatch) -> None:
-    history = _history(log)
-    log.append(ARN, [{"USER_ID": "a", "ITEM_ID": "i9", "TIMESTAMP": 9}])
-    history.sync()
+def test_only_an_evicted_user_costs_a_log_read(log: EventLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    history = _history(log, max_users=1)
     reads: list[str] = []
     real = log.user_rows
     monkeypatch.setattr(log, "user_rows", lambda arn, user, *bounds: reads.append(user) or real(arn, user, *bounds))
-    assert history.get("b").item_ids == ["i1"] and history.user_version("b") == 0
+    log.append(ARN, [{"USER_ID": "a", "ITEM_ID": "i9", "TIMESTAMP": 9}])  # a first event: the tail is that row
     assert history.get("a").item_ids == ["i1", "i2", "i9"]
-    assert reads == ["a"]
+    assert history.get("b").item_ids == ["i1"] and history.user_version("b") == 0  # no event: nothing to read
+    log.append(ARN, [{"USER_ID": "c", "ITEM_ID": "i8", "TIMESTAMP": 9}])  # c's tail takes the only place
+    assert reads == []
+    assert history.get("a").item_ids == ["i1", "i2", "i9"] and reads == ["a"]
 
 
 def test_a_second_process_sees_the_first_ones_events(tmp_path: Path) -> None:

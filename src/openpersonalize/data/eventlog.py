@@ -46,6 +46,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -96,6 +97,13 @@ events = Table(
 migrated = Table("event_migrations", tables, Column("name", String(1024), primary_key=True))
 
 Entry = tuple[int, dict[str, Any]]  # (seq, row)
+# Serving's per-request reads, built once (an expression built per call costs more than the indexed read).
+SINCE = (select(events.c.seq, events.c.row)
+         .where(events.c.dataset == bindparam("d"), events.c.seq > bindparam("after")).order_by(events.c.seq))
+USER_ROWS = (select(events.c.seq, events.c.row)
+             .where(events.c.dataset == bindparam("d"), events.c.user_id == bindparam("user"),
+                    events.c.seq > bindparam("after"), events.c.seq <= bindparam("upto"))
+             .order_by(events.c.seq))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -138,6 +146,7 @@ class _Head:
         # A connection of its own, held for the process's life: data_version counts other connections' commits.
         self._held = engine.raw_connection() if engine.dialect.name == "sqlite" else None
         self._probe = self._held.driver_connection if self._held is not None else None
+        self.counted = self._probe is not None  # commits of every connection show in data_version
 
     def get(self) -> int:
         with self._lock:
@@ -179,6 +188,7 @@ class EventLog:
         self._queue: list[_Pending] = []
         self._cond = threading.Condition()
         self._writing = False
+        self._writer: Connection | None = None  # the leader's connection, kept between commits
         self._head = _Head(self.engine)
         self._migrate_json_lines()
 
@@ -206,12 +216,7 @@ class EventLog:
         try:
             now = time.time()
             values = [_values(p.dataset, row, now) for p in batch for row in p.rows]
-            with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})"))
-                conn.execute(insert(events), values)
-                newest = int(conn.execute(select(func.max(events.c.seq))).scalar() or 0)
-            self._head.advance(newest)
+            self._write(values)
         except BaseException as exc:  # every appender of the batch sees the failure (no 200 is sent)
             error = exc
         finally:
@@ -220,6 +225,23 @@ class EventLog:
                     pending.error, pending.done = error, True
                 self._writing = False
                 self._cond.notify_all()
+
+    def _write(self, values: list[dict[str, Any]]) -> None:
+        """One transaction on the writer's own connection (only the current leader writes: no pool round trip)."""
+        conn, self._writer = self._writer or self.engine.connect(), None
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})"))
+                conn.execute(insert(events), values)
+                # SQLite's change counter tells this process's readers too; elsewhere they learn it here.
+                newest = None if self._head.counted else conn.execute(select(func.max(events.c.seq))).scalar()
+        except BaseException:
+            conn.close()  # a broken connection is not reused
+            raise
+        self._writer = conn
+        if newest is not None:
+            self._head.advance(int(newest))
 
     # ---- reading ---------------------------------------------------------------------------------------------
 
@@ -236,21 +258,17 @@ class EventLog:
         found = self._dataset_id(dataset_arn)
         if found is None:
             return []
-        query = (select(events.c.seq, events.c.row)
-                 .where(events.c.dataset == found, events.c.seq > after).order_by(events.c.seq))
         with self.engine.connect() as conn:
-            return [(int(seq), orjson.loads(blob)) for seq, blob in conn.execute(query)]
+            return [(int(seq), orjson.loads(blob)) for seq, blob in conn.execute(SINCE, {"d": found, "after": after})]
 
     def user_rows(self, dataset_arn: str, user_id: str, after: int, upto: int) -> list[Entry]:
         """(seq, row) of one user's rows numbered in (after, upto], in order (an indexed read)."""
         found = self._dataset_id(dataset_arn)
         if found is None or upto <= after:
             return []
-        query = (select(events.c.seq, events.c.row)
-                 .where(events.c.dataset == found, events.c.user_id == user_id, events.c.seq > after, events.c.seq <= upto)
-                 .order_by(events.c.seq))
+        bounds = {"d": found, "user": user_id, "after": after, "upto": upto}
         with self.engine.connect() as conn:
-            return [(int(seq), orjson.loads(blob)) for seq, blob in conn.execute(query)]
+            return [(int(seq), orjson.loads(blob)) for seq, blob in conn.execute(USER_ROWS, bounds)]
 
     def read(self, dataset_arn: str, schema: Schema, upto: int | None = None) -> pl.DataFrame | None:
         """All PUT rows of the dataset in append order (numbered up to ``upto``), typed per the schema; None when
@@ -326,6 +344,9 @@ class EventLog:
 
     def close(self) -> None:
         self._head.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.engine.dispose()
 
     # ---- datasets --------------------------------------------------------------------------------------------

@@ -150,11 +150,14 @@ class GroupHistory:
 
     def _observe(self, seq: int, row: dict[str, Any]) -> None:
         user = str(row.get("USER_ID"))
-        self._mark(user)
         if row.get("ITEM_ID") is not None:
             self.latest_timestamp = max(self.latest_timestamp, float(row.get("TIMESTAMP") or 0.0))
         tail = self._tails.peek(user)
-        if tail is not None:  # an evicted or unseen user is rebuilt from the log when asked for
+        if tail is None and not self._marked(user):
+            # The user's first row since the snapshot: the tail is this row alone, no need to read it back.
+            tail = self._tails.put(user, _Tail())
+        self._mark(user)
+        if tail is not None:  # an evicted user is rebuilt from the log when asked for
             self._apply(tail, user, seq, row, live=True)
 
     def _tail(self, user_id: str) -> _Tail | None:
