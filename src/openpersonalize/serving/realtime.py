@@ -20,6 +20,7 @@ counted per user; items shown repeatedly and never interacted with are demoted b
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,13 +58,15 @@ class UserHistory:
         return self._unclicked
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tail:
+    """One user's events since the snapshot (up to 100k of these per group: kept small, ids interned)."""
+
     items: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
-    shown: dict[str, int] = field(default_factory=dict)
-    merged: set[str] = field(default_factory=set)  # sessions whose anonymous events were merged in
+    shown: dict[str, int] | None = None  # item → times shown
+    merged: tuple[str, ...] = ()  # sessions whose anonymous events were merged in (a user has one or two)
     changes: int = 0  # bumped on every streamed change: part of the per-user score cache key
 
 
@@ -118,7 +121,7 @@ class GroupHistory:
         if tail is not None:
             with self._lock:
                 items, types, times = items + tail.items, types + tail.types, times + tail.times
-                shown = dict(tail.shown)
+                shown = dict(tail.shown or {})
         cut = -MAX_EVENTS_PER_USER
         return UserHistory(items[cut:], types[cut:], times[cut:], shown)
 
@@ -185,18 +188,19 @@ class GroupHistory:
         """One logged row into its user's tail: the one place that decides what a tail holds."""
         session = row.get("$sid")
         if session is not None and not row.get("$anon") and session != user and str(session) not in tail.merged:
-            tail.merged.add(str(session))
+            tail.merged += (str(session),)
             # What the session had done before this row: live, its tail in memory is exactly that.
             anonymous = self._tails.peek(str(session)) if live else None
             _merge_session(tail, anonymous if anonymous is not None else self._replay(str(session), seq - 1))
         tail.changes += 1
         for item in _impressions(row):
+            tail.shown = tail.shown or {}
             tail.shown[item] = tail.shown.get(item, 0) + 1
         item_id = row.get("ITEM_ID")
         if item_id is None:
             return
-        tail.items.append(str(item_id))
-        tail.types.append(str(row.get("EVENT_TYPE") or ""))
+        tail.items.append(sys.intern(str(item_id)))
+        tail.types.append(sys.intern(str(row.get("EVENT_TYPE") or "")))
         tail.times.append(float(row.get("TIMESTAMP") or 0.0))
         if len(tail.items) > 2 * MAX_EVENTS_PER_USER:  # bound memory of a very active user
             del tail.items[:MAX_EVENTS_PER_USER], tail.types[:MAX_EVENTS_PER_USER], tail.times[:MAX_EVENTS_PER_USER]
@@ -222,7 +226,8 @@ def _merge_session(tail: _Tail, anonymous: _Tail) -> None:
     tail.times = [t for t, _, _ in merged]
     tail.items = [i for _, i, _ in merged]
     tail.types = [e for _, _, e in merged]
-    for item, count in anonymous.shown.items():
+    for item, count in (anonymous.shown or {}).items():
+        tail.shown = tail.shown or {}
         tail.shown[item] = tail.shown.get(item, 0) + count
 
 
