@@ -7,7 +7,9 @@ connections busy with live sessions — PutEvents (one Watch of a random item) t
 same user, the user drawn from ``--id-space`` distinct ids — and the server's RSS is printed every ``--every``
 seconds. Per-user real-time state is bounded (OPENPERSONALIZE_REALTIME_USERS), so RSS must hold flat once
 the bounded caches are full: the last line compares the end with the level after the warm-up (the first
-quarter of the run), the goal is within ±10 %.
+quarter of the run), the goal is within ±10 %. Each line also shows what fills up first: the per-model score
+and ranking memos (bounded at 2 x 256 MiB per model), the answers (64 MiB), the real-time tails and the recent
+recommendation ids (entries) — so "warm" means those bounds are reached.
 
     .venv/bin/python bench/soak.py [--seconds 600] [--id-space 1000000] [--train-users 20000] [--items 10000]
         [--workers 1] [--realtime-users 100000] [--connections 16]
@@ -24,6 +26,7 @@ import random
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,22 @@ def rss_mib(pids: list[int]) -> float:
         except FileNotFoundError:
             pass
     return total / 1024
+
+
+def cache_sizes(port: int) -> dict[str, float]:
+    """From /metrics: MiB of the per-model score and ranking memos and of the answers, and the entries of the
+    real-time tails and recent recommendation ids (what fills up before RSS can hold flat)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    values: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        if line.startswith(("openpersonalize_cache_weight{", "openpersonalize_cache_entries{")):
+            head, _, value = line.rpartition(" ")
+            metric, _, label = head.partition('{cache="')
+            values[(metric, label.rstrip('"}'))] = float(value)
+    weight = lambda cache: values.get(("openpersonalize_cache_weight", cache), 0.0) / 2**20  # noqa: E731
+    entries = lambda cache: values.get(("openpersonalize_cache_entries", cache), 0.0)  # noqa: E731
+    return {"memos MiB": weight("model_scores") + weight("model_rankings"), "answers MiB": weight("answers"),
+            "tails": entries("realtime_users"), "rec ids": entries("recommendations")}
 
 
 def server_pids(root: int) -> list[int]:
@@ -176,7 +195,8 @@ def main() -> None:
             load.start()
             samples: list[tuple[float, float]] = []
             last_calls, last_at = 0, started
-            print(f"{'seconds':>8} {'RSS MiB':>9} {'calls/s':>8} {'calls':>9} {'errors':>7}", flush=True)
+            print(f"{'seconds':>8} {'RSS MiB':>9} {'calls/s':>8} {'calls':>9} {'errors':>7} {'memos MiB':>10} "
+                  f"{'answers MiB':>12} {'tails':>8} {'rec ids':>8}", flush=True)
             while load.is_alive():
                 load.join(args.every)
                 now = time.monotonic()
@@ -184,7 +204,10 @@ def main() -> None:
                 samples.append((now - started, rss))
                 rate = (calls.value - last_calls) / max(now - last_at, 1e-9)
                 last_calls, last_at = calls.value, now
-                print(f"{now - started:8.0f} {rss:9.0f} {rate:8.0f} {calls.value:9d} {errors.value:7d}", flush=True)
+                caches = cache_sizes(port)
+                print(f"{now - started:8.0f} {rss:9.0f} {rate:8.0f} {calls.value:9d} {errors.value:7d} "
+                      f"{caches['memos MiB']:10.0f} {caches['answers MiB']:12.0f} {caches['tails']:8.0f} "
+                      f"{caches['rec ids']:8.0f}", flush=True)
         finally:
             server.terminate()
             server.wait(30)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import LiveServer, unique, wait_for
-from test_campaigns import NO_EXPLORATION, UP, deploy, make_serving_group, solution, train
+from test_campaigns import POPULARITY, deploy, make_serving_group, solution, train
 
 WATCHED = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")'
 
@@ -25,7 +25,7 @@ def test_processes_alternating_events_and_answers_see_every_event(tmp_path: Path
     try:
         personalize = first.client("personalize")
         group = make_serving_group(personalize, tmp_path / "csv", users=100, items=80, interactions=2000)
-        campaign = deploy(personalize, train(personalize, solution(personalize, group.arn, UP)), campaignConfig=NO_EXPLORATION)
+        campaign = deploy(personalize, train(personalize, solution(personalize, group.arn, POPULARITY)))
         watched_filter = _filter(personalize, group.arn)
         second.start()
         servers = [first, second]
@@ -33,7 +33,7 @@ def test_processes_alternating_events_and_answers_see_every_event(tmp_path: Path
         senders = [s.client("personalize-events") for s in servers]
         user = unique("user")
         watched: list[str] = []
-        for step in range(8):
+        for step in range(6):
             reader, writer = runtimes[step % 2], senders[(step + 1) % 2]
             before = [i["itemId"] for i in reader.get_recommendations(
                 campaignArn=campaign, userId=user, numResults=10, filterArn=watched_filter)["itemList"]]
