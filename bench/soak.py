@@ -170,6 +170,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--interactions", type=int, default=400_000)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--first-visits", type=int, default=None, help="training users asked once before the soak "
+                        "(default: all of them, for the campaign's RSS; 0 skips that phase)")
     parser.add_argument("--workers", type=int, default=1, help="serving processes (serve --workers)")
     parser.add_argument("--realtime-users", type=int, default=None, help="OPENPERSONALIZE_REALTIME_USERS")
     args = parser.parse_args()
@@ -183,11 +185,12 @@ def main() -> None:
             campaign, tracking_id, users, items = setup(port, folder / "csv", args.train_users, args.items, args.interactions)
             pids = server_pids(server.pid)
             deployed = rss_mib(pids)
-            took = first_visits(port, campaign, users)
+            visitors = users[:args.first_visits] if args.first_visits is not None else users
+            took = first_visits(port, campaign, visitors)
             campaign_rss = rss_mib(pids)
             print(f"campaign {args.train_users} users x {args.items} items: RSS {deployed:.0f} MiB deployed, "
-                  f"{campaign_rss:.0f} MiB after every training user's first visit ({len(users) / took:.0f} req/s "
-                  f"sequential)", flush=True)
+                  f"{campaign_rss:.0f} MiB after {len(visitors)} training users' first visits "
+                  f"({len(visitors) / max(took, 1e-9):.0f} req/s sequential)", flush=True)
             calls, errors = multiprocessing.Value("q", 0), multiprocessing.Value("q", 0)
             load = multiprocessing.Process(target=_load, args=(port, campaign, tracking_id, items, args.id_space,
                                                                args.seconds, args.connections, calls, errors))
