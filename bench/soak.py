@@ -165,6 +165,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="soak duration (the issue's run: 600)")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between RSS lines")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds before RSS must hold flat (default: a "
+                        "quarter of the run; the bounded caches must be full by then)")
     parser.add_argument("--id-space", type=int, default=1_000_000)
     parser.add_argument("--train-users", type=int, default=20_000)
     parser.add_argument("--items", type=int, default=10_000)
@@ -214,7 +216,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
-    warm = [rss for at, rss in samples if at >= args.seconds / 4]
+    warmup = args.warmup if args.warmup is not None else args.seconds / 4
+    warm = [rss for at, rss in samples if at >= warmup]
     if warm:
         level, end = warm[0], warm[-1]
         print(f"\nlive sessions (PutEvents + GetRecommendations, {args.connections} connections, {args.workers} "
