@@ -24,7 +24,7 @@ def free_port() -> int:
 def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None,
                  args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     """A server on ``data_dir``; it may read and write beside it (the bench's inputs live in ``data_dir.parent``).
-    ``args``: more `serve` options (--no-worker for an API node of a cluster)."""
+    ``args``: more ``serve`` options (``--no-worker`` for an API node of a cluster, ``--workers 2``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / f"server-{port}.log" if args else data_dir / "server.log", "ab")
     roots = {"OPENPERSONALIZE_LOCAL_PATHS": str(data_dir.parent)}

@@ -49,7 +49,7 @@ class LiveServer:
                  args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.demo = demo
-        self.args = args  # more `serve` options (--no-worker for an API node of a cluster)
+        self.args = args  # more ``serve`` options (--workers 2, --no-worker for an API node of a cluster)
         self.port = free_port()
         # Tests share one server, so the quota of 5 active dataset groups (spec §11) is raised here; quota tests
         # start their own server with the quota they check.

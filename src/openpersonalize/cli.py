@@ -72,13 +72,16 @@ def main() -> None:
 @click.option("--object-store", default=None,
               help="s3://bucket/prefix for datasets, models and job outputs (default: the data dir).")
 @click.option("--no-worker", is_flag=True, help="Do not run jobs in this process (use `openpersonalize worker`).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Serving processes sharing the port and the data dir (the first one also runs jobs); users' "
+                   "events reach every process through the event log.")
 @click.option("--log-level", default="info", show_default=True)
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="Seed a trained demo VOD dataset group, campaign and filter when the store is empty.")
 @click.option("--allow-unauthenticated-network", is_flag=True,
               help="Listen on a non-loopback address without OPENPERSONALIZE_ACCESS_KEYS (anyone who can reach it "
                    "can use the API).")
-def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, object_store: str | None, no_worker: bool,
+def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, object_store: str | None, no_worker: bool, workers: int,
           log_level: str, demo: bool, allow_unauthenticated_network: bool) -> None:
     """Serve the control plane, runtime and events APIs on one port."""
     import uvicorn
@@ -89,6 +92,9 @@ def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, 
     _logging(log_level)
     settings = _settings(data_dir, metadata_url, object_store)
     _check_bind(host, settings, allow_unauthenticated_network)
+    if workers > 1:
+        _serve_processes(settings, host, port, workers, run_worker=not no_worker, demo=demo, log_level=log_level)
+        return
     app = build_app(settings, run_worker=not no_worker)
     if demo:
         from .demo.seed import start_in_background
@@ -97,6 +103,62 @@ def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, 
         start_in_background(port, settings, lambda: services.store.count("dataset-group") == 0)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http=guarded_protocol(settings),
                 timeout_keep_alive=IDLE_SECONDS)
+
+
+def _serve_processes(settings: Settings, host: str, port: int, workers: int, *, run_worker: bool, demo: bool,
+                     log_level: str) -> None:
+    """``workers`` serving processes on one listening socket, restarted when one dies; SIGTERM/SIGINT stop all.
+
+    The stores are opened here first, so the processes find their tables (and a migrated event log) ready.
+    """
+    import multiprocessing
+
+    import uvicorn
+
+    from .demo.seed import start_in_background
+    from .server import build_services
+
+    services = build_services(settings)
+    sock = uvicorn.Config("openpersonalize.server:build_app", host=host, port=port).bind_socket()
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or engines inherited
+
+    def start(index: int) -> Any:
+        process = spawn.Process(target=_serve_one, args=(settings, sock, run_worker and index == 0, log_level),
+                                name=f"openpersonalize-serve-{index}")
+        process.start()
+        return process
+
+    processes = [start(index) for index in range(workers)]
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    if demo:
+        start_in_background(port, settings, lambda: services.store.count("dataset-group") == 0)
+    while not stopped.wait(1.0):
+        for index, process in enumerate(processes):
+            if not process.is_alive():
+                logging.getLogger("openpersonalize").warning(
+                    "serving process %d exited with %s; starting another", index, process.exitcode)
+                processes[index] = start(index)
+    for process in processes:
+        process.terminate()  # uvicorn finishes the requests in flight
+    for process in processes:
+        process.join(30)
+    sock.close()
+
+
+def _serve_one(settings: Settings, sock: Any, run_worker: bool, log_level: str) -> None:
+    """One serving process of ``serve --workers N`` (its entry point, run in a spawned interpreter)."""
+    import uvicorn
+
+    from .api.limits import guarded_protocol
+    from .server import build_app
+
+    _logging(log_level)
+    app = build_app(settings, run_worker=run_worker)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(settings),
+                            timeout_keep_alive=IDLE_SECONDS)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @main.command()

@@ -73,6 +73,12 @@ class Settings:
     # Per served model: the best items of its known users, computed in the background after it loads, so a
     # first visit costs a filter over a short list instead of scoring the catalogue (0 turns it off).
     shortlist_bytes: int = field(default_factory=lambda: int(_env("SHORTLIST_BYTES", str(256 << 20))))
+    # Users whose recent events (since the served snapshot) stay in memory per dataset group, least recently
+    # used out first; an evicted user's events are read back from the event log on their next request.
+    realtime_users: int = field(default_factory=lambda: int(_env("REALTIME_USERS", "100000")))
+    # SQLAlchemy URL of the durable event log (e.g. PostgreSQL shared by several API nodes); empty: its own
+    # SQLite file under the data dir (<data dir>/eventlog/events.sqlite3).
+    events_url: str = field(default_factory=lambda: _env("EVENTS_URL"))
     # Automatic updates of deployed User-Personalization models (new items and events, no new version).
     auto_update_seconds: float = field(default_factory=lambda: float(_env("AUTO_UPDATE_SECONDS", "7200")))
     # Semantic-Similarity's performIncrementalUpdate interval (AWS: about 30 minutes).

@@ -24,7 +24,8 @@ log = logging.getLogger("openpersonalize")
 def build_services(settings: Settings) -> Services:
     settings.ensure_dirs()
     objects = open_object_store(settings.object_store, settings.data_dir)
-    return Services(settings=settings, store=Store(settings.metadata_database_url), data=DataStore(settings.data_dir, objects))
+    data = DataStore(settings.data_dir, objects, settings.events_url or None)
+    return Services(settings=settings, store=Store(settings.metadata_database_url), data=data)
 
 
 def build_worker(services: Services, threads: int) -> Worker:

@@ -36,7 +36,8 @@ class Services:
         with self._serving_lock:
             if self._serving is None:
                 self._serving = ServingState(self.store, self.data, self.settings.model_idle_seconds,
-                                             shortlist_bytes=self.settings.shortlist_bytes)
+                                             shortlist_bytes=self.settings.shortlist_bytes,
+                                             realtime_users=self.settings.realtime_users)
         return self._serving
 
     def record_changed(self, arn: str) -> None:

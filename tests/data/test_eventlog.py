@@ -1,15 +1,17 @@
-"""The durable event log: typed reads, fsync before return, group commit, torn tails, atomic rewrites."""
+"""The durable event log: typed reads, committed before return, group commit, rows after a sequence number,
+per-user reads, deletes seen by every process, moving an older JSON-lines log in."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 
 from openpersonalize.data.eventlog import EventLog
 from openpersonalize.data.schema import parse_schema
@@ -60,7 +62,6 @@ def test_datasets_and_tenants_are_kept_apart(log: EventLog) -> None:
     other_account = ARN.replace("123456789012", "210987654321")
     log.append(ARN, [event("u1", "i1", 1)])
     log.append(other_account, [event("u9", "i9", 1)])
-    assert log.path(ARN) != log.path(other_account)
     assert log.read(ITEMS_ARN, ITEMS) is None
     frame = log.read(other_account, INTERACTIONS)
     assert frame is not None and frame["USER_ID"].to_list() == ["u9"]
@@ -81,63 +82,97 @@ def test_upserts_keep_append_order_so_the_last_row_per_id_is_newest(log: EventLo
     assert frame.unique("ITEM_ID", keep="last")["GENRES"].to_list() == ["a"]
 
 
-def test_append_fsyncs_before_returning(log: EventLog, monkeypatch: pytest.MonkeyPatch) -> None:
-    synced: list[int] = []
-    real_fsync = os.fsync
-
-    def spy(fd: int) -> None:
-        real_fsync(fd)
-        synced.append(os.fstat(fd).st_size)
-
-    monkeypatch.setattr(os, "fsync", spy)
+def test_append_commits_with_synchronous_full_before_returning(tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
     log.append(ARN, [event("u1", "i1", 1)])
-    size = log.path(ARN).stat().st_size
-    assert synced and synced[-1] == size  # the fsync covered the whole write
+    with log.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: the WAL is fsynced per commit
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    other = EventLog(tmp_path)  # another process sees the row: it was committed
+    assert [r["USER_ID"] for r in other.rows(ARN)] == ["u1"]
+    log.close(), other.close()
 
 
-def test_concurrent_appends_share_fsyncs(log: EventLog, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-    real_fsync = os.fsync
+def test_concurrent_appends_share_commits(log: EventLog) -> None:
+    commits = []
 
-    def slow_fsync(fd: int) -> None:
-        calls.append(fd)
-        time.sleep(0.02)  # a slow disk: appenders arriving meanwhile wait for the next fsync
-        real_fsync(fd)
+    def slow_commit(conn: Any) -> None:
+        commits.append(1)
+        time.sleep(0.02)  # a slow disk: appenders arriving meanwhile wait for the next commit
 
-    log.append(ARN, [event("warm", "up", 0)])  # opens the file (its directory fsync is not counted)
-    monkeypatch.setattr(os, "fsync", slow_fsync)
+    log.append(ARN, [event("warm", "up", 0)])
+    sqlalchemy_event.listen(log.engine, "commit", slow_commit)
     threads = [threading.Thread(target=log.append, args=(ARN, [event(f"u{n}", "i", n)])) for n in range(32)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    sqlalchemy_event.remove(log.engine, "commit", slow_commit)
     assert len(log.rows(ARN)) == 33
-    assert len(calls) <= 8, f"{len(calls)} fsyncs for 32 concurrent appends: no group commit"
+    assert len(commits) <= 8, f"{len(commits)} commits for 32 concurrent appends: no group commit"
 
 
-def test_torn_tail_is_ignored_and_repaired(tmp_path: Path) -> None:
-    first = EventLog(tmp_path)
-    first.append(ARN, [event("u1", "i1", 1)])
-    with open(first.path(ARN), "ab") as handle:  # what kill -9 mid-write leaves behind
-        handle.write(b'{"USER_ID": "u2", "ITE')
-    assert [r["USER_ID"] for r in first.rows(ARN)] == ["u1"]
-    restarted = EventLog(tmp_path)
-    restarted.append(ARN, [event("u3", "i3", 3)])
-    assert [r["USER_ID"] for r in restarted.rows(ARN)] == ["u1", "u3"]
-    assert first.path(ARN).read_bytes().count(b"\n") == 2
+def test_a_failed_commit_fails_every_appender_of_the_batch(log: EventLog) -> None:
+    with pytest.raises(TypeError):
+        log.append(ARN, [event("u1", object(), 1)])  # type: ignore[arg-type]
+    log.append(ARN, [event("u2", "i2", 2)])  # the log keeps working
+    assert [r["USER_ID"] for r in log.rows(ARN)] == ["u2"]
 
 
-def test_delete_users_rewrites_atomically_and_appenders_follow(tmp_path: Path) -> None:
+def test_rows_after_a_sequence_number_and_per_user(log: EventLog) -> None:
+    assert log.head() == 0
+    log.append(ARN, [event("u1", "i1", 1), event("u2", "i2", 2)])
+    first = log.head()
+    log.append(ITEMS_ARN, [{"ITEM_ID": "x", "GENRES": "a"}])
+    log.append(ARN, [event("u1", "i3", 3)])
+    assert log.head() == first + 2
+    assert [(r["USER_ID"], r["ITEM_ID"]) for _, r in log.since(ARN, first)] == [("u1", "i3")]
+    everything = log.since(ARN, 0)
+    assert [seq for seq, _ in everything] == sorted(seq for seq, _ in everything)
+    assert [r["ITEM_ID"] for _, r in log.user_rows(ARN, "u1", 0, log.head())] == ["i1", "i3"]
+    assert [r["ITEM_ID"] for _, r in log.user_rows(ARN, "u1", 0, first)] == ["i1"]
+    assert log.rows(ARN, upto=first) == [r for _, r in everything[:2]]
+
+
+def test_head_sees_another_process_append(tmp_path: Path) -> None:
+    server, other = EventLog(tmp_path), EventLog(tmp_path)
+    before = server.head()
+    other.append(ARN, [event("u1", "i1", 1)])
+    assert server.head() == before + 1
+    assert server.since(ARN, before)[0][1]["USER_ID"] == "u1"
+    server.close(), other.close()
+
+
+def test_sequence_numbers_are_not_reused_after_deletes(log: EventLog) -> None:
+    log.append(ARN, [event("u1", "i1", 1), event("u2", "i2", 2)])
+    newest = log.head()
+    log.delete_users(ARN, {"u2"})
+    log.append(ARN, [event("u3", "i3", 3)])
+    assert log.head() == newest + 1 and log.since(ARN, newest)[0][1]["USER_ID"] == "u3"
+
+
+def test_delete_users_is_seen_by_every_process(tmp_path: Path) -> None:
     server, worker = EventLog(tmp_path), EventLog(tmp_path)  # two processes sharing a data dir
     server.append(ARN, [event("u1", "i1", 1), event("u2", "i2", 2), event("u1", "i3", 3)])
-    inode = server.path(ARN).stat().st_ino
     assert worker.delete_users(ARN, {"u1", "nobody"}) == 2
     assert worker.delete_users(ARN, {"nobody"}) == 0
-    assert server.path(ARN).stat().st_ino != inode  # replaced, not edited in place
-    server.append(ARN, [event("u4", "i4", 4)])  # the server's descriptor still names the old file
+    server.append(ARN, [event("u4", "i4", 4)])
     frame = worker.read(ARN, INTERACTIONS)
     assert frame is not None and frame["USER_ID"].to_list() == ["u2", "u4"]
-    assert not list(tmp_path.rglob("*.rewrite"))
+    server.close(), worker.close()
+
+
+def test_an_older_json_lines_log_is_moved_in_once(tmp_path: Path) -> None:
+    old = tmp_path / "us-east-1" / "123456789012" / "dataset" / "dg" / "INTERACTIONS.jsonl"
+    old.parent.mkdir(parents=True)
+    lines = [orjson.dumps(event(f"u{n}", "i", n, **{"$eid": f"e{n}"})) for n in range(3)]
+    old.write_bytes(b"\n".join(lines) + b'\n{"USER_ID": "torn')  # a torn tail was never acknowledged
+    (old.parent / "INTERACTIONS.jsonl.lock").touch()
+    log = EventLog(tmp_path)
+    assert [r["USER_ID"] for r in log.rows(ARN)] == ["u0", "u1", "u2"]
+    assert not list(tmp_path.rglob("*.jsonl*"))
+    log.append(ARN, [event("u3", "i", 3)])
+    assert len(EventLog(tmp_path).rows(ARN)) == 4  # a second start moves nothing again
 
 
 def test_drop_forgets_a_deleted_dataset(log: EventLog) -> None:
@@ -148,6 +183,9 @@ def test_drop_forgets_a_deleted_dataset(log: EventLog) -> None:
     assert [r["USER_ID"] for r in log.rows(ARN)] == ["u2"]
 
 
-def test_unsafe_arn_is_rejected(log: EventLog) -> None:
-    with pytest.raises(ValueError):
-        log.path("arn:aws:personalize:us-east-1:123456789012:dataset/../ITEMS")
+def test_changed_at_follows_the_newest_row(log: EventLog) -> None:
+    assert log.changed_at(ARN) == 0.0
+    before = time.time()
+    log.append(ARN, [event("u1", "i1", 1)])
+    assert before <= log.changed_at(ARN) <= time.time()
+    assert log.changed_at(ITEMS_ARN) == 0.0

@@ -169,7 +169,7 @@ def test_metrics_show_the_serving_caches(server: Any, runtime: Any, group: Servi
     assert after[("openpersonalize_cache_entries", "models")] >= 1 and after[("openpersonalize_cache_weight", "answers")] > 0
     caches = {cache for _, cache in after}
     assert caches == {"models", "histories", "records", "facts", "filters", "answers", "recommendations", "trackers", "action_trackers",
-                      "event_targets", "action_data", "model_scores", "model_rankings", "shortlists"}
+                      "event_targets", "action_data", "model_scores", "model_rankings", "shortlists", "realtime_users"}
     # each loaded model's score memos and shortlists, summed: the first answer was scored or read off a shortlist
     assert after[("openpersonalize_cache_entries", "model_scores")] + after[("openpersonalize_cache_hits_total", "shortlists")] >= 1
     assert all((metric, cache) in after for metric in ("openpersonalize_cache_misses_total", "openpersonalize_cache_evictions_total") for cache in caches)

@@ -89,3 +89,15 @@ def test_catalogue_rebuilds_are_throttled_per_group() -> None:
     refresh.mark("h")
     assert refresh.start("h", 100.5)  # another group is not held back
     assert refresh.start("g", 101.0)
+
+
+def test_items_put_through_another_process_make_the_catalogue_stale(tmp_path: Path) -> None:
+    cache = CountingLoads(tmp_path)
+    group = "arn:aws:personalize:us-east-1:123456789012:dataset-group/g"
+    items = "arn:aws:personalize:us-east-1:123456789012:dataset/g/ITEMS"
+    cache._items_built(group)
+    cache._check_items(group, 0, time.monotonic())
+    assert not cache.refresh.is_stale(group)
+    DataStore(tmp_path / "data").events.append(items, [{"ITEM_ID": "new"}])  # PutItems answered by another process
+    cache._check_items(group, cache._items_seen[group][0], time.monotonic())
+    assert cache.refresh.is_stale(group)

@@ -57,6 +57,6 @@ def test_every_cache_reports_its_counters(serving: ServingState) -> None:
     serving.filters.get_or_compute(("arn:filter", "EXCLUDE ItemID WHERE Items.GENRE IN (\"x\")"), lambda: object())
     names = [s.name for s in serving.stats()]
     assert names == ["models", "histories", "records", "facts", "filters", "answers", "recommendations", "trackers", "action_trackers",
-                     "event_targets", "action_data", "model_scores", "model_rankings", "shortlists"]
+                     "event_targets", "action_data", "model_scores", "model_rankings", "shortlists", "realtime_users"]
     filters = next(s for s in serving.stats() if s.name == "filters")
     assert (filters.entries, filters.misses) == (1, 1)

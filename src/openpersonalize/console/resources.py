@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..control.context import RequestContext
+from ..data.eventlog import EventLog
 from ..data.store import DataStore
 from ..control.filters import group_schemas
 from ..errors import PersonalizeError
@@ -104,37 +104,34 @@ async def tracker(request: Request) -> Response:
                           crumbs=[("Dataset groups", link("")), (group.rsplit("/", 1)[-1], link("group", group))])
 
 
-async def _interactions_log(console: Console, group: str) -> Path | None:
+async def _interactions_dataset(console: Console, group: str) -> str | None:
     datasets = await console.run_each("ListDatasets", {"datasetGroupArn": group}, "datasets")
     found = [d["datasetArn"] for d in datasets if d["datasetType"].upper() == "INTERACTIONS"]
-    return console.services.data.events.path(found[0]) if found else None
+    return found[0] if found else None
 
 
-def _new_lines(path: Path | None, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Complete JSON lines appended to the event log since ``offset``; the new offset."""
-    if path is None or not path.exists():
-        return [], offset
-    with open(path, "rb") as log:
-        log.seek(offset)
-        chunk = log.read()
-    complete = chunk[: chunk.rfind(b"\n") + 1]
-    rows = [orjson.loads(line) for line in complete.splitlines() if line.strip()]
-    return rows, offset + len(complete)
+def _new_rows(events: EventLog, dataset: str | None, after: int) -> tuple[list[dict[str, Any]], int]:
+    """Rows the event log took for the dataset since sequence number ``after``; the newest number seen."""
+    if dataset is None:
+        return [], after
+    entries = events.since(dataset, after)
+    return [row for _, row in entries], (entries[-1][0] if entries else after)
 
 
 async def stream(request: Request) -> Response:
     """Server-sent events: every second, the events per second and the latest events of the tracker's group."""
     console = console_of(request)
     described = (await console.run("DescribeEventTracker", {"eventTrackerArn": request.query_params.get("arn", "")}))["eventTracker"]
-    path = await _interactions_log(console, described["datasetGroupArn"])
-    offset = path.stat().st_size if path is not None and path.exists() else 0
+    dataset = await _interactions_dataset(console, described["datasetGroupArn"])
+    events = console.services.data.events
+    after = await run_in_threadpool(events.newest, dataset) if dataset is not None else 0
 
     async def updates() -> AsyncIterator[bytes]:
-        nonlocal offset
+        nonlocal after
         latest: list[dict[str, Any]] = []
         while not await request.is_disconnected():
             started = time.monotonic()
-            rows, offset = await run_in_threadpool(_new_lines, path, offset)
+            rows, after = await run_in_threadpool(_new_rows, events, dataset, after)
             latest = (rows[::-1] + latest)[:LATEST]
             shown = [{k: v for k, v in row.items() if not k.startswith("$")} for row in latest]
             yield b"data: " + orjson.dumps({"perSecond": len(rows) / STREAM_SECONDS, "latest": shown}) + b"\n\n"

@@ -86,7 +86,7 @@ def put_events(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     serving = ctx.services.serving
     realtime.annotate_events(params["eventList"], rows, set(target.schema.names), serving.recalled)
     _event_log(ctx).append(target.dataset.arn, rows)
-    serving.models.observe(target.dataset.body["datasetGroupArn"], rows)  # the served history sees them at once
+    serving.models.follow(target.dataset.body["datasetGroupArn"])  # the served history sees them at once
     return {}
 
 

@@ -65,15 +65,15 @@ def conform(frame: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
 class DataStore:
     """Where datasets, the event log and artifacts live for one deployment.
 
-    ``root`` is the node's own directory (event log, scratch space, the cache of downloaded models); datasets and
-    model artifacts go to ``objects``, which defaults to that same directory.
+    ``root`` is the node's own directory (the event log when ``events_url`` is empty, scratch space, the cache of
+    downloaded models); datasets and model artifacts go to ``objects``, which defaults to that same directory.
     """
 
-    def __init__(self, root: Path, objects: ObjectStore | None = None) -> None:
+    def __init__(self, root: Path, objects: ObjectStore | None = None, events_url: str | None = None) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.objects = objects if objects is not None else LocalObjects(root)
-        self.events = EventLog(root / "eventlog")
+        self.events = EventLog(root / "eventlog", events_url)
         self.recommendations = RecommendationLog(root / "recommendations")
         self.artifacts = Artifacts(self.objects, root / "cache" / "models", root / "tmp")
 
@@ -95,12 +95,13 @@ class DataStore:
 
     # ---- reading ---------------------------------------------------------------------------------
 
-    def read_dataset(self, dataset_arn: str, schema: Schema, origin: str = "ALL") -> pl.DataFrame:
+    def read_dataset(self, dataset_arn: str, schema: Schema, origin: str = "ALL", events_upto: int | None = None) -> pl.DataFrame:
         """The dataset's rows with exactly the schema's columns.
 
         ``origin`` BULK = rows from import jobs, PUT = rows from the events/records APIs, ALL = both. For
         Items/Users/Actions, ALL keeps the newest record per id; PUT rows count as newer than bulk rows
-        (impl. choice: an individually put record is the freshest knowledge of that entity).
+        (impl. choice: an individually put record is the freshest knowledge of that entity). ``events_upto``:
+        only PUT rows numbered up to it (serving's snapshot, followed by the rows after it).
         """
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {ORIGINS}, not {origin!r}")
@@ -108,7 +109,7 @@ class DataStore:
         if origin in ("BULK", "ALL"):
             frames.append(self._read_bulk(dataset_arn, schema))
         if origin in ("PUT", "ALL"):
-            put = self.events.read(dataset_arn, schema)
+            put = self.events.read(dataset_arn, schema, events_upto)
             if put is not None:
                 frames.append(conform(put.lazy(), schema).collect())
         if not frames:

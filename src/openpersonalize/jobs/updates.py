@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from ..statuses import ACTIVE
@@ -81,18 +80,10 @@ def data_changed_since(services: Services, group_arn: str, dataset_types: tuple[
     """Whether bulk files or individually recorded rows of those datasets are newer than ``since``."""
     for dataset in services.store.list("dataset", parent=group_arn):
         if dataset.body.get("datasetType") in dataset_types:
-            newest = max(services.data.dataset_modified(dataset.arn), _newest_file(services.data.events.path(dataset.arn)))
+            newest = max(services.data.dataset_modified(dataset.arn), services.data.events.changed_at(dataset.arn))
             if newest > since:
                 return True
     return False
-
-
-def _newest_file(path: Path) -> float:
-    if path.is_file():
-        return path.stat().st_mtime
-    if not path.exists():
-        return 0.0
-    return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=0.0)
 
 
 # ---- trainingMode UPDATE -------------------------------------------------------------------------------------

@@ -121,12 +121,12 @@ class ActionServing:
         return self.cache.put(key, (now, self._build(model, token)))[1]
 
     def _token(self, group_arn: str) -> tuple[int, ...]:
-        """Bulk rows and event-log bytes of the Actions and Action_Interactions datasets: any write changes it."""
+        """Bulk rows and the newest event-log row of the Actions and Action_Interactions datasets: any write
+        changes it."""
         token = []
         for kind in ("ACTIONS", "ACTION_INTERACTIONS"):
             arn = dataset_arn(group_arn, kind)
-            log = self.data.events.path(arn)
-            token += [self.data.bulk_rows(arn), log.stat().st_size if log.exists() else 0]
+            token += [self.data.bulk_rows(arn), self.data.events.newest(arn)]
         return tuple(token)
 
     def _build(self, model: LoadedModel, token: tuple[int, ...]) -> ActionData:

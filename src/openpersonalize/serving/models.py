@@ -41,8 +41,8 @@ from ..ids import new_token
 from ..recipes import catalogue
 from ..recipes._data import lookup_sorted
 from ..recipes.base import Recipe
-from .cache import BoundedCache
-from .realtime import GroupHistory, replayed_session_merges
+from .cache import BoundedCache, CacheStats
+from .realtime import MAX_USERS, EventFeed, GroupHistory, replayed_session_merges
 from .shortlists import Shortlists
 
 log = logging.getLogger("openpersonalize.serving")
@@ -163,10 +163,9 @@ class _ModelSlot:
 
 @dataclass
 class _HistorySlot:
-    """One dataset group's history load, and the PutEvents rows streamed while it loads."""
+    """One dataset group's history load."""
 
     future: Future[GroupHistory]
-    pending: list[list[dict[str, Any]]] = field(default_factory=list)
 
 
 class ModelCache:
@@ -179,12 +178,17 @@ class ModelCache:
     def __init__(
         self, store: Store, data: DataStore, idle_seconds: float, *,
         max_models: int = MAX_MODELS, max_groups: int = MAX_GROUPS, shortlist_bytes: int = 0,
+        max_users: int = MAX_USERS,
     ) -> None:
         self.store, self.data, self.idle_seconds = store, data, idle_seconds
         self.shortlist_bytes = shortlist_bytes
+        self.max_users = max_users  # per group: users' real-time tails kept in memory
         self.models: BoundedCache[str, _ModelSlot] = BoundedCache("models", max_models)
         self.histories: BoundedCache[str, _HistorySlot] = BoundedCache("histories", max_groups)
         self.refresh = CatalogRefresh()
+        # Items rows other processes logged (PutItems answered elsewhere): group → (newest Items row the
+        # catalogues were built after, when the log was last looked at).
+        self._items_seen: dict[str, tuple[int, float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="model-load")
         # one shortlist build at a time: each keeps a core busy for a while (serving/shortlists.py)
         self._builds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shortlists")
@@ -203,6 +207,9 @@ class ModelCache:
         slot.used = now
         if now - self._last_sweep > SWEEP_SECONDS:
             self._sweep(now)
+        seen = self._items_seen.get(model.group_arn)
+        if seen is not None and now - seen[1] > REFRESH_SECONDS:
+            self._check_items(model.group_arn, seen[0], now)
         if self.refresh.is_stale(model.group_arn) and self.refresh.start(model.group_arn, now):
             self._pool.submit(self._rebuild_catalogs, model.group_arn)
         if now - slot.revision_checked > REVISION_CHECK_SECONDS:
@@ -275,6 +282,7 @@ class ModelCache:
         revision = artifact_revision(self.data, version_arn)
         recipe = Recipe.load(self.data.artifacts.local(version_arn))
         history = self.history(group_arn)
+        self._items_built(group_arn)
         served = ServedModel(
             version_arn, recipe_arn, recipe_type, group_arn, recipe,
             build_catalog(self.store, self.data, group_arn, recipe, history), history, revision=revision,
@@ -290,9 +298,22 @@ class ModelCache:
     def items_changed(self, group_arn: str) -> None:
         self.refresh.mark(group_arn)
 
+    def _check_items(self, group_arn: str, seen: int, now: float) -> None:
+        """At most once per ``REFRESH_SECONDS``: Items rows logged by any process since the catalogues were built
+        make them stale (one indexed read)."""
+        newest = self.data.events.newest(_items_dataset(group_arn))
+        self._items_seen[group_arn] = (seen, now)
+        if newest > seen:
+            self.refresh.mark(group_arn)
+
+    def _items_built(self, group_arn: str) -> None:
+        """The group's catalogues are about to be (re)built: they include the Items log up to its newest row."""
+        self._items_seen[group_arn] = (self.data.events.newest(_items_dataset(group_arn)), time.monotonic())
+
     def _rebuild_catalogs(self, group_arn: str) -> None:
         """Rebuild the catalogues of the group's models in the background; the old ones serve meanwhile."""
         try:
+            self._items_built(group_arn)
             for arn in list(self.models.keys()):
                 slot = self.models.peek(arn)
                 served = slot.model if slot is not None else None
@@ -316,33 +337,37 @@ class ModelCache:
 
     def _load_history(self, group_arn: str, slot: _HistorySlot) -> None:
         try:
-            frame = _interactions_with_session_merges(self.store, self.data, group_arn)
-            history = GroupHistory(frame if frame is not None else _empty_interactions())
-            with self._lock:
-                # Events acknowledged while the dataset was read: those not in the snapshot are applied now.
-                for rows in slot.pending:
-                    history.observe([r for r in rows if not _in_snapshot(history, r)])
-                slot.pending.clear()
-                slot.future.set_result(history)
+            # The snapshot holds the log up to ``since``; the history follows the rows after it (events
+            # acknowledged while the dataset is read included).
+            since = self.data.events.head()
+            frame, dataset_arn = _interactions_with_session_merges(self.store, self.data, group_arn, since)
+            feed = EventFeed(self.data.events, dataset_arn, since) if dataset_arn is not None else None
+            history = GroupHistory(frame if frame is not None else _empty_interactions(), feed, self.max_users)
+            slot.future.set_result(history)
         except BaseException as exc:  # the waiting requests see the failure; the next call retries
             slot.future.set_exception(exc)
 
-    def observe(self, group_arn: str, rows: list[dict[str, Any]]) -> None:
-        """Stream PutEvents rows into the group's history (buffered while it loads; ignored if not loaded)."""
-        with self._lock:
-            slot = self.histories.peek(group_arn)
-            if slot is None:
-                return  # nobody serves this group here: its next load reads the durable log
-            if not slot.future.done():
-                slot.pending.append(rows)
-                return
-        if slot.future.exception() is None:
-            slot.future.result().observe(rows)
+    def follow(self, group_arn: str) -> None:
+        """Events were just logged for the group: its history (if loaded here) applies them now."""
+        slot = self.histories.peek(group_arn)
+        if slot is not None and slot.future.done() and slot.future.exception() is None:
+            slot.future.result().sync()
+
+    def realtime_stats(self) -> list[CacheStats]:
+        """The loaded histories' tail caches (one per group)."""
+        slots = [self.histories.peek(group) for group in self.histories.keys()]
+        return [slot.future.result().stats() for slot in slots
+                if slot is not None and slot.future.done() and slot.future.exception() is None]
 
 
 def artifact_revision(data: DataStore, version_arn: str) -> str:
     """Changes whenever a job republishes the model's files ("" = no model)."""
     return data.artifacts.revision(version_arn)
+
+
+def _items_dataset(group_arn: str) -> str:
+    """The group's Items dataset ARN (<group ARN with dataset-group → dataset>/ITEMS, spec §3.1)."""
+    return group_arn.replace(":dataset-group/", ":dataset/", 1) + "/ITEMS"
 
 
 def _model_source(store: Store, model_arn: str) -> tuple[str, str, str]:
@@ -359,26 +384,21 @@ def _model_source(store: Store, model_arn: str) -> tuple[str, str, str]:
     return use_case.use_case.base.arn, use_case.recipe_type, owner.body["datasetGroupArn"]
 
 
-def _in_snapshot(history: GroupHistory, row: dict[str, Any]) -> bool:
-    """Whether a row streamed during the load is already the newest events of its user in the snapshot."""
-    events = history.get(str(row.get("USER_ID")))
-    stamp = float(row.get("TIMESTAMP") or 0.0)
-    return any(i == row.get("ITEM_ID") and t == stamp for i, t in zip(events.item_ids[-20:], events.timestamps[-20:], strict=True))
-
-
-def _interactions_with_session_merges(store: Store, data: DataStore, group_arn: str) -> pl.DataFrame | None:
-    """The group's Interactions plus the anonymous session events earlier merges gave their users (lost with
-    the process that made them otherwise)."""
+def _interactions_with_session_merges(
+    store: Store, data: DataStore, group_arn: str, upto: int
+) -> tuple[pl.DataFrame | None, str | None]:
+    """(the group's Interactions with the event log up to ``upto``, plus the anonymous session events earlier
+    merges gave their users; the Interactions dataset's ARN), both None without an Interactions dataset."""
     found = group_schemas(store, group_arn).get("INTERACTIONS")
     if found is None:
-        return None
-    frame = data.read_dataset(found[0], found[1], "ALL")
+        return None, None
+    frame = data.read_dataset(found[0], found[1], "ALL", events_upto=upto)
     wanted = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"} & set(frame.columns)
-    log = data.events.columns(found[0], {c: frame.schema[c] for c in wanted} | {"$sid": pl.String, "$anon": pl.Boolean})
+    log = data.events.columns(found[0], {c: frame.schema[c] for c in wanted} | {"$sid": pl.String, "$anon": pl.Boolean}, upto)
     if log is None:
-        return frame
+        return frame, found[0]
     merged = replayed_session_merges(log)
-    return pl.concat([frame, merged], how="diagonal_relaxed") if merged.height else frame
+    return (pl.concat([frame, merged], how="diagonal_relaxed") if merged.height else frame), found[0]
 
 
 def _empty_interactions() -> pl.DataFrame:

@@ -1,8 +1,17 @@
 """Per-user recent events for serving: training history from the datasets plus events streamed since (spec §10).
 
-Each dataset group has one ``GroupHistory``: the Interactions dataset read once (bulk + PUT rows), kept as
-CSR arrays sorted by (user, time), and a small per-user tail fed by PutEvents through ``observe``. So an event
-changes that user's (or anonymous session's) next recommendation as soon as PutEvents has answered.
+Each dataset group has one ``GroupHistory``: the Interactions dataset read once (bulk rows plus the event log
+up to a sequence number, the snapshot), kept as CSR arrays sorted by (user, time), and per-user tails of the
+events logged after it. So an event changes that user's (or anonymous session's) next recommendation as soon
+as PutEvents has answered.
+
+The durable event log (data/eventlog.py) is the source of the tails. Before answering, a history follows the
+log: when its head moved (a cheap check), the rows after the last one applied are applied in log order, from
+this process or any other sharing the log (``serve --workers N``, several nodes on one database). Tails are
+bounded: at most ``max_users`` users' tails stay in memory, least recently used out first. An evicted user's tail
+is rebuilt from the log on their next request, by the same code in the same order, so it comes back identical
+(events, impressions, session merges, change counter). A fixed-size bitmap remembers which users may have rows
+after the snapshot, so a user who never sent an event costs no read.
 
 Sessions (spec §10.2): an event carrying both a ``userId`` and a ``sessionId`` merges what the session did
 anonymously into the user, once. Impressions (explicit, or implicit through a ``recommendationId``) are
@@ -11,8 +20,8 @@ counted per user; items shown repeatedly and never interacted with are demoted b
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +29,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..data.eventlog import Entry, EventLog
 from ..ids import new_token
+from .cache import BoundedCache, CacheStats
 
 MAX_EVENTS_PER_USER = 500  # the newest events kept per user: models read ≤ 200, filters the newest 100 per type
+MAX_USERS = 100_000  # users' tails kept in memory per group by default (config.Settings.realtime_users)
+SENDER_BITS = 1 << 24  # bitmap of users with events after the snapshot: 2 MB per group, false hits only cost a read
 CONTEXT_COLUMNS_SKIPPED = frozenset({"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_VALUE", "IMPRESSION", "RECOMMENDATION_ID",
                                      "EVENT_ATTRIBUTION_SOURCE"})
 
@@ -45,19 +58,32 @@ class UserHistory:
         return self._unclicked
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tail:
+    """One user's events since the snapshot (up to 100k of these per group: kept small, ids interned)."""
+
     items: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
-    shown: dict[str, int] = field(default_factory=dict)
+    shown: dict[str, int] | None = None  # item → times shown
+    merged: tuple[str, ...] = ()  # sessions whose anonymous events were merged in (a user has one or two)
     changes: int = 0  # bumped on every streamed change: part of the per-user score cache key
 
 
-class GroupHistory:
-    """All users' histories of one dataset group: a bulk snapshot plus streamed tails (thread-safe)."""
+@dataclass(frozen=True)
+class EventFeed:
+    """Where a history's tails come from: the log, the group's Interactions dataset, the snapshot's last row."""
 
-    def __init__(self, frame: pl.DataFrame) -> None:
+    log: EventLog
+    dataset_arn: str
+    since: int
+
+
+class GroupHistory:
+    """All users' histories of one dataset group: a bulk snapshot plus bounded tails following the event log
+    (thread-safe). Without a feed it serves the snapshot alone."""
+
+    def __init__(self, frame: pl.DataFrame, feed: EventFeed | None = None, max_users: int = MAX_USERS) -> None:
         frame = frame.filter(pl.col("ITEM_ID").is_not_null() & pl.col("USER_ID").is_not_null())
         frame = frame.with_row_index("_order").sort(["USER_ID", "TIMESTAMP", "_order"])
         users = frame["USER_ID"].cast(pl.String).to_numpy().astype(str)
@@ -68,9 +94,11 @@ class GroupHistory:
         starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, np.int64)
         self._offsets = np.r_[starts, len(users)].astype(np.int64)
         self._row = {str(u): i for i, u in enumerate(users[starts])}
-        self._tails: dict[str, _Tail] = defaultdict(_Tail)
-        self._merged: set[tuple[str, str]] = set()  # (session, user) pairs already merged
-        self._lock = threading.Lock()
+        self._feed = feed
+        self._applied = feed.since if feed is not None else 0  # the newest log row applied to the tails
+        self._tails: BoundedCache[str, _Tail] = BoundedCache("realtime_users", max_users)
+        self._senders = bytearray(SENDER_BITS // 8)
+        self._lock = threading.RLock()  # guards applying rows and rebuilding tails (their order is the log's)
         self.token = new_token()  # identifies this snapshot in answer-cache keys (serving/answers.py)
         self.latest_timestamp = float(self._times.max()) if len(self._times) else 0.0
         self.context_popularity = _context_popularity(frame)
@@ -88,11 +116,12 @@ class GroupHistory:
             lo, hi = int(self._offsets[row]), int(self._offsets[row + 1])
             lo = max(lo, hi - MAX_EVENTS_PER_USER)
             items, types, times = self._items[lo:hi].tolist(), self._types[lo:hi].tolist(), self._times[lo:hi].tolist()
-        with self._lock:
-            tail = self._tails.get(user_id)
-            if tail is not None:
+        tail = self._tail(user_id)
+        shown: dict[str, int] = {}
+        if tail is not None:
+            with self._lock:
                 items, types, times = items + tail.items, types + tail.types, times + tail.times
-            shown = dict(tail.shown) if tail is not None else {}
+                shown = dict(tail.shown or {})
         cut = -MAX_EVENTS_PER_USER
         return UserHistory(items[cut:], types[cut:], times[cut:], shown)
 
@@ -105,51 +134,109 @@ class GroupHistory:
         return users[order].tolist()  # type: ignore[no-any-return]
 
     def user_version(self, user_id: str) -> int:
-        """Changes whenever this user's streamed history changes (a cheap cache key)."""
-        tail = self._tails.get(user_id)
+        """Changes whenever this user's streamed history changes (a cheap cache key, the same in every process)."""
+        tail = self._tail(user_id)
         return 0 if tail is None else tail.changes
 
-    def observe(self, rows: list[dict[str, Any]]) -> None:
-        """Append PutEvents rows (schema columns plus ``$sid``/``$anon`` bookkeeping) to their users."""
-        with self._lock:
-            for row in rows:
-                user = str(row.get("USER_ID"))
-                session = row.get("$sid")
-                if session is not None and not row.get("$anon") and session != user:
-                    self._merge_session(str(session), user)
-                tail = self._tails[user]
-                tail.changes += 1
-                for item in _impressions(row):
-                    tail.shown[item] = tail.shown.get(item, 0) + 1
-                item_id = row.get("ITEM_ID")
-                if item_id is None:
-                    continue
-                tail.items.append(str(item_id))
-                tail.types.append(str(row.get("EVENT_TYPE") or ""))
-                tail.times.append(float(row.get("TIMESTAMP") or 0.0))
-                self.latest_timestamp = max(self.latest_timestamp, tail.times[-1])
-                if len(tail.items) > 2 * MAX_EVENTS_PER_USER:  # bound memory of a very active user
-                    del tail.items[:MAX_EVENTS_PER_USER], tail.types[:MAX_EVENTS_PER_USER], tail.times[:MAX_EVENTS_PER_USER]
+    def stats(self) -> CacheStats:
+        return self._tails.stats()
 
-    def _merge_session(self, session: str, user: str) -> None:
-        """What the session did anonymously becomes the user's, in time order (spec §10.2); once per pair."""
-        if (session, user) in self._merged:
+    # ---- following the log -----------------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Apply the log's rows after the last one applied, in log order (nothing to do when its head is still)."""
+        feed = self._feed
+        if feed is None:
             return
-        self._merged.add((session, user))
-        anonymous = self._tails.get(session)
-        if anonymous is None or not anonymous.items:
+        head = feed.log.head()
+        if head <= self._applied:
             return
-        tail = self._tails[user]
+        with self._lock:
+            if head <= self._applied:
+                return
+            entries = feed.log.since(feed.dataset_arn, self._applied)
+            for seq, row in entries:
+                self._observe(seq, row)
+            self._applied = max(head, entries[-1][0] if entries else head)
+
+    def _observe(self, seq: int, row: dict[str, Any]) -> None:
+        user = str(row.get("USER_ID"))
+        if row.get("ITEM_ID") is not None:
+            self.latest_timestamp = max(self.latest_timestamp, float(row.get("TIMESTAMP") or 0.0))
+        tail = self._tails.peek(user)
+        if tail is None and not self._marked(user):
+            # The user's first row since the snapshot: the tail is this row alone, no need to read it back.
+            tail = self._tails.put(user, _Tail())
+        self._mark(user)
+        if tail is not None:  # an evicted user is rebuilt from the log when asked for
+            self._apply(tail, user, seq, row, live=True)
+
+    def _tail(self, user_id: str) -> _Tail | None:
+        """The user's tail: in memory, rebuilt from the log, or None (no event since the snapshot)."""
+        self.sync()
+        tail = self._tails.get(user_id)
+        if tail is not None or self._feed is None or not self._marked(user_id):
+            return tail
+        with self._lock:
+            tail = self._tails.peek(user_id)
+            if tail is None:
+                tail = self._tails.put(user_id, self._replay(user_id, self._applied))
+            return tail
+
+    def _replay(self, user: str, upto: int) -> _Tail:
+        """The tail the live path had built for ``user`` once every row up to ``upto`` was applied."""
+        assert self._feed is not None
+        tail = _Tail()
+        rows: list[Entry] = self._feed.log.user_rows(self._feed.dataset_arn, user, self._feed.since, upto)
+        for seq, row in rows:
+            self._apply(tail, user, seq, row, live=False)
+        return tail
+
+    def _apply(self, tail: _Tail, user: str, seq: int, row: dict[str, Any], live: bool) -> None:
+        """One logged row into its user's tail: the one place that decides what a tail holds."""
+        session = row.get("$sid")
+        if session is not None and not row.get("$anon") and session != user and str(session) not in tail.merged:
+            tail.merged += (str(session),)
+            # What the session had done before this row: live, its tail in memory is exactly that.
+            anonymous = self._tails.peek(str(session)) if live else None
+            _merge_session(tail, anonymous if anonymous is not None else self._replay(str(session), seq - 1))
         tail.changes += 1
-        merged = sorted(
-            zip(tail.times + anonymous.times, tail.items + anonymous.items, tail.types + anonymous.types, strict=True),
-            key=lambda event: event[0],
-        )
-        tail.times = [t for t, _, _ in merged]
-        tail.items = [i for _, i, _ in merged]
-        tail.types = [e for _, _, e in merged]
-        for item, count in anonymous.shown.items():
-            tail.shown[item] = tail.shown.get(item, 0) + count
+        for item in _impressions(row):
+            tail.shown = tail.shown or {}
+            tail.shown[item] = tail.shown.get(item, 0) + 1
+        item_id = row.get("ITEM_ID")
+        if item_id is None:
+            return
+        tail.items.append(sys.intern(str(item_id)))
+        tail.types.append(sys.intern(str(row.get("EVENT_TYPE") or "")))
+        tail.times.append(float(row.get("TIMESTAMP") or 0.0))
+        if len(tail.items) > 2 * MAX_EVENTS_PER_USER:  # bound memory of a very active user
+            del tail.items[:MAX_EVENTS_PER_USER], tail.types[:MAX_EVENTS_PER_USER], tail.times[:MAX_EVENTS_PER_USER]
+
+    def _mark(self, user: str) -> None:
+        bit = hash(user) & (SENDER_BITS - 1)
+        self._senders[bit >> 3] |= 1 << (bit & 7)
+
+    def _marked(self, user: str) -> bool:
+        bit = hash(user) & (SENDER_BITS - 1)
+        return bool(self._senders[bit >> 3] & (1 << (bit & 7)))
+
+
+def _merge_session(tail: _Tail, anonymous: _Tail) -> None:
+    """What the session did anonymously becomes the user's, in time order (spec §10.2)."""
+    if not anonymous.items:
+        return
+    tail.changes += 1
+    merged = sorted(
+        zip(tail.times + anonymous.times, tail.items + anonymous.items, tail.types + anonymous.types, strict=True),
+        key=lambda event: event[0],
+    )
+    tail.times = [t for t, _, _ in merged]
+    tail.items = [i for _, i, _ in merged]
+    tail.types = [e for _, _, e in merged]
+    for item, count in (anonymous.shown or {}).items():
+        tail.shown = tail.shown or {}
+        tail.shown[item] = tail.shown.get(item, 0) + count
 
 
 def replayed_session_merges(log: pl.DataFrame) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from .actions import ActionServing
 from .answers import CACHE_BYTES, Answer
 from .cache import BoundedCache, CacheStats
 from .models import ModelCache
+from .realtime import MAX_USERS
 
 RECORD_TTL = 1.0  # seconds a campaign, recommender or filter record is reused before it is read again
 MAX_RECORDS = 10_000  # campaign, recommender and filter records (a few kB each)
@@ -37,10 +38,11 @@ class ServingState:
     """The models, records, compiled filters, answers and recent recommendation ids this process serves from,
     and the tracker and schema lookups of the events API."""
 
-    def __init__(self, store: Store, data: DataStore, idle_seconds: float, *, shortlist_bytes: int = 0) -> None:
+    def __init__(self, store: Store, data: DataStore, idle_seconds: float, *, shortlist_bytes: int = 0,
+                 realtime_users: int = MAX_USERS) -> None:
         self.store = store
         # Score vectors cached from a model's old revision must not outlive it (automatic updates).
-        self.models = ModelCache(store, data, idle_seconds, shortlist_bytes=shortlist_bytes)
+        self.models = ModelCache(store, data, idle_seconds, shortlist_bytes=shortlist_bytes, max_users=realtime_users)
         self.actions = ActionServing(store, data)  # GetActionRecommendations' per-model action data
         self.records: BoundedCache[str, tuple[float, Record | None]] = BoundedCache("records", MAX_RECORDS)
         self.facts: BoundedCache[Hashable, tuple[float, bool]] = BoundedCache("facts", MAX_RECORDS)
@@ -102,7 +104,8 @@ class ServingState:
         ]
 
     def stats(self) -> list[CacheStats]:
-        return [cache.stats() for cache in self.caches()] + self._model_memos()
+        return [cache.stats() for cache in self.caches()] + self._model_memos() + [
+            _summed("realtime_users", self.models.realtime_stats())]
 
     def _model_memos(self) -> list[CacheStats]:
         """The loaded models' score and ranking memos (one pair per model), summed per kind."""
