@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from openpersonalize import ranking
+from openpersonalize.data.eventlog import EventLog
 from openpersonalize.demo.generator import generate_vod
 from openpersonalize.recipes._data import TrainingData
 from openpersonalize.recipes.base import Histories
@@ -15,8 +17,10 @@ from openpersonalize.recipes.sequential import TAIL_CANDIDATES
 from openpersonalize.recipes.user_personalization import UserPersonalization
 from openpersonalize.serving import recommend
 from openpersonalize.serving.models import Catalog, ServedModel
-from openpersonalize.serving.realtime import GroupHistory
+from openpersonalize.serving.realtime import EventFeed, GroupHistory
 from openpersonalize.serving.shortlists import SHORTLIST_LENGTH, Shortlists
+
+DATASET = "arn:aws:personalize:us-east-1:123456789012:dataset/g/INTERACTIONS"
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +32,10 @@ def trained() -> tuple[Any, UserPersonalization]:
     return data, recipe
 
 
-def _model(trained: tuple[Any, UserPersonalization], budget: int, new_items: int = 0) -> ServedModel:
+def _model(trained: tuple[Any, UserPersonalization], budget: int, new_items: int = 0, log: EventLog | None = None
+           ) -> ServedModel:
     data, recipe = trained
-    history = GroupHistory(data.interactions)
+    history = GroupHistory(data.interactions, None if log is None else EventFeed(log, DATASET, log.head()))
     ids = np.concatenate([recipe.item_ids_, np.array([f"new{i}" for i in range(new_items)], dtype=str)])
     counts = np.concatenate([recipe.item_counts_, np.zeros(new_items, np.int64)])
     catalog = Catalog(ids, len(recipe.item_ids_), counts, np.full(len(ids), np.nan), None, {})
@@ -81,14 +86,16 @@ def test_a_filter_that_leaves_too_few_listed_items_scores_the_user(trained: tupl
     assert listed.scores.stats().entries == 1
 
 
-def test_a_streamed_event_or_exploration_is_scored_afresh(trained: tuple[Any, UserPersonalization]) -> None:
-    listed, scored = _model(trained, 1 << 30), _model(trained, 0)
+def test_a_streamed_event_or_exploration_is_scored_afresh(trained: tuple[Any, UserPersonalization], tmp_path: Path) -> None:
+    log = EventLog(tmp_path)
+    listed, scored = _model(trained, 1 << 30, log=log), _model(trained, 0, log=log)
     user = listed.history.known_users()[1]
     _answer(listed, user, num_results=10, exploration_weight=0.5)  # draws need every pool item's score
     assert listed.scores.stats().entries == 1
     event = {"USER_ID": user, "ITEM_ID": str(listed.catalog.item_ids[-1]), "EVENT_TYPE": "click", "TIMESTAMP": 2e9}
+    log.append(DATASET, [event])  # PutEvents
     for model in (listed, scored):
-        model.history.observe([event])
+        model.history.sync()
     assert _answer(listed, user, num_results=10) == _answer(scored, user, num_results=10)
     assert listed.scores.stats().entries == 2  # the new history was scored, not read off the list
 
