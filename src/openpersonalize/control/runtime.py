@@ -56,6 +56,7 @@ def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str
             state.answers.put(key, found)
     if found.encoded is not None:
         return {"itemList": found.encoded, "recommendationId": _remember(ctx, campaign, model, found.item_ids)}
+    assert found.prepared is not None  # an answer without its encoded list draws slots per request
     items = recommend.explore(model, found.prepared)  # this request's exploration slots
     return {"itemList": items, "recommendationId": _remember(ctx, campaign, model, [i["itemId"] for i in items])}
 

@@ -25,7 +25,7 @@ CACHE_BYTES = 64 * 2**20  # about 25k answers of 25 items (~2.6 kB each)
 class Answer:
     """One cached answer: the prepared part, and its encoded item list when nothing is drawn per request."""
 
-    prepared: Prepared
+    prepared: Prepared | None  # kept only when each request draws exploration slots from it
     encoded: orjson.Fragment | None  # the itemList as JSON, when nothing is drawn per request
     item_ids: list[str]  # for the recommendationId's implicit impressions
     size: int
@@ -38,7 +38,8 @@ class Answer:
             return cls(prepared, None, [], 512 * len(prepared.entries) + own)
         encoded = orjson.dumps(prepared.entries)
         ids = [item["itemId"] for item in prepared.entries]
-        return cls(prepared, orjson.Fragment(encoded), ids, len(encoded) + 64 * len(ids))
+        # the entries' dicts are not kept: they weighed several times the encoded list (bench/soak.py)
+        return cls(None, orjson.Fragment(encoded), ids, len(encoded) + 64 * len(ids))
 
 
 def frozen(value: Any) -> bytes | None:
