@@ -64,7 +64,10 @@ def test_the_nodes_share_the_metadata_database_and_the_data_volume() -> None:
         assert f"data:{data_dir}" in node["volumes"]
         assert node["environment"]["OPENPERSONALIZE_LOCAL_PATHS"].startswith(data_dir + "/")
         assert urlsplit(node["environment"]["AWS_ENDPOINT_URL_S3"]).hostname == "seaweedfs"
-        assert "postgres" in node["depends_on"]
+        assert "postgres" in node["depends_on"] and "bucket" in node["depends_on"]
+        bucket = urlsplit(node["environment"]["OPENPERSONALIZE_OBJECT_STORE"]).hostname
+        assert f"s3.bucket.create -name {bucket}" in SERVICES["bucket"]["entrypoint"][-1]
+        assert node["environment"]["OPENPERSONALIZE_EVENTS_URL"] == node["environment"]["OPENPERSONALIZE_METADATA_URL"]
 
 
 def test_api_nodes_are_published_on_distinct_ports() -> None:

@@ -1,6 +1,7 @@
-"""A cluster on loopback (DESIGN §3, scale-out): PostgreSQL, two API nodes (`serve --no-worker`) and two
-`worker` processes sharing the metadata database and the data directory, driven by boto3 round-robin across
-the API nodes. The same topology as deploy/docker-compose.yml, as local processes.
+"""A cluster on loopback (DESIGN §3, scale-out): PostgreSQL (metadata, job queue and event log), SeaweedFS (S3:
+datasets, models, job outputs), two API nodes (`serve --no-worker`) and two `worker` processes, each with a data
+directory of its own, driven by boto3 round-robin across the API nodes. The same topology as
+deploy/docker-compose.yml, as local processes.
 
 - data → training → campaign → recommendations → batch inference works, and every job is claimed once;
 - a new solution version deployed through one node is what both nodes serve;
@@ -26,6 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from _postgres import shared
+from seaweedfs import SeaweedFS
 from conftest import LiveServer, unique, wait_for
 from test_campaigns import NO_EXPLORATION, POPULARITY, UP, ServingGroup, deploy, make_serving_group, solution, train
 from test_crash import EventStream
@@ -42,6 +44,7 @@ class WorkerNode:
     def __init__(self, data_dir: Path, env: dict[str, str], name: str) -> None:
         self.data_dir, self.env, self.name = data_dir, env, name
         self.process: subprocess.Popen[bytes] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
         log = open(self.data_dir / f"{self.name}.log", "ab")
@@ -83,14 +86,19 @@ class RoundRobin:
 
 
 class Cluster:
-    def __init__(self, root: Path) -> None:
-        self.data_dir = root / "var"
-        self.metadata_url = shared().database(f"cluster_{os.getpid()}_{time.monotonic_ns() % 10**9}")
-        env = {"OPENPERSONALIZE_METADATA_URL": self.metadata_url, "OPENPERSONALIZE_JOB_LEASE_SECONDS": LEASE_SECONDS}
-        self.api = [LiveServer(self.data_dir, env, args=("--no-worker",)) for _ in range(2)]
+    def __init__(self, root: Path, weed: SeaweedFS) -> None:
+        name = f"cluster_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        self.metadata_url = shared().database(name)
+        self.events_url = self.metadata_url  # the event log every API node follows, in the same database
+        bucket = weed.create_bucket(name.replace("_", "-"))
+        env = {"OPENPERSONALIZE_METADATA_URL": self.metadata_url, "OPENPERSONALIZE_JOB_LEASE_SECONDS": LEASE_SECONDS,
+               "OPENPERSONALIZE_EVENTS_URL": self.events_url, "OPENPERSONALIZE_OBJECT_STORE": f"s3://{bucket}/op",
+               **weed.env()}
+        self.api = [LiveServer(root / f"api-{index}", env, args=("--no-worker",)) for index in range(2)]
         for index, node in enumerate(self.api):
-            node.log_path = self.data_dir.parent / f"api-{index}.log"
-        self.workers = [WorkerNode(self.data_dir, self.api[0].env, f"worker-{index}") for index in range(2)]
+            node.log_path = root / f"api-{index}.log"
+        self.workers = [WorkerNode(root / f"worker-{index}", self.api[0].env, "worker") for index in range(2)]
+        self.data_dir = self.api[0].data_dir
         self.store = Store(self.metadata_url)
 
     def start(self) -> None:
@@ -113,8 +121,8 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    running = Cluster(tmp_path_factory.mktemp("cluster"))
+def cluster(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> Iterator[Cluster]:
+    running = Cluster(tmp_path_factory.mktemp("cluster"), seaweedfs)
     running.start()
     yield running
     running.stop()
@@ -232,7 +240,7 @@ def test_an_api_node_killed_during_put_events_loses_no_acknowledged_event(
         assert len(acknowledged) >= 300, "too few events were sent before the kill to test anything"
         interactions = next(d["datasetArn"] for d in survivor.client("personalize").list_datasets(datasetGroupArn=group.arn)["datasets"]
                             if d["datasetType"] == "INTERACTIONS")
-        stored = {row["$eid"] for row in EventLog(cluster.data_dir / "eventlog").rows(interactions)}
+        stored = {row["$eid"] for row in EventLog(cluster.data_dir / "eventlog", cluster.events_url).rows(interactions)}
         assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged events were lost"
         runtime = survivor.client("personalize-runtime")
         assert runtime.get_recommendations(campaignArn=campaign, userId="after-the-kill")["itemList"]
@@ -243,8 +251,6 @@ def test_an_api_node_killed_during_put_events_loses_no_acknowledged_event(
         node.start()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the shared, ordered events table that every API node tails (issue 13, "
-                                       "the real-time state shared between processes); remove this mark with it")
 def test_an_event_on_one_node_changes_the_next_answer_of_the_other_within_a_second(
     cluster: Cluster, group: ServingGroup, campaign: str
 ) -> None:
