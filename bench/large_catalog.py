@@ -2,8 +2,7 @@
 
 Generates a long-tail log (``_data.long_tail``: Zipf popularity over ``--items``, two tastes per user), imports
 Interactions and an Items table (GENRE, every catalogue item) into a live ``openpersonalize serve``, trains
-User-Personalization, deploys a campaign and measures GetRecommendations over HTTP with ``serving.py``'s
-load generator (one pass of first visits, then repeat visits; and with a GENRE filter, where the matrices'
+User-Personalization, deploys a campaign and measures GetRecommendations over HTTP with wrk (``_wrk.py``) (one pass of first visits, then repeat visits; and with a GENRE filter, where the matrices'
 15k items hold few matches and the tail must answer). Reports the server's resident memory.
 
 Then, in this process, on the trained artifact: User-Personalization keeps the ``max_vocabulary`` most popular
@@ -30,7 +29,7 @@ import numpy as np
 import polars as pl
 from _data import long_tail
 from _server import client, free_port, peak_rss_mib, poll, start_server
-from serving import measure
+import _wrk
 
 from openpersonalize.data.artifacts import model_dir
 from openpersonalize.recipes._retrieval import recall_at
@@ -199,10 +198,11 @@ def main() -> None:
             genres = latest_genres(frame, users)
             genre = [json.dumps({"campaignArn": campaign, "userId": u, "numResults": 25, "filterArn": flt,
                                  "filterValues": {"GENRE": json.dumps(genres[u])}}).encode() for u in users]
+            plain, filtered = [("/recommendations", b) for b in bodies], [("/recommendations", b) for b in genre]
             rows = {
-                "first visits (scores computed)": measure(port, bodies, 0, args.connections),
-                "repeat visits (scores cached)": measure(port, bodies, args.seconds, args.connections),
-                "GENRE filter, first visits": measure(port, genre, 0, args.connections),
+                "first visits (scores computed)": _wrk.run(port, plain, connections=args.connections, once=True),
+                "repeat visits (scores cached)": _wrk.run(port, plain, connections=args.connections, seconds=args.seconds),
+                "GENRE filter, first visits": _wrk.run(port, filtered, connections=args.connections, once=True),
             }
             rss_served = rss_mib(server.pid)
             peak = peak_rss_mib(server.pid)

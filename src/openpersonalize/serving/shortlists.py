@@ -29,6 +29,9 @@ log = logging.getLogger("openpersonalize.serving")
 SHORTLIST_LENGTH = 256  # ten lists of 25 even when a filter removes most of a user's best items
 CHUNK_CELLS = 4 * 2**20  # scores computed at once (users × catalogue floats): 16 MB
 BYTES_PER_USER = SHORTLIST_LENGTH * 8 + 160  # positions and scores, plus the dictionary entry
+# Past this many items a batch row is scored over the whole catalogue (~30 ms per user at 1M items), so a build
+# would keep a core busy for an hour; such catalogues score first visits per request, on their compact path.
+MAX_ITEMS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class Shortlists:
         """Score the snapshot's users (most events first, as many as the budget holds) and publish their lists
         chunk by chunk. Users with streamed events are skipped: a request scores their current history."""
         try:
+            if len(recipe.item_ids_) > MAX_ITEMS:
+                return
             users = [u for u in history.known_users() if history.user_version(u) == 0]
             users = users[: max(0, self.budget_bytes // BYTES_PER_USER)]
             n_items = len(recipe.item_ids_)
