@@ -15,8 +15,8 @@ misses the 5-minute target or any output is short.
     .venv/bin/python bench/batch.py --ray --sizes 1000000                  # also through 1 and 2 Ray workers
 
 ``--ray`` (the ``[ray]`` extra) runs each size three times: in the server's worker as usual, then with the input split
-across Ray tasks (jobs/fanout.py) on a local cluster of 1 and then 2 workers (``ray start --head --num-cpus N`` on
-loopback, the server joined to it by OPENPERSONALIZE_RAY_ADDRESS), and prints each one's speed-up over the local
+across Ray tasks (jobs/fanout.py) on a local cluster of 1 and then 2 workers (the server started with OPENPERSONALIZE_RAY_ADDRESS=local:N,
+a cluster of N workers inside it on loopback, ended with it), and prints each one's speed-up over the local
 path. The server's RSS columns then leave out the Ray workers' memory. On a 2-core machine the local path already
 scores on two threads, so two Ray workers can at best match it; the split pays on a cluster of several machines.
 """
@@ -24,9 +24,8 @@ scores on two threads, so two Ray workers can at best match it; the split pays o
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -177,22 +176,8 @@ def measure(root: Path, version: str, lines: int, results: int, env: dict[str, s
                 job.get("failureReason"), written, label)
 
 
-def ray_cluster(workers: int) -> tuple[str, Any]:
-    """``ray start --head`` on loopback with ``workers`` CPUs; (its address, the command that stops it)."""
-    ray = str(Path(sys.executable).with_name("ray"))
-    port = free_port()
-    subprocess.run([ray, "start", "--head", f"--num-cpus={workers}", "--include-dashboard=false",
-                    "--node-ip-address=127.0.0.1", f"--port={port}", "--disable-usage-stats"],
-                   check=True, capture_output=True)
-    return f"127.0.0.1:{port}", lambda: subprocess.run([ray, "stop", "--force"], capture_output=True)
-
-
 def measure_ray(root: Path, version: str, lines: int, results: int, workers: int) -> Case:
-    address, stop = ray_cluster(workers)
-    try:
-        return measure(root, version, lines, results, {"OPENPERSONALIZE_RAY_ADDRESS": address}, f"Ray × {workers}")
-    finally:
-        stop()
+    return measure(root, version, lines, results, {"OPENPERSONALIZE_RAY_ADDRESS": f"local:{workers}"}, f"Ray × {workers}")
 
 
 def train_once(root: Path, args: argparse.Namespace) -> tuple[str, float]:
@@ -216,8 +201,8 @@ def main() -> int:
     parser.add_argument("--results", type=int, default=25)
     parser.add_argument("--ray", action="store_true", help="also answer each size through 1 and 2 local Ray workers")
     args = parser.parse_args()
-    if args.ray and shutil.which("ray", path=str(Path(sys.executable).parent)) is None:
-        parser.error("--ray needs the [ray] extra (the ray command beside this Python)")
+    if args.ray and importlib.util.find_spec("ray") is None:
+        parser.error("--ray needs the [ray] extra")
     sizes = [min(int(n), args.users) for n in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="op-bench-batch-") as tmp:
         root = Path(tmp)

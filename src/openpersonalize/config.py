@@ -123,8 +123,9 @@ class Settings:
     # A training job whose estimated peak memory (data, working copies, item × item matrices) is above this
     # fails before fitting, with the estimate in its failureReason, instead of being killed by the kernel.
     training_memory: int | None = field(default_factory=lambda: _bytes(_env("TRAINING_MEMORY")))
-    # Ray cluster for the fan-out of batch jobs, HPO trials and AutoML candidates (jobs/fanout.py): "local" starts
-    # one in-process, "auto" joins this machine's `ray start --head`, "ray://host:10001" a remote one; empty: no Ray.
+    # Ray cluster for the fan-out of batch jobs, HPO trials and AutoML candidates (jobs/fanout.py): "local" (or
+    # "local:N", N workers) starts one in-process, "auto" joins this machine's `ray start --head`,
+    # "ray://host:10001" a remote one; empty: no Ray.
     ray_address: str = field(default_factory=lambda: _env("RAY_ADDRESS", os.environ.get("RAY_ADDRESS", "")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(

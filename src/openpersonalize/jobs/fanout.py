@@ -6,8 +6,8 @@ pieces share (a model and its user index, a training split) is put in Ray's obje
 task, and results come back in submission order, so a job writes one output whatever ran where (issue 15).
 ``ray`` is the optional ``[ray]`` extra: it is imported only when an address is set.
 
-Addresses are Ray's own: ``local`` starts a cluster inside this process (its workers are this machine's cores),
-``auto`` joins the cluster started on this machine by ``ray start --head``, ``ray://host:10001`` a remote one.
+Addresses are Ray's own: ``local`` starts a cluster inside this process on loopback (its workers are this machine's
+cores; ``local:N`` gives it N), ``auto`` joins the cluster started on this machine by ``ray start --head``, ``ray://host:10001`` a remote one.
 A process that has called ``ray.init`` itself (tests, benchmarks) is used as it is.
 """
 
@@ -104,8 +104,12 @@ def connect(address: str) -> None:
     ray = _ray()
     if ray.is_initialized():
         return
-    ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING, configure_logging=False)
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING, "configure_logging": False}
+    if address.split(":")[0] == "local":
+        cpus = address.partition(":")[2]
+        ray.init(num_cpus=int(cpus) if cpus else None, _node_ip_address="127.0.0.1", **quiet)
+    else:
+        ray.init(address=address, **quiet)
     log.info("Ray cluster %s joined: %s CPUs", address, ray.cluster_resources().get("CPU"))
 
 
