@@ -130,14 +130,15 @@ def tune(
     # search then never picks something its validation users rate below the untuned model.
     study.enqueue_trial(_defaults_within(ranges, recipe_class(recipe_arn)().get_params(), accepted), skip_if_exists=True)
     report(0, trials, None)
-    width = fanout.width
-    while len(study.trials) < trials:
+    width, done = fanout.width, 0
+    while done < trials:  # (study.trials also lists the enqueued trial before it is asked for)
         check_stop()
-        wave = [study.ask() for _ in range(min(width, trials - len(study.trials)))]
+        wave = [study.ask() for _ in range(min(width, trials - done))]
         chosen = [{**fixed, **_suggest(trial, ranges, accepted)} for trial in wave]
         for trial, score in zip(wave, fanout.map(trial_score, shared, chosen), strict=True):
             study.tell(trial, score)
-        report(len(study.trials), trials, study.best_value)
+        done += len(wave)
+        report(done, trials, study.best_value)
     best = {**fixed, **{k: _wire(v) for k, v in study.best_params.items()}}
     return best
 
