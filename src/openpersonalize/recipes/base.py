@@ -35,7 +35,7 @@ CONFIG_FILE, ARRAYS_FILE = "config.json", "arrays.npz"
 # ``fit_memory``'s default: a fit holds its data (22 bytes an event as ``TrainingData``) and a few working copies
 # and sparse matrices of it; measured on User-Personalization beyond its item × item matrices (bench/scaling.py).
 FIT_FIXED_BYTES = 400 << 20  # libraries, the interpreter, small tables
-FIT_BYTES_PER_EVENT = 180
+FIT_BYTES_PER_EVENT = 100
 _BATCH = 256  # users scored at once by recommend_batch: bounds memory at 256 × n_items floats
 
 

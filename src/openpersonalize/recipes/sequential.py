@@ -36,10 +36,13 @@ TAIL_PROBES = 48  # index lists opened per query (of ~√tail lists): bench/larg
 TAIL_CANDIDATES = 256  # tail items scored per user; the rest of the tail sits below every scored item
 TAIL_RIDGE = 0.01  # projection ridge, relative to the mean squared norm of the modelled items' vectors
 
-# fit_memory: V × V float32 matrices alive at the fit's peak (two, plus a transposed copy while scoring the
-# validation users), and bytes per stored sparse entry in flight (value, index, and the COO triple building it).
-MATRICES_HELD = 3
-SPARSE_ENTRY_BYTES = 24
+# fit_memory, calibrated on bench/scaling.py (1M and 10M events: the estimate is 15-30 % above the measured peak):
+# V × V float32 matrices alive at once (Gram and right-hand side; then the transition weights and EASE's Gram),
+# bytes per stored entry of a block's sparse rows and of a band's product (value, index, row), and bytes per event
+# of the neighbours' position index (keys transposed and values, while it is built).
+MATRICES_HELD = 2
+SPARSE_ENTRY_BYTES = 16
+NEIGHBOUR_BYTES_PER_EVENT = 200
 
 
 class SequentialLinear(Recipe):
@@ -172,14 +175,15 @@ class SequentialLinear(Recipe):
     def fit_memory(self, data: TrainingData) -> int:
         """``Recipe.fit_memory`` plus what grows with the modelled items: two float32 V × V matrices at a time
         (Gram and right-hand side, then the transition weights and EASE's Gram), a block of sequence rows and a
-        band of their product (``_gram``), the neighbours' position index, and the tail's iALS factors."""
+        band of their product (``_gram``), the neighbours' position index (≤ 1M events), and the tail's iALS
+        factors."""
         counts = data.item_counts()
         width = min(self.max_vocabulary, int(np.count_nonzero(counts >= self.min_item_count)))
         lags, events = self.bptt + self.target_window, data.n_interactions
         matrices = MATRICES_HELD * 4 * width**2
         working = _gram.BLOCK_ROWS * lags * SPARSE_ENTRY_BYTES + _gram.BAND_ENTRIES * SPARSE_ENTRY_BYTES
         kept = self.neighbour_weight > 0 and events <= MAX_EVENTS
-        neighbours = events * lags * 2 * SPARSE_ENTRY_BYTES if kept else 0
+        neighbours = events * NEIGHBOUR_BYTES_PER_EVENT if kept else 0
         tail = (data.n_users + data.n_items) * TAIL_FACTORS * 4 * 3 if width < np.count_nonzero(counts) else 0
         return super().fit_memory(data) + matrices + working + neighbours + tail
 
@@ -402,10 +406,11 @@ def _decay(length: int, scale: float) -> np.ndarray:
 
 
 def _lagged(items: np.ndarray, users: np.ndarray, lags: np.ndarray, weights: np.ndarray, width: int,
-            span: tuple[int, int]) -> sp.csr_matrix:
-    """Rows = positions t in ``span``; entry (t, item[t+lag]) += weight for each lag, within the same user only.
-    Int32 indices: the fit builds these a block of positions at a time (``_gram``), 32 lags per position."""
-    n, (start, stop) = len(items), span
+            span: tuple[int, int] | None = None) -> sp.csr_matrix:
+    """Rows = positions t in ``span`` (default all); entry (t, item[t+lag]) += weight for each lag, within the same
+    user only. Int32 indices: the fit builds these a block of positions at a time (``_gram``), 32 lags per position."""
+    n = len(items)
+    start, stop = span if span is not None else (0, n)
     rows, cols, vals = [], [], []
     for lag, weight in zip(lags, weights, strict=True):  # a few lags, each fully vectorised
         lag = int(lag)
