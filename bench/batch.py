@@ -12,11 +12,19 @@ misses the 5-minute target or any output is short.
 
     .venv/bin/python bench/batch.py                                        # 1M users; inputs of 100k and 1M
     .venv/bin/python bench/batch.py --users 200000 --sizes 20000,200000    # a quicker run
+    .venv/bin/python bench/batch.py --ray --sizes 1000000                  # also through 1 and 2 Ray workers
+
+``--ray`` (the ``[ray]`` extra) runs each size three times: in the server's worker as usual, then with the input split
+across Ray tasks (jobs/fanout.py) on a local cluster of 1 and then 2 workers (the server started with OPENPERSONALIZE_RAY_ADDRESS=local:N,
+a cluster of N workers inside it on loopback, ended with it), and prints each one's speed-up over the local
+path. The server's RSS columns then leave out the Ray workers' memory. On a 2-core machine the local path already
+scores on two threads, so two Ray workers can at best match it; the split pays on a cluster of several machines.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import tempfile
@@ -134,18 +142,21 @@ class Case:
     status: str
     failure: str | None
     written: int
+    label: str = "local"  # where the lines were answered: the server's worker, or Ray with N workers
 
 
 def _at(samples: list[tuple[float, float]], percent: float) -> float:
     return next((rss for done, rss in samples if done >= percent), float("nan"))
 
 
-def measure(root: Path, version: str, lines: int, results: int) -> Case:
+def measure(root: Path, version: str, lines: int, results: int, env: dict[str, str] | None = None,
+            label: str = "local") -> Case:
     """One job over the first ``lines`` users, in a server started for it."""
-    source, target = root / f"users-{lines}.jsonl", root / f"out-{lines}"
-    write_input(source, lines)
+    source, target = root / f"users-{lines}.jsonl", root / f"out-{lines}-{label}"
+    if not source.exists():
+        write_input(source, lines)
     port = free_port()
-    server = start_server(root / "server", port)
+    server = start_server(root / "server", port, env)
     try:
         client = make_client("personalize", port)
         client.list_dataset_groups()  # the request path's lazy imports happen before the baseline, not in the job
@@ -162,7 +173,11 @@ def measure(root: Path, version: str, lines: int, results: int) -> Case:
     output = target / source.name
     written = sum(1 for _ in open(f"{output}.out", "rb")) if job["status"] == "ACTIVE" else 0
     return Case(lines, seconds, before, peak, [_at(samples, p) for p in (25, 50, 75, 100)], job["status"],
-                job.get("failureReason"), written)
+                job.get("failureReason"), written, label)
+
+
+def measure_ray(root: Path, version: str, lines: int, results: int, workers: int) -> Case:
+    return measure(root, version, lines, results, {"OPENPERSONALIZE_RAY_ADDRESS": f"local:{workers}"}, f"Ray × {workers}")
 
 
 def train_once(root: Path, args: argparse.Namespace) -> tuple[str, float]:
@@ -184,21 +199,30 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--per-user", type=int, default=8)
     parser.add_argument("--results", type=int, default=25)
+    parser.add_argument("--ray", action="store_true", help="also answer each size through 1 and 2 local Ray workers")
     args = parser.parse_args()
+    if args.ray and importlib.util.find_spec("ray") is None:
+        parser.error("--ray needs the [ray] extra")
     sizes = [min(int(n), args.users) for n in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="op-bench-batch-") as tmp:
         root = Path(tmp)
         version, train_seconds = train_once(root, args)
-        cases = [measure(root, version, lines, args.results) for lines in sizes]
+        cases = []
+        for lines in sizes:
+            cases.append(measure(root, version, lines, args.results))
+            if args.ray:
+                cases += [measure_ray(root, version, lines, args.results, workers) for workers in (1, 2)]
     print(f"\nUser-Personalization on {args.users:,} users × {args.per_user} events, {args.items:,} items: "
           f"trained in {train_seconds:.0f} s; numResults {args.results}.")
-    print("\n| input lines | batch s | lines/s | RSS before MiB | peak during MiB | peak − before MiB "
-          "| RSS at 25/50/75/100 % MiB | status | target |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| input lines | answered by | batch s | lines/s | speed-up | RSS before MiB | peak during MiB "
+          "| peak − before MiB | RSS at 25/50/75/100 % MiB | status | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    local = {case.lines: case.seconds for case in cases if case.label == "local"}
     for case in cases:
         at = " / ".join(f"{v:.0f}" for v in case.at)
         target = f"≤ {TARGET_SECONDS:.0f} s" if case.lines >= 1_000_000 else "-"
-        print(f"| {case.lines:,} | {case.seconds:.0f} | {case.written / case.seconds:,.0f} | {case.before:.0f} | "
+        print(f"| {case.lines:,} | {case.label} | {case.seconds:.0f} | {case.written / case.seconds:,.0f} | "
+              f"{local[case.lines] / case.seconds:.2f}× | {case.before:.0f} | "
               f"{case.peak:.0f} | {case.peak - case.before:.0f} | {at} | {case.status} | {target} |")
         if case.failure:
             print(case.failure)

@@ -78,11 +78,13 @@ def main() -> None:
 @click.option("--log-level", default="info", show_default=True)
 @click.option("--demo/--no-demo", default=True, show_default=True,
               help="Seed a trained demo VOD dataset group, campaign and filter when the store is empty.")
+@click.option("--ray-address", default=None, help="Run batch jobs, HPO trials and AutoML candidates as Ray tasks on this "
+              "cluster (local, auto, ray://host:10001; default OPENPERSONALIZE_RAY_ADDRESS or RAY_ADDRESS).")
 @click.option("--allow-unauthenticated-network", is_flag=True,
               help="Listen on a non-loopback address without OPENPERSONALIZE_ACCESS_KEYS (anyone who can reach it "
                    "can use the API).")
 def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, object_store: str | None, no_worker: bool, workers: int,
-          log_level: str, demo: bool, allow_unauthenticated_network: bool) -> None:
+          log_level: str, demo: bool, allow_unauthenticated_network: bool, ray_address: str | None) -> None:
     """Serve the control plane, runtime and events APIs on one port."""
     import uvicorn
 
@@ -91,6 +93,7 @@ def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, 
 
     _logging(log_level)
     settings = _settings(data_dir, metadata_url, object_store)
+    settings.ray_address = ray_address or settings.ray_address
     _check_bind(host, settings, allow_unauthenticated_network)
     if workers > 1:
         _serve_processes(settings, host, port, workers, run_worker=not no_worker, demo=demo, log_level=log_level)
@@ -168,12 +171,16 @@ def _serve_one(settings: Settings, sock: Any, run_worker: bool, log_level: str) 
               help="s3://bucket/prefix for datasets, models and job outputs (default: the data dir).")
 @click.option("--threads", default=1, show_default=True, type=int)
 @click.option("--log-level", default="info", show_default=True)
-def worker(data_dir: str | None, metadata_url: str | None, object_store: str | None, threads: int, log_level: str) -> None:
+@click.option("--ray-address", default=None, help="Run batch jobs, HPO trials and AutoML candidates as Ray tasks on this "
+              "cluster (local, auto, ray://host:10001; default OPENPERSONALIZE_RAY_ADDRESS or RAY_ADDRESS).")
+def worker(data_dir: str | None, metadata_url: str | None, object_store: str | None, threads: int, log_level: str, ray_address: str | None) -> None:
     """Run background jobs (imports, training, batch) claimed from the shared metadata store."""
     from .server import build_services, build_worker
 
     _logging(log_level)
-    services = build_services(_settings(data_dir, metadata_url, object_store))
+    settings = _settings(data_dir, metadata_url, object_store)
+    settings.ray_address = ray_address or settings.ray_address
+    services = build_services(settings)
     runner = build_worker(services, threads)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -39,6 +39,25 @@ def _deadlines(text: str) -> dict[str, float]:
     return {kind.strip(): float(seconds) for kind, _, seconds in pairs}
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _bytes(text: str) -> int | None:
+    """``12G``, ``512M``, ``1.5T`` or a plain byte count → bytes (binary units; an ``iB``/``B`` tail is allowed);
+    empty → None."""
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    if not text:
+        return None
+    number, unit = (text[:-1], text[-1]) if text[-1] in _UNITS else (text, "")
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ValueError(f"OPENPERSONALIZE_TRAINING_MEMORY {text!r} is not a size such as 12G, 512M or 1073741824") from None
+    if value <= 0:
+        raise ValueError(f"OPENPERSONALIZE_TRAINING_MEMORY must be positive; got {text!r}")
+    return int(value)
+
+
 def _roles(path: str) -> dict[str, dict[str, list[str]]] | None:
     """The roles file: ``{"<role ARN>": {"s3": ["s3://bucket/prefix/"], "local": ["/srv/data"]}}``."""
     if not path:
@@ -118,6 +137,13 @@ class Settings:
     # A running job whose worker sent no heartbeat for this long is taken over by another worker (it died, or
     # lost the store); workers beat every 2 s. A dead worker on the same host is noticed at once, by its pid.
     job_lease_seconds: float = field(default_factory=lambda: float(_env("JOB_LEASE_SECONDS", "30")))
+    # A training job whose estimated peak memory (data, working copies, item × item matrices) is above this
+    # fails before fitting, with the estimate in its failureReason, instead of being killed by the kernel.
+    training_memory: int | None = field(default_factory=lambda: _bytes(_env("TRAINING_MEMORY")))
+    # Ray cluster for the fan-out of batch jobs, HPO trials and AutoML candidates (jobs/fanout.py): "local" (or
+    # "local:N", N workers) starts one in-process, "auto" joins this machine's `ray start --head`,
+    # "ray://host:10001" a remote one; empty: no Ray.
+    ray_address: str = field(default_factory=lambda: _env("RAY_ADDRESS", os.environ.get("RAY_ADDRESS", "")))
     # Quota overrides, e.g. OPENPERSONALIZE_QUOTA_ACTIVE_DATASET_GROUPS=50 (spec §11 defaults otherwise).
     quota_overrides: dict[str, int] = field(
         default_factory=lambda: {

@@ -181,6 +181,14 @@ class Inference:
         self.explore = explore
         self.pool = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="batch-score")
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Ray ships the job's answerer to its tasks (jobs/fanout.py): everything but the thread pool, made anew."""
+        return {name: value for name, value in self.__dict__.items() if name != "pool"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.pool = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="batch-score")
+
     def __call__(self, raws: list[bytes]) -> list[bytes]:
         out: list[bytes | None] = [None] * len(raws)
         good: list[tuple[int, Line]] = []

@@ -32,6 +32,7 @@ from ..data.readers import BadData, Location, _s3_error, bounded_lines, http_sou
 from ..filters.compile import parse_filter_values
 from .base import JobFailed, Progress
 from .dataset_export import Target, publish, s3_client
+from .fanout import Fanout
 
 log = logging.getLogger("openpersonalize.batch")
 INFERENCE_KIND, SEGMENT_KIND = "batch-inference-job", "batch-segment-job"  # the job records
@@ -232,6 +233,7 @@ def run_batch(services: Services, job: Job, kind: str, progress: Progress,
     folder = OutputFolder.parse(body["jobOutput"]["s3DataDestination"]["path"], access)
     answer = make_answer(record)
     reporter = Reporter(job.arn, sum(f.size for f in inputs), progress)
+    fanout = Fanout.of(services.settings)
     with tempfile.TemporaryDirectory(prefix="op-batch-") as scratch_dir:
         scratch = Path(scratch_dir)
         for source in inputs:
@@ -239,7 +241,7 @@ def run_batch(services: Services, job: Job, kind: str, progress: Progress,
                 _check_output(access, folder, source.name + ".out")
                 if check_file is not None:
                     check_file(path, source)
-                _answer_file(path, source, folder, answer, reporter)
+                _answer_file(path, source, folder, answer, reporter, fanout)
     reporter.advance(0, force=True)
     services.store.update(job.arn, {"status": ACTIVE, "_progress": 100.0})
 
@@ -256,18 +258,24 @@ def _check_output(access: Access, folder: OutputFolder, name: str) -> None:
             raise JobFailed(f"Invalid S3 output path: {error}") from None
 
 
-def _answer_file(path: Path, source: InputFile, folder: OutputFolder, answer: Answer, reporter: Reporter) -> None:
+def _answer_file(path: Path, source: InputFile, folder: OutputFolder, answer: Answer, reporter: Reporter,
+                 fanout: Fanout) -> None:
     try:
         handle = open(path, "rb")
     except OSError as error:
         raise JobFailed(f"Invalid S3 input path: could not read {source.label}: {error.strerror or error}") from None
     try:
         with handle, output_stream(folder, source.name + ".out") as out:
-            for lines, consumed in _chunks(handle, source.label):
-                out.write(b"".join(answer(lines)))
+            # chunks in input order, each answered here or as a Ray task (jobs/fanout.py): one output either way
+            for text, consumed in fanout.stream(answer_chunk, answer, _chunks(handle, source.label)):
+                out.write(text)
                 reporter.advance(consumed)
     except BadData as error:  # an over-long line: nothing is published for this file
         raise JobFailed(str(error)) from None
+
+
+def answer_chunk(answer: Answer, lines: list[bytes]) -> bytes:
+    return b"".join(answer(lines))
 
 
 def parse_line(raw: bytes) -> dict[str, Any]:

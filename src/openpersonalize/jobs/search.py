@@ -7,6 +7,7 @@ so the metrics reported for the version stay an honest held-out measurement.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..evaluation.protocol import evaluate
@@ -14,6 +15,7 @@ from ..evaluation.split import split_users
 from ..recipes import catalogue
 from ..recipes.base import TrainingData
 from ..recipes.registry import make_recipe, recipe_class
+from .fanout import Fanout
 
 if TYPE_CHECKING:  # optuna loads in the worker only when a solution asks for HPO
     import optuna
@@ -78,6 +80,25 @@ def _defaults_within(ranges: dict[str, list[dict[str, Any]]], defaults: dict[str
     return chosen
 
 
+@dataclass(frozen=True)
+class Trials:
+    """What every trial of one search shares (put once in Ray's object store when trials run there)."""
+
+    recipe_arn: str
+    featurization: dict[str, str]
+    inner: Any  # evaluation.split.Split of the training users
+    task: str
+    seed: int
+
+
+def trial_score(trials: Trials, chosen: dict[str, str]) -> float:
+    """One HPO trial: the recipe with ``chosen`` hyperparameters, fitted and scored on the inner split."""
+    typed = catalogue.validate_hyperparameters(trials.recipe_arn, chosen, trials.featurization, allow_hpo_only=True)
+    given = {k: v for k, v in typed.items() if k in chosen or k in trials.featurization}
+    recipe = make_recipe(trials.recipe_arn, given, seed=trials.seed)
+    return float(evaluate(recipe, trials.inner, task=trials.task).metrics[HPO_METRIC])
+
+
 def tune(
     recipe_arn: str,
     config: dict[str, Any],
@@ -86,25 +107,22 @@ def tune(
     seed: int,
     check_stop: Callable[[], None],
     report: Report = _no_report,
+    fanout: Fanout = Fanout(),
 ) -> dict[str, str]:
-    """Best algorithmHyperParameters (wire strings) over ``maxNumberOfTrainingJobs`` trials (TPE)."""
+    """Best algorithmHyperParameters (wire strings) over ``maxNumberOfTrainingJobs`` trials (TPE).
+
+    Trials run in waves of ``fanout.width`` (1 in this process: ask, fit, tell, one after another; a Ray cluster's
+    CPUs otherwise), each wave suggested from the trials finished before it. TPE's first 10 trials are seeded random
+    draws whatever the waves, so up to 10 trials choose the same as in this process."""
     hpo = config.get("hpoConfig", {})
     ranges = hpo.get("algorithmHyperParameterRanges") or catalogue.hpo_ranges(recipe_arn)
     trials = int(hpo.get("hpoResourceConfig", {}).get("maxNumberOfTrainingJobs", DEFAULT_TRIALS))
     fixed = config.get("algorithmHyperParameters", {})
-    featurization = config.get("featureTransformationParameters", {})
-    inner = split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION)
+    shared = Trials(recipe_arn, config.get("featureTransformationParameters", {}),
+                    split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION), task_of(recipe_arn), seed)
     accepted = set(recipe_class(recipe_arn).param_names())
-    task = task_of(recipe_arn)
 
     import optuna
-
-    def objective(trial: optuna.Trial) -> float:
-        check_stop()
-        chosen = {**fixed, **_suggest(trial, ranges, accepted)}
-        typed = catalogue.validate_hyperparameters(recipe_arn, chosen, featurization, allow_hpo_only=True)
-        recipe = make_recipe(recipe_arn, {k: v for k, v in typed.items() if k in chosen or k in featurization}, seed=seed)
-        return float(evaluate(recipe, inner, task=task).metrics[HPO_METRIC])
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
@@ -112,8 +130,15 @@ def tune(
     # search then never picks something its validation users rate below the untuned model.
     study.enqueue_trial(_defaults_within(ranges, recipe_class(recipe_arn)().get_params(), accepted), skip_if_exists=True)
     report(0, trials, None)
-    study.optimize(objective, n_trials=trials,
-                   callbacks=[lambda done, _trial: report(len(done.trials), trials, done.best_value)])
+    width, done = fanout.width, 0
+    while done < trials:  # (study.trials also lists the enqueued trial before it is asked for)
+        check_stop()
+        wave = [study.ask() for _ in range(min(width, trials - done))]
+        chosen = [{**fixed, **_suggest(trial, ranges, accepted)} for trial in wave]
+        for trial, score in zip(wave, fanout.map(trial_score, shared, chosen), strict=True):
+            study.tell(trial, score)
+        done += len(wave)
+        report(done, trials, study.best_value)
     best = {**fixed, **{k: _wire(v) for k, v in study.best_params.items()}}
     return best
 
@@ -122,17 +147,24 @@ def _wire(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def candidate_score(shared: tuple[Any, str, int], arn: str) -> float:
+    """One AutoML candidate: the recipe with its defaults, fitted and scored on the inner split."""
+    inner, metric, seed = shared
+    recipe = make_recipe(arn, {}, seed=seed)
+    return float(evaluate(recipe, inner, task=task_of(arn)).metrics.get(metric, 0.0))
+
+
 def pick_recipe(config: dict[str, Any], train: TrainingData, *, seed: int, check_stop: Callable[[], None],
-                report: Report = _no_report) -> str:
-    """AutoML: the recipe of ``autoMLConfig.recipeList`` with the best validation metric."""
+                report: Report = _no_report, fanout: Fanout = Fanout()) -> str:
+    """AutoML: the recipe of ``autoMLConfig.recipeList`` with the best validation metric (the candidates at once
+    on a Ray cluster)."""
     recipes = config.get("autoMLConfig", {}).get("recipeList", [])
-    metric = automl_metric(config)
-    inner = split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION)
+    shared = (split_users(train, seed=seed + 1, test_fraction=VALIDATION_FRACTION), automl_metric(config), seed)
     scores: dict[str, float] = {}
     report(0, len(recipes), None)
-    for arn in recipes:
+    for start in range(0, len(recipes), fanout.width):
         check_stop()
-        recipe = make_recipe(arn, {}, seed=seed)
-        scores[arn] = float(evaluate(recipe, inner, task=task_of(arn)).metrics.get(metric, 0.0))
+        wave = recipes[start : start + fanout.width]
+        scores.update(zip(wave, fanout.map(candidate_score, shared, wave), strict=True))
         report(len(scores), len(recipes), max(scores.values()))
     return max(scores, key=lambda arn: scores[arn])

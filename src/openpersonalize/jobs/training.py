@@ -32,6 +32,7 @@ from ..recipes.base import Recipe, TrainingData, fit_progress
 from ..recipes.registry import make_recipe
 from . import search
 from .base import JobFailed, Progress, no_progress
+from .fanout import Fanout
 
 log = logging.getLogger("openpersonalize.training")
 BASELINE_RECIPE = "arn:aws:personalize:::recipe/aws-popularity-count"
@@ -133,17 +134,22 @@ def train(services: Services, version: Record, progress: Progress = no_progress)
     stop = partial(_check_stop, services, version.arn)
     changes: dict[str, Any] = {}
     recipe_arn = body["recipeArn"]
+    fanout = Fanout.of(services.settings)
     if body.get("performAutoML"):
         report = phase.searching("AutoML", "recipes of autoMLConfig.recipeList", search.automl_metric(config))
-        recipe_arn = search.pick_recipe(config, split.train, seed=SEED, check_stop=stop, report=report)
+        recipe_arn = search.pick_recipe(config, split.train, seed=SEED, check_stop=stop, report=report, fanout=fanout)
         changes["recipeArn"] = recipe_arn
         services.store.update(body["solutionArn"], {"autoMLResult": {"bestRecipeArn": recipe_arn}})
     algorithm = config.get("algorithmHyperParameters", {})
+    featurization = config.get("featureTransformationParameters", {})
+    check_memory(services.settings.training_memory, _recipe(recipe_arn, algorithm, featurization), data, frames)
     if body.get("performHPO"):
         report = phase.searching("HPO", "trials on a validation split", search.HPO_METRIC)
-        algorithm = search.tune(recipe_arn, config, split.train, seed=SEED, check_stop=stop, report=report)
+        algorithm = search.tune(recipe_arn, config, split.train, seed=SEED, check_stop=stop, report=report, fanout=fanout)
         changes["tunedHPOParams"] = {"algorithmHyperParameters": algorithm}
-    recipe = _recipe(recipe_arn, algorithm, config.get("featureTransformationParameters", {}))
+    recipe = _recipe(recipe_arn, algorithm, featurization)
+    if body.get("performHPO"):  # the tuned hyperparameters may need more than the defaults checked above
+        check_memory(services.settings.training_memory, recipe, data, frames)
     stop()
     phase(FITTING)
     with fit_progress(phase.epoch):
@@ -165,6 +171,25 @@ def _has_baseline(recipe_arn: str) -> bool:
     count over the training interactions and one batch of top-25 lists."""
     record = catalogue.recipe(recipe_arn)
     return recipe_arn != BASELINE_RECIPE and record.capabilities.evaluation == "user" and search.task_of(recipe_arn) == "user"
+
+
+def check_memory(budget: int | None, recipe: Recipe, data: TrainingData, frames: Frames) -> None:
+    """Fail before fitting when the fit's estimated peak (``Recipe.fit_memory``, plus the frames the job holds) is
+    above OPENPERSONALIZE_TRAINING_MEMORY: a clear reason now instead of the kernel's OOM killer later (issue 15)."""
+    if budget is None:
+        return
+    held = sum(frame.estimated_size() for frame in (frames.interactions, frames.items, frames.users) if frame is not None)
+    needed = recipe.fit_memory(data) + held
+    if needed > budget:
+        raise JobFailed(
+            f"Create failed. Training {type(recipe).__name__} on {data.n_interactions:,} interactions of "
+            f"{data.n_users:,} users and {data.n_items:,} items needs an estimated {_size(needed)} of memory at its "
+            f"peak, above the training memory budget of {_size(budget)} (OPENPERSONALIZE_TRAINING_MEMORY). Raise the "
+            "budget, or train on fewer interactions (eventType, eventValueThreshold, trainingDataConfig).")
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
 def _evaluate(recipe_arn: str, recipe: Recipe, data: TrainingData, frames: Frames, split: Any) -> Evaluation:

@@ -119,8 +119,13 @@ class TrainingData:
 
     def item_counts(self) -> np.ndarray:
         """Number of distinct users per item (Personalize's popularity: spec §5.4)."""
-        pairs = np.unique(self.pair_keys())
-        return np.bincount(pairs % self.n_items, minlength=self.n_items).astype(np.int64)
+        return np.bincount(self._distinct_pairs().indices, minlength=self.n_items).astype(np.int64)
+
+    def _distinct_pairs(self) -> sp.csr_matrix:
+        """Users × items, one stored entry per distinct (user, item): building CSR merges repeats in linear time,
+        where ``np.unique`` of the pair keys took 19 s of CPU at 10M events (issue 15)."""
+        ones = np.ones(self.n_interactions, np.int8)
+        return sp.csr_matrix((ones, (self.user_idx, self.item_idx)), shape=(self.n_users, self.n_items))
 
     def pair_keys(self) -> np.ndarray:
         """One int64 per interaction, equal exactly when (user, item) is: user × n_items + item."""
@@ -128,8 +133,7 @@ class TrainingData:
 
     def has_repeats(self) -> bool:
         """Does any user interact with the same item more than once?"""
-        pairs = self.pair_keys()
-        return len(np.unique(pairs)) < len(pairs)
+        return self._distinct_pairs().nnz < self.n_interactions
 
     def select(self, rows: np.ndarray) -> TrainingData:
         """The same id maps, keeping only interaction ``rows`` (a boolean mask or sorted indices)."""

@@ -32,6 +32,10 @@ __all__ = ["Histories", "Interval", "InvalidParameterError", "NotFittedError", "
 
 FORMAT_VERSION = 1
 CONFIG_FILE, ARRAYS_FILE = "config.json", "arrays.npz"
+# ``fit_memory``'s default: a fit holds its data (22 bytes an event as ``TrainingData``) and a few working copies
+# and sparse matrices of it; measured on User-Personalization beyond its item × item matrices (bench/scaling.py).
+FIT_FIXED_BYTES = 400 << 20  # libraries, the interpreter, small tables
+FIT_BYTES_PER_EVENT = 100
 _BATCH = 256  # users scored at once by recommend_batch: bounds memory at 256 × n_items floats
 
 
@@ -183,6 +187,12 @@ class Recipe(abc.ABC):
         self.item_counts_ = data.item_counts()
         self.event_types_ = np.asarray(data.event_types, dtype=str)
         return self
+
+    def fit_memory(self, data: TrainingData) -> int:
+        """Bytes ``fit(data)`` is expected to hold at its peak, the data included (issue 15: a training job checks
+        it against OPENPERSONALIZE_TRAINING_MEMORY before fitting). The default grows with the events only;
+        recipes whose fit holds more (item × item matrices, factors per user) add it."""
+        return FIT_FIXED_BYTES + FIT_BYTES_PER_EVENT * data.n_interactions
 
     def update(self, data: TrainingData) -> Self:
         """Refresh a fitted model with the data as it is now, without refitting (trainingMode UPDATE, automatic

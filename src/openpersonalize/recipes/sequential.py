@@ -19,8 +19,9 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .. import ranking
+from . import _gram
 from ._data import TrainingData
-from ._neighbours import QUERY_LAGS, PositionIndex, neighbour_events
+from ._neighbours import MAX_EVENTS, QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
 from .als import ImplicitALS
 from ._params import BPTT, RECENCY_MASK, Interval, declared
@@ -34,6 +35,14 @@ TAIL_ITERATIONS = 8
 TAIL_PROBES = 48  # index lists opened per query (of ~√tail lists): bench/large_catalog.py measures recall@25
 TAIL_CANDIDATES = 256  # tail items scored per user; the rest of the tail sits below every scored item
 TAIL_RIDGE = 0.01  # projection ridge, relative to the mean squared norm of the modelled items' vectors
+
+# fit_memory, calibrated on bench/scaling.py (1M and 10M events: the estimate is 15-30 % above the measured peak):
+# V × V float32 matrices alive at once (Gram and right-hand side; then the transition weights and EASE's Gram),
+# bytes per stored entry of a block's sparse rows and of a band's product (value, index, row), and bytes per event
+# of the neighbours' position index (keys transposed and values, while it is built).
+MATRICES_HELD = 2
+SPARSE_ENTRY_BYTES = 16
+NEIGHBOUR_BYTES_PER_EVENT = 200
 
 
 class SequentialLinear(Recipe):
@@ -148,9 +157,12 @@ class SequentialLinear(Recipe):
         column = np.full(data.n_items, -1, dtype=np.int64)
         column[vocabulary] = np.arange(len(vocabulary))
         items, users = column[data.item_idx], data.user_idx
-        inputs, targets = self._sequence_rows(items, users, len(vocabulary))
-        rows = sp.diags(np.sqrt(self._row_weights(data.user_offsets(), data.user_idx)))
-        self.transition_ = _ridge(rows @ inputs, rows @ targets, self.l2)
+        weights = self._row_weights(data.user_offsets(), data.user_idx)
+
+        def block(start: int, stop: int) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+            return (*self._sequence_rows(items, users, len(vocabulary), start, stop), weights[start:stop])
+
+        self.transition_ = _gram.ridge(len(vocabulary), block, len(items), self.l2)
         self.ease_ = self._fit_ease(items, users, len(vocabulary))
         # the neighbours' positions, as matrix columns: the index is rebuilt from them when first needed
         kept = neighbour_events(data.timestamp) if self.neighbour_weight > 0 else np.zeros(len(items), dtype=bool)
@@ -159,6 +171,21 @@ class SequentialLinear(Recipe):
         self.discount_ = (counts[vocabulary].astype(np.float32) + 1.0) ** -self.popularity_discount
         self.vocabulary_ = vocabulary.astype(np.int64)
         self.n_items_ = np.array(data.n_items, dtype=np.int64)
+
+    def fit_memory(self, data: TrainingData) -> int:
+        """``Recipe.fit_memory`` plus what grows with the modelled items: two float32 V × V matrices at a time
+        (Gram and right-hand side, then the transition weights and EASE's Gram), a block of sequence rows and a
+        band of their product (``_gram``), the neighbours' position index (≤ 1M events), and the tail's iALS
+        factors."""
+        counts = data.item_counts()
+        width = min(self.max_vocabulary, int(np.count_nonzero(counts >= self.min_item_count)))
+        lags, events = self.bptt + self.target_window, data.n_interactions
+        matrices = MATRICES_HELD * 4 * width**2
+        working = _gram.BLOCK_ROWS * lags * SPARSE_ENTRY_BYTES + _gram.BAND_ENTRIES * SPARSE_ENTRY_BYTES
+        kept = self.neighbour_weight > 0 and events <= MAX_EVENTS
+        neighbours = events * NEIGHBOUR_BYTES_PER_EVENT if kept else 0
+        tail = (data.n_users + data.n_items) * TAIL_FACTORS * 4 * 3 if width < np.count_nonzero(counts) else 0
+        return super().fit_memory(data) + matrices + working + neighbours + tail
 
     def update(self, data: TrainingData) -> Self:
         """New items join the catalogue outside the matrices (as zero rows and columns would: they are never an
@@ -179,12 +206,15 @@ class SequentialLinear(Recipe):
         relative = position / np.maximum(np.diff(offsets)[users] - 1, 1)
         return (1.0 + self.position_weight * relative).astype(np.float32)
 
-    def _sequence_rows(self, items: np.ndarray, users: np.ndarray, width: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """Per position, its input row (the last ``bptt`` items, recency-weighted) and target row (the next
-        ``target_window``, proximity-weighted): the transition model's regression, and the neighbours' keys/values."""
-        inputs = _lagged(items, users, -np.arange(self.bptt), self._input_weights(), width)
+    def _sequence_rows(self, items: np.ndarray, users: np.ndarray, width: int, start: int = 0,
+                       stop: int | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Per position in [start, stop), its input row (the last ``bptt`` items, recency-weighted) and target row
+        (the next ``target_window``, proximity-weighted): the transition model's regression, and the neighbours'
+        keys/values."""
+        span = (start, len(items) if stop is None else stop)
+        inputs = _lagged(items, users, -np.arange(self.bptt), self._input_weights(), width, span)
         window = np.arange(1, self.target_window + 1)
-        return inputs, _lagged(items, users, window, _decay(self.target_window, self.target_decay), width)
+        return inputs, _lagged(items, users, window, _decay(self.target_window, self.target_decay), width, span)
 
     def _input_weights(self) -> np.ndarray:
         return _decay(self.bptt, self.history_decay) if self.recency_mask else np.ones(self.bptt)
@@ -197,12 +227,13 @@ class SequentialLinear(Recipe):
             (np.ones(known.sum(), np.float32), (users[known], items[known])), shape=(int(users.max()) + 1, width)
         )
         binary.data[:] = 1.0
-        gram = (binary.T @ binary).toarray().astype(np.float64)
+        gram = _gram.gram_of_sets(width, binary)
+        del binary
         gram[np.diag_indices(width)] += self.ease_l2
-        precision = _inverse(gram)
-        weights = -precision / np.diag(precision)
+        weights = _gram.inverse(gram)  # the precision matrix P, turned into -P / diag(P) in its own buffer
+        weights /= -np.diag(weights).copy()
         weights[np.diag_indices(width)] = 0.0
-        return weights.astype(np.float32)
+        return weights
 
     def _fit_tail(self, data: TrainingData, vocabulary: np.ndarray, tail: np.ndarray) -> None:
         """Vectors for every item, a projection from the vocabulary's scores, an index over the tail's vectors."""
@@ -393,40 +424,23 @@ def _decay(length: int, scale: float) -> np.ndarray:
     return np.exp(-np.arange(length) / scale)
 
 
-def _lagged(items: np.ndarray, users: np.ndarray, lags: np.ndarray, weights: np.ndarray, width: int) -> sp.csr_matrix:
-    """Rows = positions t; entry (t, item[t+lag]) += weight for each lag, within the same user only."""
+def _lagged(items: np.ndarray, users: np.ndarray, lags: np.ndarray, weights: np.ndarray, width: int,
+            span: tuple[int, int] | None = None) -> sp.csr_matrix:
+    """Rows = positions t in ``span`` (default all); entry (t, item[t+lag]) += weight for each lag, within the same
+    user only. Int32 indices: the fit builds these a block of positions at a time (``_gram``), 32 lags per position."""
     n = len(items)
+    start, stop = span if span is not None else (0, n)
     rows, cols, vals = [], [], []
     for lag, weight in zip(lags, weights, strict=True):  # a few lags, each fully vectorised
         lag = int(lag)
-        source = np.arange(max(0, -lag), n - max(0, lag))
+        source = np.arange(max(start, -lag), min(stop, n - max(0, lag)))
         other = source + lag
         ok = (users[source] == users[other]) & (items[other] >= 0) & (items[source] >= 0)
-        rows.append(source[ok])
-        cols.append(items[other[ok]])
+        rows.append((source[ok] - start).astype(np.int32))
+        cols.append(items[other[ok]].astype(np.int32))
         vals.append(np.full(int(ok.sum()), weight, dtype=np.float32))
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, width))
-
-
-def _ridge(inputs: sp.csr_matrix, targets: sp.csr_matrix, l2: float) -> np.ndarray:
-    gram = (inputs.T @ inputs).toarray().astype(np.float64)
-    gram[np.diag_indices_from(gram)] += l2
-    # Fortran order lets LAPACK solve in place: one V × V float64 matrix fewer at the peak (1.8 GB at 15k items)
-    cross = (inputs.T @ targets).toarray(order="F").astype(np.float64, order="F")
-    factor = scipy.linalg.cho_factor(gram, overwrite_a=True)
-    return scipy.linalg.cho_solve(factor, cross, overwrite_b=True).astype(np.float32)
-
-
-def _inverse(gram: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive definite matrix from its Cholesky factor (LAPACK potri), overwriting
-    ``gram``: a third of the work of solving against the identity, and no identity matrix (1.8 GB at 15k)."""
-    factor, lower = scipy.linalg.cho_factor(gram, overwrite_a=True)
-    inverse, info = scipy.linalg.lapack.dpotri(factor, lower=lower, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"potri failed with info={info}")
-    half = np.tril(inverse) if lower else np.triu(inverse)  # potri fills one triangle only
-    half += np.tril(half, -1).T if lower else np.triu(half, 1).T
-    return half
+    coo = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(stop - start, width))
+    return coo.tocsr()
 
 
 def _unit_rows(scores: np.ndarray) -> np.ndarray:
