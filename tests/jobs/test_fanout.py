@@ -54,7 +54,7 @@ def _answer(fanout: Fanout, inference: Inference, source: Path, target: Path) ->
     folder = batch_io.OutputFolder(None, str(target))
     reporter = batch_io.Reporter("arn:test", source.stat().st_size, lambda fraction, stage=None: None)
     entry = batch_io.InputFile(str(source), source.name, source.stat().st_size, path=str(source))
-    batch_io._answer_file(source, entry, folder, target, inference, reporter, fanout)
+    batch_io._answer_file(source, entry, folder, inference, reporter, fanout)
     return (target / f"{source.name}.out").read_bytes()
 
 
