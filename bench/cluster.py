@@ -1,4 +1,6 @@
-"""Cluster benchmark: one process on SQLite and local files against PostgreSQL + two API nodes + two workers.
+"""Cluster benchmark: one process on SQLite and local files against the multi-node topology of
+deploy/docker-compose.yml: PostgreSQL (metadata, job queue and event log), SeaweedFS (S3: inputs, datasets, models,
+job outputs), two API nodes (``serve --no-worker``) and two ``worker`` processes.
 
 For each layout, on generated VOD data (``--users/--items/--interactions``):
 - import: CreateDatasetImportJob of the interactions and items, seconds until both are ACTIVE;
@@ -9,7 +11,9 @@ For each layout, on generated VOD data (``--users/--items/--interactions``):
   the answer for that session changes; p50 / p99 over ``--events`` sessions, or how many never changed within
   ``--lag-timeout``.
 
-PostgreSQL is a throw-away server (tests/_postgres.py). The data directory is shared by the nodes.
+PostgreSQL and SeaweedFS are throw-away servers on loopback (tests/_postgres.py, tests/seaweedfs.py). Every cluster
+process has a data directory of its own and the cluster's inputs are read from S3: the nodes share nothing but the
+database and the bucket, as on separate hosts.
 
     .venv/bin/python bench/cluster.py
 """
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _postgres import PostgresServer  # noqa: E402
 from _server import client, free_port, poll, start_server  # noqa: E402
+from seaweedfs import SeaweedFS  # noqa: E402
 
 from openpersonalize.demo.generator import generate_vod, write_csv  # noqa: E402
 
@@ -44,23 +49,28 @@ def _ms(samples: list[float]) -> str:
 
 
 class Layout:
-    def __init__(self, name: str, root: Path, metadata_url: str | None) -> None:
-        self.name, self.data_dir = name, root / name / "var"
-        self.env = {**RELAXED, **({"OPENPERSONALIZE_METADATA_URL": metadata_url} if metadata_url else {})}
+    """API nodes and workers under ``root/name``, each on a data directory of its own; ``env`` says where the
+    state they share lives (none: SQLite and local files in the one node's directory)."""
+
+    def __init__(self, name: str, root: Path, env: dict[str, str]) -> None:
+        self.name, self.root = name, root / name
+        self.env = {**RELAXED, **env}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.ports: list[int] = []
 
     def start(self, api_nodes: int, workers: int) -> None:
         args = ("--no-worker",) if workers else ()
-        for _ in range(api_nodes):
+        for index in range(api_nodes):
             self.ports.append(free_port())
-            self.processes.append(start_server(self.data_dir, self.ports[-1], self.env, args))
+            self.processes.append(start_server(self.root / f"api-{index}", self.ports[-1], self.env, args))
         for index in range(workers):
-            log = open(self.data_dir / f"worker-{index}.log", "ab")
+            data_dir = self.root / f"worker-{index}"
+            data_dir.mkdir(parents=True)
+            log = open(data_dir / "worker.log", "ab")
             self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "openpersonalize.cli", "worker", "--data-dir", str(self.data_dir),
+                [sys.executable, "-m", "openpersonalize.cli", "worker", "--data-dir", str(data_dir),
                  "--log-level", "warning"],
-                env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OPENPERSONALIZE_LOCAL_PATHS": str(self.data_dir.parent),
+                env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OPENPERSONALIZE_LOCAL_PATHS": str(self.root),
                      **self.env}, stdout=log, stderr=subprocess.STDOUT))
 
     def stop(self) -> None:
@@ -77,15 +87,14 @@ def _dataset(personalize: Any, group: str, kind: str, schema: str) -> str:
     return str(dataset)
 
 
-def flow(layout: Layout, data: Any) -> dict[str, Any]:
-    files = write_csv(data, layout.data_dir.parent / "input")  # where the nodes may read (OPENPERSONALIZE_LOCAL_PATHS)
+def flow(layout: Layout, data: Any, files: dict[str, str]) -> dict[str, Any]:
     personalize = client("personalize", layout.ports[0])
     group = personalize.create_dataset_group(name=f"bench-{layout.name}")["datasetGroupArn"]
     poll(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
     datasets = {kind: _dataset(personalize, group, kind, data.schemas[kind.upper()]) for kind in ("Interactions", "Items")}
     started = time.perf_counter()
     jobs = [personalize.create_dataset_import_job(jobName=f"bench-{layout.name}-{kind}", datasetArn=arn,
-                                                  dataSource={"dataLocation": str(files[kind.lower()])})["datasetImportJobArn"]
+                                                  dataSource={"dataLocation": files[kind.lower()]})["datasetImportJobArn"]
             for kind, arn in datasets.items()]
     for job in jobs:
         described = poll(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
@@ -163,16 +172,29 @@ def main() -> None:
     users = data.interactions["USER_ID"].unique().to_list()
     items = data.interactions["ITEM_ID"].value_counts(sort=True)["ITEM_ID"].to_list()[:200]
     postgres = PostgresServer().start()
-    try:
-        with tempfile.TemporaryDirectory() as work:
-            single = Layout("single", Path(work), None)
-            cluster = Layout("cluster", Path(work), postgres.database("bench_cluster"))
-            single.start(api_nodes=1, workers=0)
-            cluster.start(api_nodes=2, workers=2)
+    with tempfile.TemporaryDirectory() as work:
+        weed = SeaweedFS(Path(work) / "seaweedfs")
+        try:
+            weed.start()
+            bucket = weed.create_bucket("bench-cluster")
+            metadata = postgres.database("bench_cluster")
+            single = Layout("single", Path(work), {})
+            cluster = Layout("cluster", Path(work), {
+                "OPENPERSONALIZE_METADATA_URL": metadata, "OPENPERSONALIZE_EVENTS_URL": metadata,
+                "OPENPERSONALIZE_OBJECT_STORE": f"s3://{bucket}/op", **weed.env()})
+            # The single node reads its inputs beside its data directory (OPENPERSONALIZE_LOCAL_PATHS); the
+            # cluster's job may run on either worker, so its inputs are in the bucket.
+            local = write_csv(data, single.root / "input")
+            inputs = {"single": {kind: str(local[kind]) for kind in ("interactions", "items")}, "cluster": {}}
+            for kind in ("interactions", "items"):
+                weed.client().upload_file(str(local[kind]), bucket, f"input/{local[kind].name}")
+                inputs["cluster"][kind] = f"s3://{bucket}/input/{local[kind].name}"
             try:
+                single.start(api_nodes=1, workers=0)
+                cluster.start(api_nodes=2, workers=2)
                 rows = []
                 for layout in (single, cluster):
-                    result = flow(layout, data)
+                    result = flow(layout, data, inputs[layout.name])
                     one = throughput(layout.ports[:1], result["campaign"], users, args.threads, args.seconds)
                     rows.append((layout.name, result, one))
                 for name, result, one in rows:
@@ -188,8 +210,9 @@ def main() -> None:
             finally:
                 single.stop()
                 cluster.stop()
-    finally:
-        postgres.stop()
+        finally:
+            weed.stop()
+            postgres.stop()
 
 
 if __name__ == "__main__":
