@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import DATASETS, DatasetMissing  # noqa: E402
+from baselines.buy_again import BuyAgain  # noqa: E402
 from baselines.ease import EASE  # noqa: E402
 from baselines.item_knn import ItemKNN  # noqa: E402
 from baselines.sasrec import SASRec  # noqa: E402
@@ -38,7 +39,7 @@ from openpersonalize.recipes.sequential import SequentialLinear  # noqa: E402
 from openpersonalize.recipes.sims import SIMS  # noqa: E402
 from openpersonalize.recipes.user_personalization import UserPersonalization  # noqa: E402
 
-EXCLUDE_SEEN = {"ml-1m": True, "ml-latest-small": False}
+EXCLUDE_SEEN = {"ml-1m": True, "ml-latest-small": False, "instacart": False}
 NDCG, MRR, COVERAGE, PRECISION = (
     "normalized_discounted_cumulative_gain_at_10",
     "mean_reciprocal_rank_at_25",
@@ -55,6 +56,7 @@ class Method:
 
 METHODS: dict[str, Method] = {
     "popularity": Method(lambda seed: PopularityCount()),
+    "buy-again": Method(lambda seed: BuyAgain()),
     "item-knn": Method(lambda seed: ItemKNN()),
     "ease": Method(lambda seed: EASE()),
     "ials": Method(lambda seed: ImplicitALS(random_seed=seed)),
