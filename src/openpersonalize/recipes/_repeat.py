@@ -87,12 +87,7 @@ class RepeatModel:
         return distinct, 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
 
     def blend(self, future: np.ndarray, histories: Histories, weight: float) -> np.ndarray:
-        """P(item in near future): the repeat probability for history items, the caller's ``future`` for the rest.
-
-        The next-item estimate is left out for history items: the linear models are fitted on each user's
-        distinct items (``sequential._newest_occurrences``), so their score of an item already taken says
-        nothing about taking it again, and adding it reshuffled the repeat order ("buy again" beat the model).
-        """
+        """P(item in near future) = q + (1 − q)·f: the repeat probability q joins the model's estimate f."""
         future = np.array(future, dtype=np.float32)
         for row in range(len(histories)):  # per user: a handful of vectorised operations
             items = histories.row(row)
@@ -101,7 +96,8 @@ class RepeatModel:
             types = histories.types_row(row)
             types = np.zeros(len(items), np.int64) if types is None else types
             distinct, q = self.probabilities(items, types, histories.times_row(row))
-            future[row, distinct] = weight * q
+            q = np.minimum(0.99, weight * q).astype(np.float32)
+            future[row, distinct] = q + (1.0 - q) * future[row, distinct]
         return future
 
 
