@@ -322,14 +322,19 @@ class SequentialLinear(Recipe):
         return out
 
     def _top_compact(self, chunk: Histories, num_results: int, exclude_history: bool) -> np.ndarray:
-        columns, scores, _ = self._compact(chunk.newest(HISTORY_LIMIT))  # what final_scores reads too
+        columns, scores, fill = self._compact(chunk.newest(HISTORY_LIMIT))  # what final_scores reads too
         scores[:, self.item_counts_[columns] == 0] = -np.inf
         if exclude_history:
             rows, at = _positions_in(columns, chunk)
             scores[rows, at] = -np.inf
         if (chunk.lengths() == 0).any() or np.isfinite(scores).sum(axis=1).min() < num_results:
             return super().recommend_batch(chunk, num_results=num_results, exclude_history=exclude_history)
-        return columns[ranking.top_k(scores, num_results)]  # every row has num_results finite scores (above)
+        top = ranking.top_k(scores, num_results)  # every row has num_results finite scores (above)
+        if (np.take_along_axis(scores, top, axis=1) <= fill).any():
+            # a pick ties with the items outside ``columns`` (they all score ``fill``): the whole catalogue decides
+            # the order, lower positions first, as final_scores ranks it for GetRecommendations
+            return super().recommend_batch(chunk, num_results=num_results, exclude_history=exclude_history)
+        return columns[top]
 
     def _whole_history(self, rows: np.ndarray, cols: np.ndarray, age: np.ndarray, count: int, width: int) -> sp.csr_matrix:
         """EASE's input: each distinct (row, item) once, weighted by its age (distinct items since, newest = 0)."""
