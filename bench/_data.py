@@ -1,11 +1,13 @@
 """Benchmark datasets as ``TrainingData``, read from ``../shared/data`` next to the repository.
 
 The MovieLens / Instacart licences forbid redistribution, so nothing is copied into the repository; a
-missing folder makes ``load`` raise ``DatasetMissing`` and the benchmark skips that case.
+missing folder makes ``load`` raise ``DatasetMissing`` and the benchmark skips that case. The environment
+variable BENCH_DATA_ROOT names another folder holding them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import polars as pl
 
 from openpersonalize.recipes.base import TrainingData
 
-DATA_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# BENCH_DATA_ROOT points elsewhere when the repository is checked out away from ``shared``
+DATA_ROOT = Path(os.environ.get("BENCH_DATA_ROOT") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 class DatasetMissing(FileNotFoundError):
@@ -54,9 +57,40 @@ def ml_latest_small_workshop() -> TrainingData:
     return TrainingData.from_frames(frame.select("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"))
 
 
+def instacart_purchases() -> TrainingData:
+    """The Instacart sample as one `purchase` event per order line (593 users, complete order histories).
+
+    The data has no clock, only each order's number, hour of day and days since the user's previous order, so
+    timestamps are rebuilt: every user's last order falls on the same day (the dataset's snapshot), earlier
+    orders lie back by the days between them, at their hour. The lines of one order share its timestamp and
+    keep their cart order, as a client sending the basket in one PutEvents batch would.
+    """
+    lines = pl.read_csv(_folder("instacart-sample") / "order_products_sample.csv")
+    orders = (
+        lines.group_by("order_id")
+        .agg(pl.col("user_id", "order_number", "order_hour_of_day", "days_since_prior_order").first())
+        .sort("user_id", "order_number")
+        .with_columns(day=pl.col("days_since_prior_order").fill_null(0).cum_sum().over("user_id"))
+        .with_columns(day=pl.col("day") - pl.col("day").max().over("user_id"))
+    )
+    stamp = INSTACART_END + pl.col("day").cast(pl.Int64) * 86_400 + pl.col("order_hour_of_day").cast(pl.Int64) * 3600
+    # two orders on one day can name hours out of order: the order number decides, so time never runs backwards
+    orders = orders.with_columns(TIMESTAMP=stamp.cum_max().over("user_id"))
+    frame = (
+        lines.join(orders.select("order_id", "TIMESTAMP"), on="order_id")
+        .sort("user_id", "order_number", "add_to_cart_order")
+        .select(USER_ID=pl.col("user_id").cast(pl.String), ITEM_ID=pl.col("product_id").cast(pl.String),
+                TIMESTAMP="TIMESTAMP", EVENT_TYPE=pl.lit("purchase"))
+    )
+    return TrainingData.from_frames(frame)
+
+
+INSTACART_END = 1_493_596_800  # 2017-05-01, the dataset's release month
+
 DATASETS: dict[str, Callable[[], TrainingData]] = {
     "ml-1m": ml_1m_positive,
     "ml-latest-small": ml_latest_small_workshop,
+    "instacart": instacart_purchases,
 }
 
 

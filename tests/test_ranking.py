@@ -120,10 +120,15 @@ def test_draws_are_distinct_not_yet_picked_and_weighted_away_from_shown_items() 
     assert picks.count(11) < 40  # weight 1/101 against 1 for each other item
 
 
-def test_explore_replaces_the_weakest_picks_at_random_positions() -> None:
+def test_explore_replaces_the_weakest_picks_at_random_positions_in_the_lower_half() -> None:
     rng = np.random.default_rng(5)
     out = ranking.explore([1, 2, 3, 4], [9, 8], 4, rng)
     assert [x for x in out if x in (9, 8)] == [9, 8] and [x for x in out if x not in (9, 8)] == [1, 2]
+    assert out[:2] == [1, 2]  # the two slots take the lower half
+    lists = [ranking.explore(list(range(10)), [90, 91], 10, rng) for _ in range(200)]
+    assert all(answer[:5] == [0, 1, 2, 3, 4] for answer in lists)  # the model's surest picks stay on top
+    assert {answer.index(90) for answer in lists} == {5, 6, 7, 8}  # anywhere below, 91 after it
+    assert ranking.explore([1], [9, 8, 7], 3, rng) == [9, 8, 7]  # more slots than the lower half: all of them
     positions = {tuple(ranking.interleave([1, 2, 3], [9], 4, rng)).index(9) for _ in range(100)}
     assert positions == {0, 1, 2, 3}
 

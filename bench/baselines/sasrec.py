@@ -46,7 +46,7 @@ class SASRec(Recipe):
     Attributes
     ----------
     net_ : the trained ``SASRecNet`` (saved as arrays named ``net.<parameter>``).
-    repeat_table_, repeat_rate_, repeat_items_ : the fitted ``RepeatModel``.
+    repeat_table_, repeat_rate_, repeat_items_, repeat_regression_ : the fitted ``RepeatModel``.
 
     References
     ----------
@@ -126,6 +126,7 @@ class SASRec(Recipe):
             data.n_items,
         )
         self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items
+        self.repeat_regression_ = repeat.regression
         check = self._reporting(self._validator(data, offsets, validation)) if validation else None
         self.training_log_ = _sasrec.train(self.net_, seq_items, seq_types, self._train_config(), check)
         self.net_.eval()
@@ -191,7 +192,7 @@ class SASRec(Recipe):
         log_probs = self._network_scores(histories)
         if self.repeat_weight == 0:
             return log_probs
-        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_)
+        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_, self.repeat_regression_)
         expected_new = np.maximum(repeat.rate * histories.lengths(), 1.0)
         future = np.minimum(1.0, expected_new[:, None] * np.exp(log_probs))
         return repeat.blend(future, histories, self.repeat_weight)

@@ -1,12 +1,15 @@
 """Repeat-aware scoring: how likely an item already in the history is to come back soon.
 
-Many logs re-visit items (a `click` then a `watch` of the same film, re-purchases). A next-item network
-spreads that mass thinly; RepeatNet (Ren et al., AAAI 2019) splits "repeat" from "explore" instead. We
-fit the repeat side by counting, on training users cut exactly like the offline protocol (oldest 90 % as
-input, newest 10 % as future): the probability that a history item reappears, by the item's recency rank
-among distinct history items and the event type of its latest occurrence. The explore side is the
-network's softmax, scaled to the expected number of new items. Both are probabilities of "appears in the
-user's near future", so they share one scale.
+Many logs re-visit items (a `click` then a `watch` of the same film, the weekly groceries). A next-item
+model spreads that mass thinly; RepeatNet (Ren et al., AAAI 2019) splits "repeat" from "explore" instead.
+The repeat side is fitted on training users cut exactly like the offline protocol (oldest 90 % as input, the
+next 10 % as future, at a few cut points), in two stages. A table counts how often a history item reappears
+by its recency rank among distinct history items, the type of its latest event and the time since (a
+`click` in this very second is usually followed by its `watch`). A logistic regression then puts that
+table's log-odds beside what a "buy again" list knows — how often the user took the item and in how many
+of their baskets (events sharing a timestamp), how many baskets ago, whether it is due — and how much this
+user repeats at all and this item's users come back to it. The explore side is the caller's estimate for
+new items; both are probabilities of "appears in the user's near future", so they share one scale.
 """
 
 from __future__ import annotations
@@ -14,77 +17,206 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from .base import Histories
 
-MAX_RANK = 64  # items further back than this many distinct items get no repeat score
-CUTS = (0.9, 0.8, 0.7)  # protocol-style cut points per training user (more cuts, steadier counts)
+MAX_RANK = 64  # the table's recency ranks; items further back share the last one
+CUTS = (0.9, 0.8, 0.7)  # protocol-style cut points per training user (more cuts, steadier estimates)
+MAX_FIT_USERS = 4000  # training users the model reads (a seeded sample past this): bounds fitting time
+RECENT_BASKETS = 5  # "taken in k of the last 5 baskets"
 # Buckets of the time since the item's latest event, measured from the history's newest event: the same
 # second (one batch of events), a minute, an hour, a day, a month, older. The last bucket is "unknown".
 GAP_EDGES = np.array([1.0, 60.0, 3600.0, 86400.0, 30 * 86400.0])
 UNKNOWN_GAP = len(GAP_EDGES) + 1
+CLIP = 4.0  # standard deviations
+FEATURES = 16  # columns of ``_design``: the intercept, the table's log-odds, the counts of ``_features``
 
 
 @dataclass(frozen=True)
 class RepeatModel:
-    """``table[type, rank, gap]`` = P(a history item reappears in the user's near future)."""
+    """The fitted repeat side.
+
+    ``table[type, rank, gap]`` = P(reappears) by the latest event's type, recency rank and time-gap bucket (the
+    unknown-gap bucket holds the marginal over gaps); ``regression`` rows: feature means, feature scales,
+    coefficients of ``_design``'s columns (column 0 is the intercept).
+    """
 
     table: np.ndarray
     rate: float  # distinct new items in the near future per input event
     items: np.ndarray  # per item: how much likelier than average its users are to come back to it
+    regression: np.ndarray
 
     @staticmethod
     def empty(n_types: int, n_items: int) -> RepeatModel:
         """The model of a log without repeats: every probability 0."""
         table = np.zeros((max(n_types, 1), MAX_RANK, UNKNOWN_GAP + 1), dtype=np.float32)
-        return RepeatModel(table, 0.0, np.ones(n_items, dtype=np.float32))
+        return RepeatModel(table, 0.0, np.ones(n_items, dtype=np.float32), _constant(-30.0))  # sigmoid(-30) ≈ 1e-13
 
     @staticmethod
     def fit(
-        items: np.ndarray, types: np.ndarray, times: np.ndarray, offsets: np.ndarray, n_types: int, n_items: int
+        items: np.ndarray, types: np.ndarray, times: np.ndarray, offsets: np.ndarray, n_types: int, n_items: int,
+        seed: int = 0,
     ) -> RepeatModel:
-        shape = (max(n_types, 1), MAX_RANK, UNKNOWN_GAP + 1)
+        n_types = max(n_types, 1)
+        propensity = _item_propensity(items, offsets, n_items)
+        x, cells, y, weight, rate = _examples(items, types, times, offsets, propensity, n_types, seed)
+        shape = (n_types, MAX_RANK, UNKNOWN_GAP + 1)
         hits, totals = np.zeros(shape), np.zeros(shape)
-        new_items, inputs = 0.0, 0.0
-        for user in range(len(offsets) - 1):
-            lo, hi = int(offsets[user]), int(offsets[user + 1])
-            for share in CUTS:
-                cut = lo + int(np.floor(share * (hi - lo) + 0.5))
-                if cut <= lo or cut >= hi:
-                    continue
-                future = np.unique(items[cut:hi])
-                distinct, last_type, rank, gap = _recent_distinct(items[lo:cut], types[lo:cut], times[lo:cut])
-                near = rank < MAX_RANK
-                cells = (last_type[near], rank[near], gap[near])
-                found = np.isin(distinct[near], future)
-                for gaps in (cells[2], np.full(near.sum(), UNKNOWN_GAP)):  # also the marginal over gaps
-                    np.add.at(totals, (cells[0], cells[1], gaps), 1.0)
-                    np.add.at(hits, (cells[0], cells[1], gaps), found)
-                new_items += len(np.setdiff1d(future, distinct, assume_unique=True))
-                inputs += cut - lo
+        for gaps in (cells[2], np.full(len(y), UNKNOWN_GAP)):  # also the marginal over gaps
+            np.add.at(totals, (cells[0], cells[1], gaps), 1.0)
+            np.add.at(hits, (cells[0], cells[1], gaps), y)
         table = ((hits + 0.01) / (totals + 1.0)).astype(np.float32)  # light smoothing toward 0
-        return RepeatModel(table, new_items / max(inputs, 1.0), _item_propensity(items, offsets, n_items))
+        if not len(y) or y.all() or not y.any():  # one class: a constant probability
+            share = float(y.mean()) if len(y) else 0.0
+            return RepeatModel(table, rate, propensity, _constant(np.log((share + 1e-3) / (1.0 - share + 1e-3))))
+        design = _design(x, table[cells])
+        mean, scale = design.mean(axis=0), design.std(axis=0)
+        mean[0], scale = 0.0, np.where(scale > 1e-9, scale, 1.0)
+        scale[0] = 1.0
+        fitted = LogisticRegression(C=1.0, max_iter=500).fit(_standard(design, mean, scale), y, sample_weight=weight)
+        coefficients = fitted.coef_[0].copy()
+        coefficients[0] += fitted.intercept_[0]
+        return RepeatModel(table, rate, propensity, np.vstack([mean, scale, coefficients]).astype(np.float32))
+
+    def probabilities(self, items: np.ndarray, types: np.ndarray, times: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(the distinct history items, P(each reappears in the near future)) for one history."""
+        distinct, features, cells = _features(items, types, times, self.items, self.table.shape[0])
+        mean, scale, coefficients = self.regression
+        logit = _standard(_design(features, self.table[cells]), mean, scale) @ coefficients
+        return distinct, 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
 
     def blend(self, future: np.ndarray, histories: Histories, weight: float) -> np.ndarray:
         """P(item in near future) = q + (1 − q)·f: the repeat probability q joins the model's estimate f."""
         future = np.array(future, dtype=np.float32)
         for row in range(len(histories)):  # per user: a handful of vectorised operations
             items = histories.row(row)
+            if not len(items):
+                continue
             types = histories.types_row(row)
             types = np.zeros(len(items), np.int64) if types is None else types
-            distinct, last_type, rank, gap = _recent_distinct(items, types, histories.times_row(row))
-            near = (rank < MAX_RANK) & (last_type >= 0) & (last_type < self.table.shape[0])
-            cols = distinct[near]
-            q = np.minimum(0.99, weight * self.table[last_type[near], rank[near], gap[near]] * self.items[cols])
-            future[row, cols] = q + (1.0 - q) * future[row, cols]
+            distinct, q = self.probabilities(items, types, histories.times_row(row))
+            q = np.minimum(0.99, weight * q).astype(np.float32)
+            future[row, distinct] = q + (1.0 - q) * future[row, distinct]
         return future
+
+
+def _standard(design: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardised columns, clipped to ±CLIP: a history unlike any met in fitting (4 events where training
+    users had 40) must not push the logit as far as a straight line would."""
+    return np.clip((design - mean) / scale, -CLIP, CLIP)
+
+
+def _constant(logit: float) -> np.ndarray:
+    regression = np.zeros((3, FEATURES), dtype=np.float32)
+    regression[1], regression[2, 0] = 1.0, logit
+    return regression
+
+
+def _design(features: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The regression's columns: the intercept, the table's log-odds, then ``_features``'s counts."""
+    odds = np.log(table) - np.log1p(-np.minimum(table, 0.999))
+    return np.column_stack([np.ones(len(features)), odds, features])
+
+
+def _examples(
+    items: np.ndarray, types: np.ndarray, times: np.ndarray, offsets: np.ndarray, propensity: np.ndarray, n_types: int,
+    seed: int,
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, np.ndarray, float]:
+    """Training users cut like the protocol at each of CUTS: (features, table cells, reappeared?, weights, new
+    items per input event). Each cut weighs 1 in all, as each user does in the metrics: heavy users' hundreds
+    of items would otherwise decide the fit."""
+    users = np.arange(len(offsets) - 1)
+    if len(users) > MAX_FIT_USERS:
+        users = np.sort(np.random.default_rng(seed).choice(users, size=MAX_FIT_USERS, replace=False))
+    rows, cells, labels, weights = [np.zeros((0, FEATURES - 2))], [np.zeros((3, 0), np.int64)], [np.zeros(0, bool)], [np.zeros(0)]
+    new_items, inputs = 0.0, 0.0
+    for user in users:
+        lo, hi = int(offsets[user]), int(offsets[user + 1])
+        for share in CUTS:
+            cut = lo + int(np.floor(share * (hi - lo) + 0.5))
+            if cut <= lo or cut >= hi:
+                continue
+            future = np.unique(items[cut:hi])
+            distinct, features, cell = _features(items[lo:cut], types[lo:cut], times[lo:cut], propensity, n_types)
+            rows.append(features)
+            cells.append(np.vstack(cell))
+            labels.append(np.isin(distinct, future))
+            weights.append(np.full(len(distinct), 1.0 / len(distinct)))
+            new_items += len(np.setdiff1d(future, distinct, assume_unique=True))
+            inputs += cut - lo
+    weight = np.concatenate(weights)
+    weight *= len(weight) / max(weight.sum(), 1e-12)
+    stacked = np.concatenate(cells, axis=1)
+    return np.concatenate(rows), tuple(stacked), np.concatenate(labels), weight, new_items / max(inputs, 1.0)
+
+
+def _features(
+    items: np.ndarray, types: np.ndarray, times: np.ndarray | None, propensity: np.ndarray, n_types: int
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(distinct items, one row of counts each, their table cells (type, rank, gap)) for one chronological
+    history; see the module's docstring.
+
+    Events sharing a timestamp form a basket (an order, a batch of events); without timestamps every event is
+    its own basket and the time gap is unknown.
+    """
+    n = len(items)
+    if times is None or len(times) != n:
+        basket = np.arange(n)
+        stamps = None
+    else:
+        stamps = np.asarray(times, dtype=np.float64)
+        basket = np.r_[0, np.cumsum(np.diff(stamps) != 0)].astype(np.int64)
+    baskets = int(basket[-1]) + 1 if n else 0
+    distinct, inverse, counts = np.unique(items, return_inverse=True, return_counts=True)
+    last = np.zeros(len(distinct), dtype=np.int64)
+    last[inverse] = np.arange(n)  # the newest occurrence wins the assignment
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[np.argsort(-last, kind="stable")] = np.arange(len(distinct))
+    pairs = np.unique(inverse.astype(np.int64) * (baskets + 1) + basket)
+    in_baskets = np.bincount(pairs // (baskets + 1), minlength=len(distinct)).astype(np.float64)
+    recent_pairs = pairs[pairs % (baskets + 1) >= baskets - RECENT_BASKETS]
+    recent = np.bincount(recent_pairs // (baskets + 1), minlength=len(distinct)) / min(baskets, RECENT_BASKETS)
+    first = np.full(len(distinct), n, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(n))
+    since = baskets - 1 - basket[last]
+    span = baskets - basket[first]  # baskets since the first time it was taken, that one included
+    repeat_share = 1.0 - len(distinct) / max(n, 1)
+    share = in_baskets / max(baskets, 1)
+    rate = (in_baskets + 0.5) / (span + 1.0)  # how often it is taken once known to the user (smoothed)
+    interval = (basket[last] - basket[first]) / np.maximum(in_baskets - 1, 1)
+    due = np.where(in_baskets > 1, np.log((since + 1.0) / (interval + 1.0)), 0.0)
+    # the protocol's future is a ninth of the input's length: about baskets/9 baskets
+    expected = 1.0 - (1.0 - np.minimum(rate, 0.99)) ** max(baskets / 9.0, 1.0)
+    numeric = np.column_stack([
+        np.log1p(rank),
+        np.log1p(since),
+        np.log(counts),
+        share,
+        recent,
+        np.full(len(distinct), repeat_share),
+        np.full(len(distinct), np.log(max(n, 1))),
+        np.log(np.maximum(propensity[distinct], 1e-3)),
+        share * repeat_share,
+        rate,
+        expected,
+        due,
+        in_baskets == 1,
+        np.full(len(distinct), np.log(max(baskets, 1))),
+    ])
+    if stamps is None:
+        gap = np.full(len(distinct), UNKNOWN_GAP, dtype=np.int64)
+    else:
+        gap = np.searchsorted(GAP_EDGES, stamps[-1] - stamps[last], side="right").astype(np.int64)
+    kind = np.clip(np.asarray(types, dtype=np.int64)[last], 0, n_types - 1)
+    return distinct, numeric, (kind, np.minimum(rank, MAX_RANK - 1), gap)
 
 
 def _item_propensity(items: np.ndarray, offsets: np.ndarray, n_items: int, prior: float = 5.0) -> np.ndarray:
     """Per item: (share of its users with ≥ 2 events on it) / (the same share over all items), smoothed.
 
     Some items are revisited far more than others (a film worth watching after the click, a staple
-    re-bought weekly); the repeat table is per position, this scales it per item.
+    re-bought weekly): a feature of the regression, recounted when the model is updated.
     """
     users = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     pairs, counts = np.unique(users.astype(np.int64) * n_items + items, return_counts=True)
@@ -95,18 +227,3 @@ def _item_propensity(items: np.ndarray, offsets: np.ndarray, n_items: int, prior
     if overall == 0:
         return np.ones(n_items, dtype=np.float32)
     return (((repeated + prior * overall) / (seen + prior)) / overall).astype(np.float32)
-
-
-def _recent_distinct(
-    items: np.ndarray, types: np.ndarray, times: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct items with their latest event's type, recency rank (0 = newest) and time-gap bucket."""
-    newest_first = items[::-1]
-    distinct, first = np.unique(newest_first, return_index=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(len(first))
-    if times is None or len(times) == 0:
-        gap = np.full(len(first), UNKNOWN_GAP, dtype=np.int64)
-    else:
-        gap = np.searchsorted(GAP_EDGES, times[-1] - times[::-1][first], side="right").astype(np.int64)
-    return distinct, np.asarray(types[::-1][first], dtype=np.int64), rank, gap

@@ -37,6 +37,9 @@ CONFIG_FILE, ARRAYS_FILE = "config.json", "arrays.npz"
 FIT_FIXED_BYTES = 400 << 20  # libraries, the interpreter, small tables
 FIT_BYTES_PER_EVENT = 100
 _BATCH = 256  # users scored at once by recommend_batch: bounds memory at 256 × n_items floats
+# The newest events of a history a model reads. Serving keeps at least this many per user
+# (serving/realtime.py), so the offline evaluation scores exactly the histories GetRecommendations sees.
+HISTORY_LIMIT = 500
 
 
 # Fit progress (issue 3): a training job installs a reporter around ``fit``; iterative recipes call
@@ -114,6 +117,18 @@ class Histories:
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    def newest(self, limit: int) -> Histories:
+        """Each row's newest ``limit`` events (self when no row is longer)."""
+        lengths = self.lengths()
+        if not len(lengths) or lengths.max() <= limit:
+            return self
+        from_end = np.repeat(self.offsets[1:], lengths) - np.arange(len(self.items))  # 1 = the newest
+        keep = from_end <= limit
+        offsets = np.concatenate([[0], np.cumsum(np.minimum(lengths, limit))]).astype(np.int64)
+        types = None if self.event_types is None else self.event_types[keep]
+        times = None if self.timestamps is None else self.timestamps[keep]
+        return Histories(self.items[keep], offsets, types, times)
 
 
 def _concat(rows: Sequence[np.ndarray], dtype: type) -> np.ndarray:
@@ -335,7 +350,9 @@ class Recipe(abc.ABC):
     # ---- helpers shared by the queries -----------------------------------------------------------
     def final_scores(self, histories: Histories) -> np.ndarray:
         """Scores (n_users, n_items), float32, -inf = never recommendable: the model's, with never-trained items
-        masked and empty histories served by popularity. What serving and batch inference rank."""
+        masked and empty histories served by popularity. What serving and batch inference rank. Only the newest
+        ``HISTORY_LIMIT`` events of each history count."""
+        histories = histories.newest(HISTORY_LIMIT)
         scores = np.asarray(self._score(histories), dtype=np.float32)
         empty = histories.lengths() == 0
         if empty.any():
@@ -355,7 +372,11 @@ class Recipe(abc.ABC):
     def history_row(
         self, items: Sequence[str], types: Sequence[str] | None, times: Sequence[float] | None
     ) -> Histories:
-        """One history row from ids, as the queries read it; unknown items are dropped (with their type and time)."""
+        """One history row from ids, as the queries read it: the newest ``HISTORY_LIMIT`` events, then unknown items dropped (with their
+        type and time): a history held by serving is the newest events whatever they name."""
+        items = list(items)[-HISTORY_LIMIT:]
+        types = None if types is None else list(types)[-HISTORY_LIMIT:]
+        times = None if times is None else list(times)[-HISTORY_LIMIT:]
         idx = self._indices(items, keep_unknown=True)
         keep = idx >= 0
         codes = None if types is None else [lookup_sorted(self.event_types_, np.asarray(list(types), dtype=str))[keep]]

@@ -25,7 +25,7 @@ from ._neighbours import MAX_EVENTS, QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
 from .als import ImplicitALS
 from ._params import BPTT, RECENCY_MASK, Interval, declared
-from .base import Histories, Recipe, check_is_fitted
+from .base import HISTORY_LIMIT, Histories, Recipe, check_is_fitted
 
 # The tail beyond ``max_vocabulary`` (issue 4): items outside the matrices get a vector from a small iALS, and a
 # user's matrix scores are projected onto those vectors (least squares over the modelled items), so tail scores
@@ -360,13 +360,19 @@ class SequentialLinear(Recipe):
         return out
 
     def _top_compact(self, chunk: Histories, num_results: int, exclude_history: bool) -> np.ndarray:
-        columns, scores, _ = self._compact(chunk)
+        columns, scores, fill = self._compact(chunk.newest(HISTORY_LIMIT))  # what final_scores reads too
         scores[:, self.item_counts_[columns] == 0] = -np.inf
         if exclude_history:
-            scores[np.repeat(np.arange(len(chunk)), chunk.lengths()), np.searchsorted(columns, chunk.items)] = -np.inf
+            rows, at = _positions_in(columns, chunk)
+            scores[rows, at] = -np.inf
         if (chunk.lengths() == 0).any() or np.isfinite(scores).sum(axis=1).min() < num_results:
             return super().recommend_batch(chunk, num_results=num_results, exclude_history=exclude_history)
-        return columns[ranking.top_k(scores, num_results)]  # every row has num_results finite scores (above)
+        top = ranking.top_k(scores, num_results)  # every row has num_results finite scores (above)
+        if (np.take_along_axis(scores, top, axis=1) <= fill).any():
+            # a pick ties with the items outside ``columns`` (they all score ``fill``): the whole catalogue decides
+            # the order, lower positions first, as final_scores ranks it for GetRecommendations
+            return super().recommend_batch(chunk, num_results=num_results, exclude_history=exclude_history)
+        return columns[top]
 
     def _whole_history(self, rows: np.ndarray, cols: np.ndarray, age: np.ndarray, count: int, width: int) -> sp.csr_matrix:
         """EASE's input: each distinct (row, item) once, weighted by its age (distinct items since, newest = 0)."""
@@ -382,6 +388,15 @@ class SequentialLinear(Recipe):
             value = np.ascontiguousarray(value)
             setattr(self, name, value)
         return value
+
+
+def _positions_in(columns: np.ndarray, histories: Histories) -> tuple[np.ndarray, np.ndarray]:
+    """(row, position in ``columns``) of each history event whose item is in ``columns`` (an event older than
+    HISTORY_LIMIT may name an item outside them)."""
+    rows = np.repeat(np.arange(len(histories)), histories.lengths())
+    at = np.minimum(np.searchsorted(columns, histories.items), len(columns) - 1)
+    found = columns[at] == histories.items
+    return rows[found], at[found]
 
 
 def _newest_occurrences(data: TrainingData) -> TrainingData:

@@ -34,7 +34,7 @@ from .base import Histories
 from .sequential import SequentialLinear
 
 # Candidate scales for mapping linear scores to probabilities (1 − exp(−c·s)); chosen on validation.
-SCALES = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+SCALES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 
 SCORE_CHUNK = 256  # validation users scored at once: bounds memory at 256 × catalogue floats
 
@@ -52,7 +52,7 @@ class UserPersonalization(SequentialLinear):
 
     Attributes
     ----------
-    repeat_table_, repeat_rate_, repeat_items_ : the fitted ``RepeatModel``.
+    repeat_table_, repeat_rate_, repeat_items_, repeat_regression_ : the fitted ``RepeatModel``.
     repeat_scale_ : float32 scalar array, the chosen scale c (0 = no repeats in training, blend off).
 
     References
@@ -114,7 +114,7 @@ class UserPersonalization(SequentialLinear):
         super()._fit(fit_on)
         repeat = RepeatModel.fit(
             fit_on.item_idx, fit_on.event_type, fit_on.timestamp.astype(np.float64), fit_on.user_offsets(),
-            len(data.event_types), data.n_items,
+            len(data.event_types), data.n_items, self.random_seed,
         )
         self._keep_repeat(repeat, SCALES[len(SCALES) // 2])
         if holdout is not None:
@@ -146,6 +146,7 @@ class UserPersonalization(SequentialLinear):
 
     def _keep_repeat(self, repeat: RepeatModel, scale: float) -> None:
         self.repeat_table_, self.repeat_rate_, self.repeat_items_ = repeat.table, np.array(repeat.rate), repeat.items
+        self.repeat_regression_ = repeat.regression
         self.repeat_scale_ = np.array(scale, dtype=np.float32)
 
     def _best_scale(self, inputs: Histories, targets: Histories, n_items: int) -> float:
@@ -175,7 +176,7 @@ class UserPersonalization(SequentialLinear):
         """The blend over compact scores: ``columns`` holds every history item, so the repeat model works on
         column positions, with the items' propensities gathered alongside."""
         future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
-        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_[columns])
+        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_[columns], self.repeat_regression_)
         local = Histories(np.searchsorted(columns, histories.items), histories.offsets, histories.event_types, histories.timestamps)
         return repeat.blend(future, local, self.repeat_weight)
 
