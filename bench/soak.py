@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import random
 import sys
 import tempfile
@@ -30,41 +29,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _server import client, free_port, poll, start_server
-
-from openpersonalize.demo.generator import generate_vod, write_csv
-
-UP = "arn:aws:personalize:::recipe/aws-user-personalization"
-
-
-def setup(port: int, folder: Path, users: int, items: int, interactions: int) -> tuple[str, str, list[str], list[str]]:
-    """Import generated data, train UP, deploy without exploration, add an event tracker; returns (campaign ARN,
-    tracking id, training user ids, item ids)."""
-    data = generate_vod(users=users, items=items, interactions=interactions, seed=11)
-    files = write_csv(data, folder)
-    api = client("personalize", port)
-    group = api.create_dataset_group(name="soak")["datasetGroupArn"]
-    poll(lambda: api.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
-    for dataset_type, key in (("Interactions", "INTERACTIONS"), ("Items", "ITEMS")):
-        schema = api.create_schema(name=f"soak-{key}", schema=data.schemas[key])["schemaArn"]
-        dataset = api.create_dataset(name=f"soak-{key}", schemaArn=schema, datasetGroupArn=group, datasetType=dataset_type)["datasetArn"]
-        poll(lambda: api.describe_dataset(datasetArn=dataset)["dataset"])
-        job = api.create_dataset_import_job(jobName=f"soak-{key}", datasetArn=dataset,
-                                            dataSource={"dataLocation": str(files[key.lower()])})["datasetImportJobArn"]
-        imported = poll(lambda: api.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
-        assert imported["status"] == "ACTIVE", imported.get("failureReason")
-    solution = api.create_solution(name="soak-up", datasetGroupArn=group, recipeArn=UP, performAutoTraining=False)["solutionArn"]
-    poll(lambda: api.describe_solution(solutionArn=solution)["solution"])
-    version = api.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    trained = poll(lambda: api.describe_solution_version(solutionVersionArn=version)["solutionVersion"], timeout=1800)
-    assert trained["status"] == "ACTIVE", trained.get("failureReason")
-    campaign = api.create_campaign(name="soak", solutionVersionArn=version,
-                                   campaignConfig={"itemExplorationConfig": {"explorationWeight": "0"}})["campaignArn"]
-    poll(lambda: api.describe_campaign(campaignArn=campaign)["campaign"])
-    tracker = api.create_event_tracker(name="soak", datasetGroupArn=group)["eventTrackerArn"]
-    tracking_id = poll(lambda: api.describe_event_tracker(eventTrackerArn=tracker)["eventTracker"])["trackingId"]
-    return (campaign, tracking_id, sorted(set(data.interactions["USER_ID"].to_list())),
-            sorted(set(data.items["ITEM_ID"].to_list())))
+from _server import client, free_port, start_server
+from serving import setup
 
 
 def rss_mib(pids: list[int]) -> float:
@@ -184,7 +150,9 @@ def main() -> None:
         extra = ("--workers", str(args.workers)) if args.workers > 1 else ()
         server = start_server(folder / "data", port, env, extra)
         try:
-            campaign, tracking_id, users, items = setup(port, folder / "csv", args.train_users, args.items, args.interactions)
+            # serving.py's deployment: generated VOD data, UP without exploration, a filter, an event tracker
+            deployed = setup(port, folder / "csv", args.items, args.train_users, args.interactions)
+            campaign, tracking_id, users, items = deployed.campaign, deployed.tracking_id, deployed.users, deployed.items
             pids = server_pids(server.pid)
             deployed = rss_mib(pids)
             visitors = users[:args.first_visits] if args.first_visits is not None else users
