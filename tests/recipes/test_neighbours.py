@@ -57,3 +57,35 @@ def test_the_blend_changes_scores_and_survives_save_and_load(tmp_path) -> None:
     again_ids, again_scores = loaded.recommend(history, num_results=10)
     assert list(again_ids) == list(ids)
     np.testing.assert_allclose(again_scores, scores, rtol=1e-5)
+
+
+def _sparse_product_votes(index: PositionIndex, queries: sp.csr_matrix, count: int) -> np.ndarray:
+    """The vote as sparse products compute it (how it was computed before the dense accumulator): the reference
+    the faster path must equal bit for bit, ties at the ``count``-th position included."""
+    similar = (queries @ index.keys_by_item).tocsr().multiply(index.inverse_norms[None, :]).tocsr()
+    rows, cols, vals = [], [], []
+    for row in range(similar.shape[0]):
+        values = similar.data[similar.indptr[row] : similar.indptr[row + 1]]
+        positions = similar.indices[similar.indptr[row] : similar.indptr[row + 1]]
+        if len(values) > count:
+            keep = np.argpartition(-values, count - 1)[:count]
+            values, positions = values[keep], positions[keep]
+        rows.append(np.full(len(values), row))
+        cols.append(positions)
+        vals.append(values**2.0)
+    nearest = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=similar.shape)
+    return np.asarray((nearest @ index.values).todense(), dtype=np.float32)
+
+
+def test_the_vote_equals_the_sparse_products_bit_for_bit() -> None:
+    rng = np.random.default_rng(4)
+    width = 60
+    # short sequences over a skewed catalogue: many positions hold the same single-item key, so similarities tie
+    sequences = [rng.choice(width, size=rng.integers(1, 12), p=np.r_[np.full(10, 0.06), np.full(50, 0.008)]).tolist()
+                 for _ in range(400)]
+    index = _index(sequences, width)
+    items = np.sort(np.stack([rng.choice(width, 4, replace=False) for _ in range(30)]), axis=1)
+    weights = np.exp(-rng.permutation(np.tile(np.arange(4), (30, 1)).T).T / 5.0).astype(np.float32)
+    queries = sp.csr_matrix((weights.ravel(), items.ravel(), np.arange(0, 121, 4)), shape=(30, width))
+    for count in (5, 40, 300):
+        assert np.array_equal(index.scores(queries, count), _sparse_product_votes(index, queries, count))
