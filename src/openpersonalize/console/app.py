@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import PersonalizeError
 from ..services import Services
-from . import charts
+from .charts import bars, columns, curve, progress, rows
 from .security import COOKIE, CSRF_FIELD, CSRF_HEADER, Gate, Session
 
 Call = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -56,6 +57,8 @@ class Console:
     def __post_init__(self) -> None:
         # Autoescape on for every template: ids, names and item metadata are user data.
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
+        # the templates draw through one `charts` namespace
+        charts = SimpleNamespace(bars=bars, columns=columns, curve=curve, progress=progress, rows=rows)
         self.env.globals.update(link=link, charts=charts, when=when, static=f"{PREFIX}/static")
         self.env.filters["when"] = when
 

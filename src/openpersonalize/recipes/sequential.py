@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .. import ranking
-from . import _gram
+from ._gram import BAND_ENTRIES, BLOCK_ROWS, gram_of_sets, inverse, ridge
 from ._data import TrainingData
 from ._neighbours import MAX_EVENTS, QUERY_LAGS, PositionIndex, neighbour_events
 from ._retrieval import InvertedIndex
@@ -162,7 +162,7 @@ class SequentialLinear(Recipe):
         def block(start: int, stop: int) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
             return (*self._sequence_rows(items, users, len(vocabulary), start, stop), weights[start:stop])
 
-        self.transition_ = _gram.ridge(len(vocabulary), block, len(items), self.l2)
+        self.transition_ = ridge(len(vocabulary), block, len(items), self.l2)
         self.ease_ = self._fit_ease(items, users, len(vocabulary))
         # the neighbours' positions, as matrix columns: the index is rebuilt from them when first needed
         kept = neighbour_events(data.timestamp) if self.neighbour_weight > 0 else np.zeros(len(items), dtype=bool)
@@ -181,7 +181,7 @@ class SequentialLinear(Recipe):
         width = min(self.max_vocabulary, int(np.count_nonzero(counts >= self.min_item_count)))
         lags, events = self.bptt + self.target_window, data.n_interactions
         matrices = MATRICES_HELD * 4 * width**2
-        working = _gram.BLOCK_ROWS * lags * SPARSE_ENTRY_BYTES + _gram.BAND_ENTRIES * SPARSE_ENTRY_BYTES
+        working = BLOCK_ROWS * lags * SPARSE_ENTRY_BYTES + BAND_ENTRIES * SPARSE_ENTRY_BYTES
         kept = self.neighbour_weight > 0 and events <= MAX_EVENTS
         neighbours = events * NEIGHBOUR_BYTES_PER_EVENT if kept else 0
         tail = (data.n_users + data.n_items) * TAIL_FACTORS * 4 * 3 if width < np.count_nonzero(counts) else 0
@@ -227,10 +227,10 @@ class SequentialLinear(Recipe):
             (np.ones(known.sum(), np.float32), (users[known], items[known])), shape=(int(users.max()) + 1, width)
         )
         binary.data[:] = 1.0
-        gram = _gram.gram_of_sets(width, binary)
+        gram = gram_of_sets(width, binary)
         del binary
         gram[np.diag_indices(width)] += self.ease_l2
-        weights = _gram.inverse(gram)  # the precision matrix P, turned into -P / diag(P) in its own buffer
+        weights = inverse(gram)  # the precision matrix P, turned into -P / diag(P) in its own buffer
         weights /= -np.diag(weights).copy()
         weights[np.diag_indices(width)] = 0.0
         return weights
