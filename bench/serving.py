@@ -50,14 +50,6 @@ app = Starlette(routes=[Route("/recommendations", noop, methods=["POST"])])
 """
 
 
-
-
-
-
-
-
-
-
 @dataclass(frozen=True)
 class Deployed:
     campaign: str  # no exploration: answers are deterministic (and cached until the user's history changes)
