@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from openpersonalize.recipes._neighbours import PositionIndex, neighbour_events
+from openpersonalize.recipes._neighbours import PositionIndex, _largest, neighbour_events
 from openpersonalize.recipes.base import Recipe
 from openpersonalize.recipes.sequential import _decay, _lagged
 from openpersonalize.recipes.user_personalization import UserPersonalization
@@ -60,15 +60,16 @@ def test_the_blend_changes_scores_and_survives_save_and_load(tmp_path) -> None:
 
 
 def _sparse_product_votes(index: PositionIndex, queries: sp.csr_matrix, count: int) -> np.ndarray:
-    """The vote as sparse products compute it (how it was computed before the dense accumulator): the reference
-    the faster path must equal bit for bit, ties at the ``count``-th position included."""
+    """The vote as sparse products compute it (how it was computed before the dense accumulator), the nearest
+    positions sorted by similarity then position: the reference the faster path must equal bit for bit, ties at
+    the ``count``-th position included."""
     similar = (queries @ index.keys_by_item).tocsr().multiply(index.inverse_norms[None, :]).tocsr()
     rows, cols, vals = [], [], []
     for row in range(similar.shape[0]):
         values = similar.data[similar.indptr[row] : similar.indptr[row + 1]]
         positions = similar.indices[similar.indptr[row] : similar.indptr[row + 1]]
         if len(values) > count:
-            keep = np.argpartition(-values, count - 1)[:count]
+            keep = np.lexsort((positions, -values))[:count]
             values, positions = values[keep], positions[keep]
         rows.append(np.full(len(values), row))
         cols.append(positions)
@@ -89,3 +90,15 @@ def test_the_vote_equals_the_sparse_products_bit_for_bit() -> None:
     queries = sp.csr_matrix((weights.ravel(), items.ravel(), np.arange(0, 121, 4)), shape=(30, width))
     for count in (5, 40, 300):
         assert np.array_equal(index.scores(queries, count), _sparse_product_votes(index, queries, count))
+
+
+def test_the_largest_values_are_chosen_with_ties_to_the_first() -> None:
+    rng = np.random.default_rng(5)
+    cases = [rng.integers(0, 20, 5000).astype(np.float32),  # ties everywhere
+             rng.random(5000).astype(np.float32),
+             np.where(np.arange(5000) % 16 == 0, 2.0, rng.random(5000)).astype(np.float32),  # a sample of the top
+             np.ones(700, np.float32)]
+    for values in cases:
+        for count in (1, 300, 699, 5000):
+            expected = np.sort(np.lexsort((np.arange(len(values)), -values))[:count])
+            assert np.array_equal(_largest(values, count), expected)

@@ -22,6 +22,7 @@ fails or waits — also on every other node serving the model from a shared obje
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -290,6 +291,7 @@ class ModelCache:
         )
         if self.shortlist_bytes and recipe_type == "USER_PERSONALIZATION":
             self._builds.submit(served.shortlists.build, recipe, history)
+        gc.freeze()  # a loaded model lives for many requests: full collections need not walk it (server.py)
         log.info("loaded model %s in %.0f ms", version_arn, (time.perf_counter() - started) * 1000)
         return served
 
