@@ -136,7 +136,7 @@ class Settings:
     job_deadlines: dict[str, float] = field(default_factory=lambda: _deadlines(_env("JOB_DEADLINES")))
     # A running job whose worker sent no heartbeat for this long is taken over by another worker (it died, or
     # lost the store); workers beat every 2 s. A dead worker on the same host is noticed at once, by its pid.
-    job_lease_seconds: float = field(default_factory=lambda: float(_env("JOB_LEASE_SECONDS", "30")))
+    job_lease_seconds: float = field(default_factory=lambda: float(_env("JOB_LEASE_SECONDS", "120")))
     # A training job whose estimated peak memory (data, working copies, item × item matrices) is above this
     # fails before fitting, with the estimate in its failureReason, instead of being killed by the kernel.
     training_memory: int | None = field(default_factory=lambda: _bytes(_env("TRAINING_MEMORY")))

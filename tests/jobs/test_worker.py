@@ -17,7 +17,7 @@ from openpersonalize.config import Settings
 from openpersonalize.data.metadata import Job, Store, jobs, new_record
 from openpersonalize.data.store import DataStore
 from openpersonalize.jobs.base import Progress, Runner
-from openpersonalize.jobs.worker import MAX_ATTEMPTS, Worker
+from openpersonalize.jobs.worker import MAX_ATTEMPTS, PROCESS, Worker
 from openpersonalize.services import Services
 
 ARN = "arn:aws:personalize:us-east-1:123456789012:solution/s/0123abcd"
@@ -67,6 +67,14 @@ def test_a_claimer_whose_pid_now_names_another_process_loses_its_job_with_its_le
     _silent_for(services.store, job, 6)
     _worker(services).recover()
     assert _state(services.store, job.id) == ("queued", None)
+
+
+def test_this_process_keeps_its_own_jobs_when_a_long_native_call_starved_the_heartbeat(services: Services) -> None:
+    job = services.store.claim(f"{PROCESS}0")  # a worker thread of this process, silent past its lease
+    assert job is not None
+    _silent_for(services.store, job, 6)
+    _worker(services).recover()
+    assert _state(services.store, job.id) == ("running", f"{PROCESS}0")
 
 
 def test_a_dead_process_of_this_host_loses_its_job_at_once(services: Services) -> None:

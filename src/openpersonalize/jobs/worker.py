@@ -6,7 +6,9 @@ so this package never imports the layers above it.
 Any number of worker processes (and servers with their in-process worker) share one queue: the metadata
 store's ``jobs`` table (data/metadata.py). A claimed job is leased to its worker thread while its heartbeats
 keep coming (``OPENPERSONALIZE_JOB_LEASE_SECONDS``). An idle worker takes over the jobs of dead workers: at once
-when the claimer was a process of this host that no longer exists, else once the lease ran out. The job is
+when the claimer was a process of this host that no longer exists, else once the lease ran out — never its own
+process's jobs: their thread is running them, and a heartbeat that lapsed was starved of the GIL by one long
+native call (a LAPACK factorisation of a 15k-item model holds it for tens of seconds on a loaded machine). The job is
 started again (every runner is resumable: its writes are atomic) or, after three attempts, failed with a reason.
 A worker whose lease was taken over learns it at its next heartbeat or progress report and drops the job
 without writing anything more. The scheduler's ``tick`` runs in one process of the deployment at a time.
@@ -21,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..ids import new_uuid
 from ..services import Services
 from ..data.metadata import Job
 from .base import JobFailed, LeaseLost, NotYet, Runner, mark_failed
@@ -30,6 +33,9 @@ log = logging.getLogger("openpersonalize.worker")
 HEARTBEAT_SECONDS = 2.0  # at most; a short lease beats more often (five beats per lease)
 TICK_SECONDS = 30.0  # how often an idle worker runs the scheduler's tick
 MAX_ATTEMPTS = 3  # a job interrupted this many times fails instead of starting again
+# Worker ids are host:pid:incarnation:thread. The incarnation tells this process from an earlier one with the same
+# pid (a restarted container numbers its processes anew), whose jobs are not ours to keep.
+PROCESS = f"{socket.gethostname()}:{os.getpid()}:{new_uuid()[:8]}:"
 
 
 def _pid_alive(worker_id: str) -> bool | None:
@@ -74,7 +80,7 @@ class Worker:
         listener.start()
         self._threads.append(listener)
         for index in range(self.threads):
-            worker_id = f"{socket.gethostname()}:{os.getpid()}:{index}"
+            worker_id = f"{PROCESS}{index}"
             thread = threading.Thread(target=self._loop, args=(worker_id,), name=f"worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -93,6 +99,8 @@ class Worker:
         """
         cutoff = time.time() - self.lease
         for job in self.services.store.stale_jobs(older_than=0.0):
+            if (job.claimed_by or "").startswith(PROCESS):
+                continue
             self._restart(job, None if _pid_alive(job.claimed_by or "") is False else cutoff)
 
     def _restart(self, job: Job, stale_before: float | None) -> None:
