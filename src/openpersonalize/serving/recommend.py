@@ -26,6 +26,7 @@ IMPRESSION_PENALTY = 0.5  # per unclicked impression, in standard deviations of 
 REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Exploration", "Popular item"
 
 MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
+UNSORTED = np.zeros(0, np.int32)  # the order of a ranking not sorted yet (``_ranking``)
 
 
 @dataclass
@@ -65,13 +66,20 @@ def _cached(model: ServedModel, key: tuple[Any, ...], compute: Callable[[], np.n
     return model.scores.put(key, scores)
 
 
-def _ranking(model: ServedModel, scores: np.ndarray) -> ranking.Ranking | None:
-    """The cached ranking of a cached (read-only) score vector; None for a per-request copy."""
+def _ranking(model: ServedModel, scores: np.ndarray, *, sorted_order: bool = False) -> ranking.Ranking | None:
+    """The cached ranking of a cached (read-only) score vector; None for a per-request copy.
+
+    A vector's first request gets its softmax normaliser and an ``UNSORTED`` order: after an event the user's
+    next request scores afresh and reads the vector once, and sorting the whole catalogue cost more than that
+    request's top-k. A later request for the same vector (another filter, another numResults) sorts it once."""
     if scores.flags.writeable:
         return None
     found = model.ranks.get(id(scores))
-    if found is not None and found.scores is scores:
+    if found is not None and found.scores is scores and not (sorted_order and found.order is UNSORTED):
         return found
+    if found is None or found.scores is not scores:
+        peak, total = ranking.softmax_normaliser(scores[None, :])
+        return model.ranks.put(id(scores), ranking.Ranking(scores, UNSORTED, float(peak[0]), float(total[0])))
     return model.ranks.put(id(scores), ranking.ranking_of(scores))
 
 
@@ -278,9 +286,9 @@ def _positions(catalog: Catalog, ids: list[str]) -> np.ndarray:
 
 
 def _top(model: ServedModel, scores: np.ndarray, allowed: np.ndarray, k: int) -> list[int]:
-    """ranking.top_k of the allowed scores; a cached score vector reads it off its cached ranking."""
-    ranked = _ranking(model, scores)
-    if ranked is not None:
+    """ranking.top_k of the allowed scores; a score vector read before reads it off its cached ranking."""
+    ranked = _ranking(model, scores, sorted_order=True)
+    if ranked is not None and ranked.order is not UNSORTED:
         return ranking.top_k_ranked(ranked, allowed, k).tolist()
     picked = ranking.top_k(np.where(allowed, scores, -np.inf), k)
     return picked[picked >= 0].tolist()
