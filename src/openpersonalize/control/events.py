@@ -140,7 +140,8 @@ def _event_log(ctx: RequestContext) -> "EventLog":
 
 def _interactions_target(ctx: RequestContext, tracking_id: str) -> Target:
     """The Interactions dataset behind an ACTIVE tracker. PutEvents models only InvalidInputException."""
-    tracker = _cached_lookup(ctx, ctx.services.serving.trackers, tracking_id, lambda: _find_tracker(ctx, tracking_id))
+    tracker = _cached_lookup(ctx, ctx.services.serving.trackers, tracking_id, "event-tracker",
+                             lambda: _find_tracker(ctx, tracking_id))
     if tracker is None:
         raise InvalidInputException(f"trackingId {tracking_id!r} does not belong to any event tracker.")
     if tracker.status != ACTIVE:
@@ -159,7 +160,8 @@ def _interactions_target(ctx: RequestContext, tracking_id: str) -> Target:
 
 
 def _action_interactions_target(ctx: RequestContext, tracking_id: str) -> Target:
-    dataset = _cached_lookup(ctx, ctx.services.serving.action_trackers, tracking_id, lambda: _find_action_dataset(ctx, tracking_id))
+    dataset = _cached_lookup(ctx, ctx.services.serving.action_trackers, tracking_id, "dataset",
+                             lambda: _find_action_dataset(ctx, tracking_id))
     if dataset is None:
         raise ResourceNotFoundException(
             f"trackingId {tracking_id!r} does not belong to any Action_Interactions dataset."
@@ -188,11 +190,13 @@ def _record_dataset(ctx: RequestContext, arn: str, dataset_type: str) -> Record:
 
 
 def _cached_lookup(
-    ctx: RequestContext, cache: BoundedCache[str, str], key: str, find: Callable[[], Record | None]
+    ctx: RequestContext, cache: BoundedCache[str, str], key: str, kind: str, find: Callable[[], Record | None]
 ) -> Record | None:
-    """Resolve through ``cache`` (positive answers only), re-reading the record for its current status."""
+    """Resolve through ``cache`` (positive answers only); the record itself, for its current status, is read
+    at most once per second like a campaign's (``ServingState.record``): two metadata reads cost more than the
+    rest of a PutEvents."""
     arn = cache.get(key)
-    record = ctx.store.get(arn) if arn else None
+    record = ctx.services.serving.record(arn, kind) if arn else None
     if record is None:
         record = find()
         if record is None:
@@ -221,7 +225,7 @@ def _find_action_dataset(ctx: RequestContext, tracking_id: str) -> Record | None
 def _group_dataset(ctx: RequestContext, group_arn: str, dataset_type: str) -> Record | None:
     # Dataset ARNs are <group ARN with dataset-group → dataset>/<TYPE> (spec §3.1): one indexed read.
     arn = group_arn.replace(":dataset-group/", ":dataset/", 1) + "/" + dataset_type
-    dataset = ctx.store.get(arn, "dataset")
+    dataset = ctx.services.serving.record(arn, "dataset")
     if dataset is not None:
         return dataset
     siblings = ctx.store.list("dataset", parent=group_arn)
