@@ -34,7 +34,7 @@ from typing import Any
 import _wrk
 import numpy as np
 
-from _server import client, free_port, poll, start_server
+from _server import client, free_port, peak_rss_mib, poll, start_server
 
 from openpersonalize.demo.generator import generate_vod, write_csv
 
@@ -164,6 +164,7 @@ def main() -> None:
             ready = wait_for_shortlists(port, len(users))
             cold = cold_time(port, deployed.exploring, users[:100])
             rows = measure_rows(port, noop_port, deployed, users, items_of(deployed, rng), args)
+            rss = peak_rss_mib(server.pid, "VmRSS")
         finally:
             server.terminate()
             noop.terminate()
@@ -180,6 +181,7 @@ def main() -> None:
     print("(req/s at the load connections; p50/p99 from a separate pass at the latency connections. First-visit rows "
           "send each user once per pass: nothing is cached; live sessions count both calls)")
     print(f"first request of a user to the exploring campaign, sequential boto3 call: median {cold:.1f} ms")
+    print(f"server RSS after the run: {rss:.0f} MiB (model, shortlists, caches, real-time tails)")
 
 
 def items_of(deployed: Deployed, rng: np.random.Generator) -> list[str]:
