@@ -10,7 +10,9 @@ same 2 cores. Rows:
 - live sessions: PutEvents then GetRecommendations for the same user (both calls counted), first visits;
 - cache hits: users drawn from 500, each already answered once;
 - first visits to a campaign with the default exploration (every answer draws new slots, no shortlist);
-- a bare Starlette no-op endpoint on the same uvicorn stack, in the same run: the framework's ceiling.
+- a bare Starlette no-op endpoint on the same uvicorn stack, in the same run: the framework's ceiling;
+- live sessions again on ``serve --workers 2`` (the same data; each process keeps its own shortlists and
+  follows the one event log), which puts the second core to work on the fresh scorings.
 
     .venv/bin/python bench/serving.py [--users 20000] [--items 10000] [--interactions 1000000] [--seconds 5]
 """
@@ -163,8 +165,13 @@ def main() -> None:
             users = list(rng.permutation(deployed.users))
             ready = wait_for_shortlists(port, len(users))
             cold = cold_time(port, deployed.exploring, users[:100])
-            rows = measure_rows(port, noop_port, deployed, users, items_of(deployed, rng), args)
+            items = items_of(deployed, rng)
+            rows = measure_rows(port, noop_port, deployed, users, items, args)
             rss = peak_rss_mib(server.pid, "VmRSS")
+            server.terminate()
+            server.wait(30)
+            server = start_server(folder / "data", port, args=("--workers", "2"))
+            rows["live sessions, serve --workers 2"] = two_workers(port, deployed, users, items, args)
         finally:
             server.terminate()
             noop.terminate()
@@ -197,13 +204,10 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
         return [("/recommendations", _body(campaignArn=campaign, userId=u, numResults=results, filterArn=flt, **extra))
                 for u in subset]
 
+    sessions = _sessions(deployed, items)
+
     def session(subset: list[str], results: int) -> list[tuple[str, bytes]]:
-        pairs: list[tuple[str, bytes]] = []
-        for k, user in enumerate(subset):
-            event = {"eventType": "Watch", "itemId": items[k % len(items)], "sentAt": 1_700_000_000 + k}
-            pairs.append(("/events", _body(trackingId=deployed.tracking_id, userId=user, sessionId=user, eventList=[event])))
-            pairs.append(("/recommendations", _body(campaignArn=campaign, userId=user, numResults=results, filterArn=flt)))
-        return _by_connection(pairs, load if results == 25 else latency)
+        return sessions(subset, results, load if results == 25 else latency)
 
     half = len(users) // 2
     hot = users[:500]
@@ -225,6 +229,36 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
         _wrk.run(port, exploring[:split], connections=load, once=True),
         _wrk.run(port, exploring[split:], connections=latency, once=True))
     return rows
+
+
+def two_workers(port: int, deployed: Deployed, users: list[str], items: list[str], args: argparse.Namespace
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Live sessions on the 2-process server: each process loads the campaign on its first request (two warm-up
+    requests per connection count as nothing); the users' histories changed in the earlier rows, so every
+    answer is scored afresh, as in a live session."""
+    warm = [("/recommendations", _body(campaignArn=deployed.campaign, userId=u, numResults=5)) for u in users[:64]]
+    _wrk.run(port, warm, connections=args.connections, once=True)
+    half = len(users) // 2
+    shifted = items[len(items) // 2 :] + items[: len(items) // 2]  # other items than the earlier sessions sent
+    session = _sessions(deployed, shifted)
+    return (_wrk.run(port, session(users[:half], 25, args.connections), connections=args.connections, once=True),
+            _wrk.run(port, session(users[half:], 23, args.latency_connections), connections=args.latency_connections,
+                     once=True))
+
+
+def _sessions(deployed: Deployed, items: list[str]) -> Any:
+    """Requests of live sessions: per user a PutEvents (a Watch of the next item) then a GetRecommendations."""
+
+    def session(subset: list[str], results: int, connections: int) -> list[tuple[str, bytes]]:
+        pairs: list[tuple[str, bytes]] = []
+        for k, user in enumerate(subset):
+            event = {"eventType": "Watch", "itemId": items[k % len(items)], "sentAt": 1_700_000_000 + k}
+            pairs.append(("/events", _body(trackingId=deployed.tracking_id, userId=user, sessionId=user, eventList=[event])))
+            pairs.append(("/recommendations", _body(campaignArn=deployed.campaign, userId=user, numResults=results,
+                                                    filterArn=deployed.filter)))
+        return _by_connection(pairs, connections)
+
+    return session
 
 
 def _by_connection(pairs: list[tuple[str, bytes]], connections: int) -> list[tuple[str, bytes]]:
