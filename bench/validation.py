@@ -29,15 +29,15 @@ from quality import COVERAGE, EXCLUDE_SEEN, NDCG  # noqa: E402
 
 from openpersonalize.evaluation.protocol import evaluate  # noqa: E402
 from openpersonalize.evaluation.split import Split, split_users  # noqa: E402
+from openpersonalize.recipes.base import TrainingData  # noqa: E402
 from openpersonalize.recipes.user_personalization import UserPersonalization  # noqa: E402
 
 REPORTED_SEEDS = (0, 1, 2)  # quality.py's default seeds
 VALIDATION_SEEDS = (1000, 1001, 1002)
 
 
-def validation_splits(dataset: str) -> list[Split]:
+def validation_splits(data: TrainingData) -> list[Split]:
     """Splits of the users that no reported seed holds out."""
-    data = DATASETS[dataset]()
     tested = np.unique(np.concatenate([split_users(data, seed=seed).test_users for seed in REPORTED_SEEDS]))
     pool = data.select(~np.isin(data.user_idx, tested))
     return [split_users(pool, seed=seed) for seed in VALIDATION_SEEDS]
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=list(DATASETS), default="ml-1m")
     parser.add_argument("variants", nargs="+", help="JSON objects of UserPersonalization keyword arguments")
     args = parser.parse_args()
-    splits = validation_splits(args.dataset)
+    splits = validation_splits(DATASETS[args.dataset]())
     for text in args.variants:
         params = json.loads(text)
         runs = [evaluate(UserPersonalization(**params), split, exclude_history=EXCLUDE_SEEN[args.dataset]) for split in splits]
