@@ -8,6 +8,8 @@ same 2 cores. Rows:
 - random users over the whole user set, each user's first visit (nothing cached), with the filter: throughput
   at 32 connections, latency at 4;
 - live sessions: PutEvents then GetRecommendations for the same user (both calls counted), first visits;
+- mixed: first visits where one pair of requests in ten is a live session (PutEvents, then an answer scored
+  afresh): whether the cheap answers wait behind the scorings;
 - cache hits: users drawn from 500, each already answered once;
 - first visits to a campaign with the default exploration (every answer draws new slots, no shortlist);
 - a bare Starlette no-op endpoint on the same uvicorn stack, in the same run: the framework's ceiling;
@@ -41,6 +43,7 @@ from _server import client, free_port, peak_rss_mib, poll, start_server
 from openpersonalize.demo.generator import generate_vod, write_csv
 
 UP = "arn:aws:personalize:::recipe/aws-user-personalization"
+MIXED_USERS = 4000  # users kept for the mixed row: first visits need users without streamed events
 NOOP_APP = """
 from starlette.applications import Starlette
 from starlette.responses import Response
@@ -209,6 +212,7 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
     def session(subset: list[str], results: int) -> list[tuple[str, bytes]]:
         return sessions(subset, results, load if results == 25 else latency)
 
+    mixed_users, users = users[-MIXED_USERS:], users[:-MIXED_USERS]
     half = len(users) // 2
     hot = users[:500]
     noop = [("/recommendations", _body(userId=u)) for u in users[:1000]]
@@ -217,6 +221,10 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
                                                _wrk.run(noop_port, noop, connections=latency, seconds=args.seconds))
     rows["random users, EXCLUDE filter, first visits"] = (_wrk.run(port, recs(users, 25), connections=load, once=True),
                                                           _wrk.run(port, recs(users, 24), connections=latency, once=True))
+    split = MIXED_USERS * 3 // 4
+    rows["mixed: 1 pair in 10 a live session, the rest first visits"] = (
+        _wrk.run(port, mixed(deployed, mixed_users[:split], items, load), connections=load, once=True),
+        _wrk.run(port, mixed(deployed, mixed_users[split:], items, latency), connections=latency, once=True))
     rows["live sessions: PutEvents + GetRecommendations, same user"] = (
         _wrk.run(port, session(users[:half], 25), connections=load, once=True),
         _wrk.run(port, session(users[half:], 23), connections=latency, once=True))
@@ -229,6 +237,22 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
         _wrk.run(port, exploring[:split], connections=load, once=True),
         _wrk.run(port, exploring[split:], connections=latency, once=True))
     return rows
+
+
+def mixed(deployed: Deployed, users: list[str], items: list[str], connections: int) -> list[tuple[str, bytes]]:
+    """Pairs of requests: every tenth a live session of one user, the others two listed users' first visits."""
+    def get(user: str) -> tuple[str, bytes]:
+        return ("/recommendations", _body(campaignArn=deployed.campaign, userId=user, numResults=20, filterArn=deployed.filter))
+
+    pairs: list[tuple[str, bytes]] = []
+    for k in range(0, len(users) - 1, 2):
+        if k % 20 == 0:
+            event = {"eventType": "Watch", "itemId": items[k % len(items)], "sentAt": 1_700_000_000 + k}
+            pairs += [("/events", _body(trackingId=deployed.tracking_id, userId=users[k], sessionId=users[k],
+                                        eventList=[event])), get(users[k])]
+        else:
+            pairs += [get(users[k]), get(users[k + 1])]
+    return _by_connection(pairs, connections)
 
 
 def two_workers(port: int, deployed: Deployed, users: list[str], items: list[str], args: argparse.Namespace
