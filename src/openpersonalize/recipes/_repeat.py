@@ -3,9 +3,9 @@
 Many logs re-visit items (a `click` then a `watch` of the same film, the weekly groceries). A next-item
 model spreads that mass thinly; RepeatNet (Ren et al., AAAI 2019) splits "repeat" from "explore" instead.
 The repeat side is fitted on training users cut like the offline protocol (oldest 90 % as input, the rest
-as future, at a few cut points), in two stages. A table
-counts how often a history item reappears by its recency rank among distinct history items, the type of
-its latest event and the time since (a `click` in this very second is usually followed by its `watch`).
+as future, at a few cut points), in two stages. A table counts how often a history item reappears by its
+recency rank among distinct history items, the type of its latest event and the time since (a `click` in
+this very second is usually followed by its `watch`).
 A logistic regression then puts that table's log-odds beside what a "buy again" list knows — how often the
 user took the item and in how many of their baskets (events sharing a timestamp), how many baskets ago,
 its basket frequency decayed at several rates (TIFU-kNN's personal part, Hu et al., SIGIR 2020), whether
@@ -89,7 +89,8 @@ class RepeatModel:
         fitted = LogisticRegression(C=1.0, max_iter=500).fit(standard, y, sample_weight=weight)
         coefficients = fitted.coef_[0].copy()
         coefficients[0] += fitted.intercept_[0]
-        return RepeatModel(table, rate, propensity, np.vstack([mean, scale, coefficients, bounds]).astype(np.float32))
+        regression = np.vstack([mean, scale, coefficients, bounds]).astype(np.float32)
+        return RepeatModel(table, rate, propensity, regression)
 
     def probabilities(self, items: np.ndarray, types: np.ndarray, times: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(the distinct history items, P(each reappears in the near future)) for one history."""
@@ -232,7 +233,9 @@ def _features(
     pair_item, pair_basket = pairs // (baskets + 1), pairs % (baskets + 1)
     # sums, not averages over the baskets: a short history's items would all look like staples (1 = in every
     # basket) where a long history's newest basket only is
-    decayed = [np.bincount(pair_item, weights=r ** (baskets - 1.0 - pair_basket), minlength=len(distinct)) for r in DECAYS]
+    decayed = [
+        np.bincount(pair_item, weights=r ** (baskets - 1.0 - pair_basket), minlength=len(distinct)) for r in DECAYS
+    ]
     numeric = np.column_stack([
         *columns, *decayed, decayed[2] * repeat_share,
         *_cart_and_clock(inverse, basket, stamps, counts, last, first, in_baskets),
@@ -272,7 +275,6 @@ def _propensity(repeated: np.ndarray, seen: np.ndarray, overall: float) -> np.nd
     return (((repeated + PRIOR * overall) / (seen + PRIOR)) / overall).astype(np.float32)
 
 
-
 def _cart_and_clock(
     inverse: np.ndarray, basket: np.ndarray, stamps: np.ndarray | None, counts: np.ndarray, last: np.ndarray,
     first: np.ndarray, in_baskets: np.ndarray,
@@ -303,7 +305,8 @@ def _streaks(pair_item: np.ndarray, pair_basket: np.ndarray, baskets: int, width
     newest = pair_basket >= baskets - span
     held[pair_item[newest], baskets - 1 - pair_basket[newest]] = True
     run = np.where(held.all(axis=1), span, np.argmin(held, axis=1)).astype(np.float64)
-    return [held[:, 0].astype(np.float64), np.log1p(run), held[:, :3].sum(axis=1) / 3.0, held[:, :10].sum(axis=1) / 10.0]
+    recent = [held[:, :3].sum(axis=1) / 3.0, held[:, :10].sum(axis=1) / 10.0]
+    return [held[:, 0].astype(np.float64), np.log1p(run), *recent]
 
 
 def _open_basket(basket: np.ndarray, in_newest: np.ndarray, share: np.ndarray, cart: np.ndarray) -> list[np.ndarray]:
