@@ -156,7 +156,8 @@ def test_unknown_user_history_and_batch_agree(name: str, fitted: dict, split: Sp
     for row in range(3):
         ids = model.item_ids_[split.inputs.row(row)]
         types = model.event_types_[split.inputs.types_row(row)]
-        single, _ = model.recommend(list(ids), history_event_types=list(types), num_results=5)
+        times = split.inputs.times_row(row)  # the same history: the repeat model reads the clock too
+        single, _ = model.recommend(list(ids), history_event_types=list(types), history_timestamps=list(times), num_results=5)
         np.testing.assert_array_equal(model.item_ids_[batch[row]], single)
 
 

@@ -110,9 +110,10 @@ def _weekly_baskets(n_users: int = 150, n_items: int = 300, seed: int = 0) -> Tr
 
 
 def test_repeat_purchases_beat_buy_again() -> None:
-    """Where people buy the same things again, the model knows what they buy again better than the rule."""
+    """Where people buy the same things again, the model knows what they buy again better than the rule: 1.12×
+    here, 1.099× before the decayed basket frequencies and the leave-one-out item propensity."""
     split = split_users(_weekly_baskets(), seed=0, test_fraction=0.3)
     key = "normalized_discounted_cumulative_gain_at_10"
     model = evaluate(UserPersonalization(), split).metrics[key]
     rule = evaluate(BuyAgain(), split).metrics[key]
-    assert model > 1.05 * rule, (model, rule)
+    assert model > 1.10 * rule, (model, rule)
