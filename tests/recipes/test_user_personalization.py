@@ -9,7 +9,8 @@ from baselines.buy_again import BuyAgain
 
 from openpersonalize.evaluation.protocol import evaluate
 from openpersonalize.evaluation.split import split_users
-from openpersonalize.recipes.base import Histories, TrainingData
+from openpersonalize.recipes import _repeat
+from openpersonalize.recipes.base import Histories, Recipe, TrainingData
 from openpersonalize.recipes.sequential import SequentialLinear
 from openpersonalize.recipes.user_personalization import UserPersonalization
 
@@ -117,3 +118,17 @@ def test_repeat_purchases_beat_buy_again() -> None:
     model = evaluate(UserPersonalization(), split).metrics[key]
     rule = evaluate(BuyAgain(), split).metrics[key]
     assert model > 1.10 * rule, (model, rule)
+
+
+def test_a_model_saved_by_an_earlier_release_scores_with_its_repeat_table(tmp_path) -> None:
+    """An earlier release saved a regression over other features (3 × 16): the model still answers, its repeat
+    probabilities read off the table, instead of failing every request until it is retrained."""
+    model = UserPersonalization(l2=10.0).fit(_clicks_then_watches(n_users=60))
+    history = [str(i) for i in model.item_ids_[:6]]
+    model.repeat_regression_ = np.zeros((3, 16), np.float32)
+    model.save(tmp_path / "old")
+    old = Recipe.load(tmp_path / "old")
+    ids, _ = old.recommend(history, num_results=5)
+    table_only = UserPersonalization(l2=10.0).fit(_clicks_then_watches(n_users=60))
+    table_only.repeat_regression_ = _repeat.table_only()
+    assert list(ids) == list(table_only.recommend(history, num_results=5)[0])

@@ -122,6 +122,19 @@ def _standard(design: np.ndarray, regression: np.ndarray) -> np.ndarray:
     return np.clip((np.clip(design, low, high) - mean) / scale, -CLIP, CLIP)
 
 
+def readable(regression: np.ndarray) -> bool:
+    """Whether this release can read a saved ``regression`` (an earlier release's had other features)."""
+    return regression.shape == (5, FEATURES)
+
+
+def table_only() -> np.ndarray:
+    """A regression that reads the table's log-odds alone: P(reappears) is the history item's table cell (its
+    type, recency rank and time gap), what a model saved by an earlier release scores with until retrained."""
+    regression = _constant(0.0)
+    regression[2, 1] = 1.0
+    return regression
+
+
 def _constant(logit: float) -> np.ndarray:
     regression = np.zeros((5, FEATURES), dtype=np.float32)
     regression[1], regression[2, 0], regression[3], regression[4] = 1.0, logit, -np.inf, np.inf

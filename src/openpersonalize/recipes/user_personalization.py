@@ -10,6 +10,7 @@ future" footing. A user unknown at training time is scored from the events the c
 
 from __future__ import annotations
 
+import logging
 from typing import Self
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from .. import ranking
 from ._data import TrainingData
 from .metrics import compute_metrics
-from ._repeat import RepeatModel, _item_propensity
+from ._repeat import RepeatModel, _item_propensity, readable, table_only
 from ._validation import hold_out_tails
 from ._params import BPTT, RECENCY_MASK, SEQUENCE, Interval, bool_param, float_param, hidden_dimension, user_percentiles
 from ._records import (
@@ -32,6 +33,8 @@ from ._records import (
 )
 from .base import Histories
 from .sequential import SequentialLinear
+
+log = logging.getLogger("openpersonalize.recipes")
 
 # Candidate scales for mapping linear scores to probabilities (1 − exp(−c·s)); chosen on validation.
 SCALES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
@@ -173,11 +176,22 @@ class UserPersonalization(SequentialLinear):
         # every item outside ``columns`` has the (negative) fill score, which the blend maps to 0
         return columns, self._blend(columns, linear, histories, float(self.repeat_scale_)), 0.0
 
+    def _regression(self) -> np.ndarray:
+        """The repeat regression; a model saved by an earlier release, whose regression read other features,
+        scores with its table alone (logged once) until a new solution version is trained."""
+        if readable(self.repeat_regression_):
+            return self.repeat_regression_
+        if not getattr(self, "_outdated_logged", False):
+            log.warning("a User-Personalization model saved by an earlier release: its repeat probabilities come "
+                        "from its table alone until a new solution version is trained")
+            self._outdated_logged = True
+        return table_only()
+
     def _blend(self, columns: np.ndarray, linear: np.ndarray, histories: Histories, scale: float) -> np.ndarray:
         """The blend over compact scores: ``columns`` holds every history item, so the repeat model works on
         column positions, with the items' propensities gathered alongside."""
         future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
-        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_[columns], self.repeat_regression_)
+        repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_[columns], self._regression())
         local = Histories(np.searchsorted(columns, histories.items), histories.offsets, histories.event_types, histories.timestamps)
         return repeat.blend(future, local, self.repeat_weight)
 
