@@ -132,3 +132,12 @@ def test_a_model_saved_by_an_earlier_release_scores_with_its_repeat_table(tmp_pa
     table_only = UserPersonalization(l2=10.0).fit(_clicks_then_watches(n_users=60))
     table_only.repeat_regression_ = _repeat.table_only()
     assert list(ids) == list(table_only.recommend(history, num_results=5)[0])
+
+
+def test_an_event_sent_with_an_older_timestamp_keeps_every_score_finite() -> None:
+    """A client may send an event dated before the ones it already sent: the history's clock runs backwards once."""
+    model = UserPersonalization(l2=10.0).fit(_clicks_then_watches(n_users=60))
+    items = [str(i) for i in model.item_ids_[:5]]
+    scores = model.score_history(items, history_event_types=["click"] * 5,
+                                 history_timestamps=[1_600_000_000.0, 1_600_000_000, 1_600_086_400, 1_600_172_800, 1_500_000_000])
+    assert not np.isnan(scores).any()  # -inf marks items the model cannot score; NaN would be a broken answer

@@ -303,8 +303,9 @@ def _cart_and_clock(
     if stamps is None or len(starts) < 2:
         return [cart, *([np.zeros(width)] * 4)]
     mean_gap = max((stamps[starts[-1]] - stamps[0]) / (len(starts) - 1), 1.0)
-    since = (stamps[-1] - stamps[last]) / mean_gap
-    interval = (stamps[last] - stamps[first]) / np.maximum(in_baskets - 1, 1) / mean_gap
+    # at least 0: a live history may end with an event sent with an older timestamp than the ones before it
+    since = np.maximum(stamps[-1] - stamps[last], 0.0) / mean_gap
+    interval = np.maximum(stamps[last] - stamps[first], 0.0) / np.maximum(in_baskets - 1, 1) / mean_gap
     due = np.where(in_baskets > 1, np.log((since + 0.1) / (interval + 0.1)), 0.0)
     return [cart, np.log1p(since), np.log1p(interval), due, np.full(width, np.log(mean_gap / 86400.0 + 1e-3))]
 
