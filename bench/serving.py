@@ -207,12 +207,11 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
         return [("/recommendations", _body(campaignArn=campaign, userId=u, numResults=results, filterArn=flt, **extra))
                 for u in subset]
 
-    sessions = _sessions(deployed, items)
-
     def session(subset: list[str], results: int) -> list[tuple[str, bytes]]:
-        return sessions(subset, results, load if results == 25 else latency)
+        return _sessions(deployed, items, subset, results, load if results == 25 else latency)
 
-    mixed_users, users = users[-MIXED_USERS:], users[:-MIXED_USERS]
+    kept = min(MIXED_USERS, len(users) // 5)  # a small --users run keeps most users for the other rows
+    mixed_users, users = users[-kept:], users[:-kept]
     half = len(users) // 2
     hot = users[:500]
     noop = [("/recommendations", _body(userId=u)) for u in users[:1000]]
@@ -221,7 +220,7 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
                                                _wrk.run(noop_port, noop, connections=latency, seconds=args.seconds))
     rows["random users, EXCLUDE filter, first visits"] = (_wrk.run(port, recs(users, 25), connections=load, once=True),
                                                           _wrk.run(port, recs(users, 24), connections=latency, once=True))
-    split = MIXED_USERS * 3 // 4
+    split = kept * 3 // 4
     rows["mixed: 1 pair in 10 a live session, the rest first visits"] = (
         _wrk.run(port, mixed(deployed, mixed_users[:split], items, load), connections=load, once=True),
         _wrk.run(port, mixed(deployed, mixed_users[split:], items, latency), connections=latency, once=True))
@@ -241,17 +240,12 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
 
 def mixed(deployed: Deployed, users: list[str], items: list[str], connections: int) -> list[tuple[str, bytes]]:
     """Pairs of requests: every tenth a live session of one user, the others two listed users' first visits."""
-    def get(user: str) -> tuple[str, bytes]:
-        return ("/recommendations", _body(campaignArn=deployed.campaign, userId=user, numResults=20, filterArn=deployed.filter))
-
     pairs: list[tuple[str, bytes]] = []
     for k in range(0, len(users) - 1, 2):
         if k % 20 == 0:
-            event = {"eventType": "Watch", "itemId": items[k % len(items)], "sentAt": 1_700_000_000 + k}
-            pairs += [("/events", _body(trackingId=deployed.tracking_id, userId=users[k], sessionId=users[k],
-                                        eventList=[event])), get(users[k])]
+            pairs += _session_pair(deployed, users[k], items[k % len(items)], k, 20)
         else:
-            pairs += [get(users[k]), get(users[k + 1])]
+            pairs += [_recommendation(deployed, users[k], 20), _recommendation(deployed, users[k + 1], 20)]
     return _by_connection(pairs, connections)
 
 
@@ -268,25 +262,29 @@ def two_workers(port: int, deployed: Deployed, users: list[str], items: list[str
             break
     half = len(users) // 2
     shifted = items[len(items) // 2 :] + items[: len(items) // 2]  # other items than the earlier sessions sent
-    session = _sessions(deployed, shifted)
-    return (_wrk.run(port, session(users[:half], 25, args.connections), connections=args.connections, once=True),
-            _wrk.run(port, session(users[half:], 23, args.latency_connections), connections=args.latency_connections,
-                     once=True))
+    load, latency = args.connections, args.latency_connections
+    return (_wrk.run(port, _sessions(deployed, shifted, users[:half], 25, load), connections=load, once=True),
+            _wrk.run(port, _sessions(deployed, shifted, users[half:], 23, latency), connections=latency, once=True))
 
 
-def _sessions(deployed: Deployed, items: list[str]) -> Any:
-    """Requests of live sessions: per user a PutEvents (a Watch of the next item) then a GetRecommendations."""
+def _sessions(deployed: Deployed, items: list[str], users: list[str], results: int, connections: int
+              ) -> list[tuple[str, bytes]]:
+    """Live sessions: per user a PutEvents (a Watch of the next item) then a GetRecommendations."""
+    pairs: list[tuple[str, bytes]] = []
+    for k, user in enumerate(users):
+        pairs += _session_pair(deployed, user, items[k % len(items)], k, results)
+    return _by_connection(pairs, connections)
 
-    def session(subset: list[str], results: int, connections: int) -> list[tuple[str, bytes]]:
-        pairs: list[tuple[str, bytes]] = []
-        for k, user in enumerate(subset):
-            event = {"eventType": "Watch", "itemId": items[k % len(items)], "sentAt": 1_700_000_000 + k}
-            pairs.append(("/events", _body(trackingId=deployed.tracking_id, userId=user, sessionId=user, eventList=[event])))
-            pairs.append(("/recommendations", _body(campaignArn=deployed.campaign, userId=user, numResults=results,
-                                                    filterArn=deployed.filter)))
-        return _by_connection(pairs, connections)
 
-    return session
+def _session_pair(deployed: Deployed, user: str, item: str, k: int, results: int) -> list[tuple[str, bytes]]:
+    event = {"eventType": "Watch", "itemId": item, "sentAt": 1_700_000_000 + k}
+    return [("/events", _body(trackingId=deployed.tracking_id, userId=user, sessionId=user, eventList=[event])),
+            _recommendation(deployed, user, results)]
+
+
+def _recommendation(deployed: Deployed, user: str, results: int) -> tuple[str, bytes]:
+    return ("/recommendations", _body(campaignArn=deployed.campaign, userId=user, numResults=results,
+                                      filterArn=deployed.filter))
 
 
 def _by_connection(pairs: list[tuple[str, bytes]], connections: int) -> list[tuple[str, bytes]]:
