@@ -35,17 +35,34 @@ def test_one_row_and_many_rows_give_the_same_answer() -> None:
     assert [row[0] for row in one] == ranking.display_scores(scores, many)
 
 
-def test_a_large_row_reads_its_top_k_off_a_sample_threshold_exactly() -> None:
-    """Past FULL_RANKING_LIMIT one row is cut by a sampled threshold first; the answer is the full partition's,
-    whether few or many items rise above a large catalogue's fill value."""
+def _sorted_top(scores: np.ndarray, k: int) -> np.ndarray:
+    """The reference: a stable sort of every row, non-finite picks as -1."""
+    order = np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+    return np.where(np.isfinite(np.take_along_axis(scores, order, axis=-1)), order, -1)
+
+
+def test_long_rows_read_their_top_k_off_a_sample_threshold_exactly() -> None:
+    """Rows over 64 k long are cut by a threshold read off a sample first; the answer is a full sort's, whether few
+    or many items rise above a large catalogue's fill value, with ties at the cut, and for rows the threshold
+    leaves short of k (ranked whole)."""
     rng = np.random.default_rng(2)
     for above in (10, 3000, 400_000):
         scores = np.full(1_000_000, -1.0, dtype=np.float32)
         scores[rng.choice(len(scores), 200_000, replace=False)] = -INF
         scores[rng.choice(len(scores), above, replace=False)] = rng.random(above).astype(np.float32)
         k = ranking.PARTIAL_RANKING
-        np.testing.assert_array_equal(ranking.top_k(scores, k), ranking.top_k(scores[None, :], k)[0])
-        assert (ranking.top_k(scores, k) >= 0).all()
+        np.testing.assert_array_equal(ranking.top_k(scores, k), _sorted_top(scores, k))
+    wide = rng.normal(size=(300, 4000)).astype(np.float32)
+    wide[:, rng.random(4000) < 0.2] = -INF
+    wide[::3] = np.round(wide[::3], 1)  # many ties at the cut
+    wide[5, 30:] = -INF  # fewer finite scores than k
+    wide[7] = 1.0  # one value everywhere: the sample's threshold keeps the whole row
+    wide[9, ::16] = -INF  # the sample sees only -inf
+    wide[11, :] = 0.0
+    wide[11, [10, 3000]] = 5.0  # two items above a sample of ties: fewer than k pass a threshold above them
+    for k in (1, 25, 60):
+        np.testing.assert_array_equal(ranking.top_k(wide, k), _sorted_top(wide, k))
+        np.testing.assert_array_equal(ranking.top_k(wide[11], k), _sorted_top(wide[11], k))
 
 
 def test_a_cached_ranking_answers_masks_as_top_k_does() -> None:
