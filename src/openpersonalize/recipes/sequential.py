@@ -329,7 +329,7 @@ class SequentialLinear(Recipe):
             query = _rows_matrix(rows[near], cols[near], weights[age[near]], count, width)
             scores += self.neighbour_weight * _unit_rows(index.scores(query, self.neighbour_count))
         tail = self._tail_scores(scores) if len(getattr(self, "tail_items_", ())) else []
-        scores = np.where(scores > 0, scores * self.discount_, scores)
+        np.multiply(scores, self.discount_, out=scores, where=scores > 0)  # in place: a batch's largest array
         # per row, so a row scores the same alone as in a batch (a shortlist is a batch row, serving.shortlists)
         floor = np.minimum(scores.min(axis=1, initial=0.0), [values.min(initial=0.0) for _, values in tail] or 0.0) - 1.0
         floor = floor.astype(np.float32)[:, None]
