@@ -70,7 +70,9 @@ def _narrowed(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nd
     below the threshold, which is at most the k-th best score of a row keeping at least k."""
     sample = scores[:, ::_SAMPLE_STRIDE]
     rank = max(1, min(sample.shape[1], 4 * k // _SAMPLE_STRIDE))
-    threshold = np.partition(sample, sample.shape[1] - rank, axis=1)[:, sample.shape[1] - rank]
+    # the rank-th smallest of the negated sample: numpy's selection of a rank near the end of a row that is
+    # mostly one value (a large catalogue's fill) took 20× as long
+    threshold = -np.partition(-sample, rank - 1, axis=1)[:, rank - 1]
     kept = scores >= threshold[:, None]
     short = kept.sum(axis=1) < k
     kept[short] = False
