@@ -69,7 +69,7 @@ def test_a_cached_ranking_answers_masks_as_top_k_does() -> None:
     rng = np.random.default_rng(3)
     scores = rng.integers(0, 50, size=2000).astype(np.float32)
     scores[:100] = -INF
-    cached = ranking.ranking_of(scores)
+    cached = ranking.ranking_of(scores, 0.0, 1.0)
     for share in (0.9, 0.1, 0.001):
         allowed = rng.random(2000) < share
         expected = ranking.top_k(np.where(allowed, scores, -INF), 25)

@@ -112,16 +112,15 @@ class Ranking(NamedTuple):
     total: float
 
 
-def ranking_of(scores: np.ndarray) -> Ranking:
-    """The ``Ranking`` of one score vector (same ties as ``top_k``)."""
+def ranking_of(scores: np.ndarray, peak: float, total: float) -> Ranking:
+    """The ``Ranking`` of one score vector (same ties as ``top_k``) with its normaliser."""
     if len(scores) > FULL_RANKING_LIMIT:
         order = top_k(scores, PARTIAL_RANKING)
         order = order[order >= 0]
     else:
         order = np.argsort(-scores, kind="stable")
         order = order[np.isfinite(scores[order])]
-    peak, total = softmax_normaliser(scores[None, :])
-    return Ranking(scores, order.astype(np.int32), float(peak[0]), float(total[0]))
+    return Ranking(scores, order.astype(np.int32), peak, total)
 
 
 def top_k_ranked(ranking: Ranking, allowed: np.ndarray, k: int) -> np.ndarray:
@@ -142,16 +141,15 @@ def top_k_ranked(ranking: Ranking, allowed: np.ndarray, k: int) -> np.ndarray:
 
 
 def softmax_normaliser(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row (2-D): the largest finite score and Σ exp(score − largest) over the finite scores."""
-    finite = np.isfinite(scores)
-    peak = np.max(np.where(finite, scores, -np.inf), axis=1, initial=-np.inf)
+    """Per row (2-D): the largest finite score and Σ exp(score − largest) over the finite scores (-inf adds 0).
+
+    Each row is summed alone, float32 exponentials into a float64 sum, so a row gives the same bits alone as in
+    a batch (serving/shortlists.py relies on it); a caller whose row is padded with -inf (a catalogue grown
+    since training) passes the model's part, since padding would change the sum's pairwise order. The float64
+    exponentials of the finite scores, gathered first, had cost 9 ms per request at 1M items."""
+    peak = np.max(scores, axis=1, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0.0)  # a row without a finite score has a total of 0
-    # Summed over the finite scores only: a row padded with unscored items (a catalogue grown since training)
-    # then sums the same values in the same pairwise order, to the last bit (serving/shortlists.py relies on it).
-    if len(finite) and (finite == finite[0]).all():  # one mask for every row (a batch): one gather
-        kept = scores[:, finite[0]].astype(np.float64)
-        return peak, np.exp(kept - peak[:, None]).sum(axis=1)
-    total = [np.exp(row[keep].astype(np.float64) - top).sum() for row, keep, top in zip(scores, finite, peak)]
+    total = [np.exp(row - np.float32(top)).sum(dtype=np.float64) for row, top in zip(scores, peak, strict=True)]
     return peak, np.asarray(total, dtype=np.float64).reshape(len(peak))
 
 

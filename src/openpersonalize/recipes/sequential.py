@@ -336,9 +336,9 @@ class SequentialLinear(Recipe):
         if not tail and known.all():  # every candidate is a modelled item: the matrix columns are the answer's
             return self.vocabulary_, scores, floor
         found = [self.tail_items_[positions] for positions, _ in tail]
-        columns = np.unique(np.concatenate([self.vocabulary_, histories.items, *found]))
+        columns, at = _merged(self.vocabulary_, np.concatenate([histories.items, *found]))
         out = np.repeat(floor, len(columns), axis=1)
-        out[:, np.searchsorted(columns, self.vocabulary_)] = scores
+        out[:, at] = scores
         for row, ((positions, values), items) in enumerate(zip(tail, found, strict=True)):
             out[row, np.searchsorted(columns, items)] = np.where(values > 0, values * self.tail_discount_[positions], values)
         return columns, out, floor
@@ -456,6 +456,18 @@ def _lagged(items: np.ndarray, users: np.ndarray, lags: np.ndarray, weights: np.
         vals.append(np.full(int(ok.sum()), weight, dtype=np.float32))
     coo = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(stop - start, width))
     return coo.tocsr()
+
+
+def _merged(vocabulary: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the sorted union of the sorted ``vocabulary`` and ``others``, the vocabulary's positions in it): the few
+    hundred others are inserted, where a sort of the whole union had cost 2 ms per request at 15k columns."""
+    extra = np.unique(others)
+    if not len(vocabulary):
+        return extra, np.zeros(0, np.int64)
+    at = np.searchsorted(vocabulary, extra)
+    new = extra[(at == len(vocabulary)) | (vocabulary[np.minimum(at, len(vocabulary) - 1)] != extra)]
+    merged = np.insert(vocabulary, np.searchsorted(vocabulary, new), new)
+    return merged, np.arange(len(vocabulary)) + np.searchsorted(new, vocabulary)
 
 
 def _unit_rows(scores: np.ndarray) -> np.ndarray:

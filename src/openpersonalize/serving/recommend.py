@@ -78,9 +78,8 @@ def _ranking(model: ServedModel, scores: np.ndarray, *, sorted_order: bool = Fal
     if found is not None and found.scores is scores and not (sorted_order and found.order is UNSORTED):
         return found
     if found is None or found.scores is not scores:
-        peak, total = ranking.softmax_normaliser(scores[None, :])
-        return model.ranks.put(id(scores), ranking.Ranking(scores, UNSORTED, float(peak[0]), float(total[0])))
-    return model.ranks.put(id(scores), ranking.ranking_of(scores))
+        return model.ranks.put(id(scores), ranking.Ranking(scores, UNSORTED, *_model_normaliser(model, scores)))
+    return model.ranks.put(id(scores), ranking.ranking_of(scores, found.peak, found.total))
 
 
 def user_scores(model: ServedModel, user_id: str | None, history: UserHistory, context: dict[str, str]) -> np.ndarray:
@@ -377,9 +376,15 @@ def _display(model: ServedModel, query: Query, scores: np.ndarray, picked: list[
 def _normaliser(model: ServedModel, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The softmax normaliser from the cached ranking of a cached score vector (None: display_scores computes it)."""
     ranked = _ranking(model, scores)
-    if ranked is None:
-        return ranking.softmax_normaliser(scores[None, :])
-    return np.array([ranked.peak]), np.array([ranked.total])
+    peak, total = _model_normaliser(model, scores) if ranked is None else (ranked.peak, ranked.total)
+    return np.array([peak]), np.array([total])
+
+
+def _model_normaliser(model: ServedModel, scores: np.ndarray) -> tuple[float, float]:
+    """The normaliser over the items the model scores (ranking.softmax_normaliser: not the -inf padding of
+    items added since training), so a score vector gives a shortlist's normaliser to the last bit."""
+    peak, total = ranking.softmax_normaliser(scores[None, : len(model.recipe.item_ids_)])
+    return float(peak[0]), float(total[0])
 
 
 def _unscored_as(query: Query, shown: list[float | None]) -> list[float | None]:
