@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,17 @@ def poll(describe: Callable[[], dict[str, Any]], timeout: float = 600, interval:
         if record["status"] in FINAL or time.monotonic() > deadline:
             return record
         time.sleep(interval)
+
+
+def wait_for_shortlists(port: int, users: int, timeout: float = 900.0) -> float:
+    """Seconds until the served model's shortlists cover every user (serving/shortlists.py, /metrics)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        listed = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith('openpersonalize_cache_entries{cache="shortlists"}')]
+        if listed and listed[0] >= users:
+            return time.monotonic() - started
+        time.sleep(1.0)
+    raise RuntimeError("the shortlists did not cover every user in time")

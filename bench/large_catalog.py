@@ -2,8 +2,12 @@
 
 Generates a long-tail log (``_data.long_tail``: Zipf popularity over ``--items``, two tastes per user), imports
 Interactions and an Items table (GENRE, every catalogue item) into a live ``openpersonalize serve``, trains
-User-Personalization, deploys a campaign and measures GetRecommendations over HTTP with wrk (``_wrk.py``) (one pass of first visits, then repeat visits; and with a GENRE filter, where the matrices'
-15k items hold few matches and the tail must answer). Reports the server's resident memory.
+User-Personalization, deploys two campaigns (the default exploration 0.3, and 0) and measures GetRecommendations
+over HTTP with wrk (``_wrk.py``): once every user's shortlist is built (serving/shortlists.py, with a budget for
+all of them), a pass of first visits of ``--visits`` users to each campaign (without exploration a first visit
+reads the user's shortlist; with it, the user is scored), then the sampled users' first and repeat visits, and
+with a GENRE filter, where the matrices' 15k items hold few matches and the tail must answer. Reports the
+server's resident memory.
 
 Then, in this process, on the trained artifact: User-Personalization keeps the ``max_vocabulary`` most popular
 items in its matrices and scores the rest (the tail) through an inverted-file index over iALS vectors
@@ -28,13 +32,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 from _data import long_tail
-from _server import client, free_port, peak_rss_mib, poll, start_server
+from _server import client, free_port, peak_rss_mib, poll, start_server, wait_for_shortlists
 import _wrk
 
 from openpersonalize.data.artifacts import model_dir
 from openpersonalize.recipes._retrieval import recall_at
 from openpersonalize.recipes.base import Recipe
 from openpersonalize.recipes.user_personalization import UserPersonalization
+from openpersonalize.serving.shortlists import BYTES_PER_USER
 
 UP = "arn:aws:personalize:::recipe/aws-user-personalization"
 NAMESPACE = "com.amazonaws.personalize.schema"
@@ -66,8 +71,9 @@ def timed(label: str, action: Any) -> Any:
     return result
 
 
-def setup(port: int, paths: dict[str, Path]) -> tuple[str, str, str]:
-    """Import, train, deploy through boto3; returns (campaign, solution version, GENRE filter) ARNs."""
+def setup(port: int, paths: dict[str, Path]) -> tuple[str, str, str, str]:
+    """Import, train, deploy through boto3; returns (campaign, campaign without exploration, solution version,
+    GENRE filter) ARNs."""
     api = client("personalize", port)
     group = api.create_dataset_group(name="large")["datasetGroupArn"]
     poll(lambda: api.describe_dataset_group(datasetGroupArn=group)["datasetGroup"])
@@ -89,21 +95,24 @@ def setup(port: int, paths: dict[str, Path]) -> tuple[str, str, str]:
         lambda: api.describe_solution_version(solutionVersionArn=version)["solutionVersion"], timeout=3600, interval=1.0))
     assert trained["status"] == "ACTIVE", trained.get("failureReason")
     campaign = api.create_campaign(name="large", solutionVersionArn=version)["campaignArn"]  # exploration 0.3
-    deployed = timed("deploy campaign", lambda: poll(lambda: api.describe_campaign(campaignArn=campaign)["campaign"],
-                                                      timeout=600, interval=0.5))
-    assert deployed["status"] == "ACTIVE", deployed.get("failureReason")
+    exact = api.create_campaign(name="large-no-exploration", solutionVersionArn=version, campaignConfig={
+        "itemExplorationConfig": {"explorationWeight": "0"}})["campaignArn"]
+    for arn in (campaign, exact):
+        deployed = timed("deploy campaign", lambda: poll(lambda: api.describe_campaign(campaignArn=arn)["campaign"],
+                                                          timeout=600, interval=0.5))
+        assert deployed["status"] == "ACTIVE", deployed.get("failureReason")
     flt = api.create_filter(name="large-genre", datasetGroupArn=group,
                             filterExpression="INCLUDE ItemID WHERE Items.GENRE IN ($GENRE)")["filterArn"]
     poll(lambda: api.describe_filter(filterArn=flt)["filter"])
-    return campaign, version, flt
+    return campaign, exact, version, flt
 
 
-def deployed(folder: Path, port: int, frame: pl.DataFrame, args: argparse.Namespace) -> tuple[str, str, str]:
+def deployed(folder: Path, port: int, frame: pl.DataFrame, args: argparse.Namespace) -> tuple[str, str, str, str]:
     """``setup`` once per folder: its ARNs are kept in ``arns.json`` for a later run (``--keep``)."""
     saved = folder / "arns.json"
     if saved.exists():
-        campaign, version, flt = json.loads(saved.read_text())
-        return campaign, version, flt
+        campaign, exact, version, flt = json.loads(saved.read_text())
+        return campaign, exact, version, flt
     arns = setup(port, write_files(folder / "csv", frame, args.items, args.tastes, seed=3))
     saved.write_text(json.dumps(arns))
     return arns
@@ -176,6 +185,9 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=5_000_000)
     parser.add_argument("--tastes", type=int, default=2000)
     parser.add_argument("--sample", type=int, default=300, help="users for recall@25 and the HTTP passes")
+    parser.add_argument("--visits", type=int, default=3000, help="users per first-visit pass (two passes)")
+    parser.add_argument("--shortlist-mib", type=int, default=512, help="the server's OPENPERSONALIZE_SHORTLIST_BYTES "
+                        "in MiB: 512 holds every user's shortlist at 200k users")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it; a second run there serves and "
@@ -187,19 +199,28 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         port = free_port()
         (folder / "data").mkdir(parents=True, exist_ok=True)
-        server = start_server(folder / "data", port)
+        server = start_server(folder / "data", port, env={"OPENPERSONALIZE_SHORTLIST_BYTES": str(args.shortlist_mib << 20)})
         try:
-            campaign, version, flt = deployed(folder, port, frame, args)
+            campaign, exact, version, flt = deployed(folder, port, frame, args)
             # a restarted server (--keep) loads the model on its first request: not part of any row below
             client("personalize-runtime", port).get_recommendations(campaignArn=campaign, userId="warm-up")
             rss_loaded = rss_mib(server.pid)
-            users = sorted(set(frame["USER_ID"].unique().sample(args.sample, seed=5).to_list()))
+            everyone = frame["USER_ID"].unique()
+            ready = timed("shortlists", lambda: wait_for_shortlists(port, min(len(everyone), args.shortlist_mib * 1024 * 1024 // BYTES_PER_USER), timeout=3600))
+            visitors = everyone.sample(2 * args.visits, seed=7).to_list()  # two disjoint first-visit passes
+            users = sorted(set(everyone.sample(args.sample, seed=5).to_list()))
             bodies = [json.dumps({"campaignArn": campaign, "userId": u, "numResults": 25}).encode() for u in users]
+            first = [json.dumps({"campaignArn": arn, "userId": u, "numResults": 25}).encode()
+                     for arn, u in zip([exact] * args.visits + [campaign] * args.visits, visitors, strict=True)]
             genres = latest_genres(frame, users)
             genre = [json.dumps({"campaignArn": campaign, "userId": u, "numResults": 25, "filterArn": flt,
                                  "filterValues": {"GENRE": json.dumps(genres[u])}}).encode() for u in users]
             plain, filtered = [("/recommendations", b) for b in bodies], [("/recommendations", b) for b in genre]
             rows = {
+                "first visits, exploration 0 (shortlists)": _wrk.run(
+                    port, [("/recommendations", b) for b in first[: args.visits]], connections=args.connections, once=True),
+                "first visits, exploration 0.3 (scored)": _wrk.run(
+                    port, [("/recommendations", b) for b in first[args.visits :]], connections=args.connections, once=True),
                 "first visits (scores computed)": _wrk.run(port, plain, connections=args.connections, once=True),
                 "repeat visits (scores cached)": _wrk.run(port, plain, connections=args.connections, seconds=args.seconds),
                 "GENRE filter, first visits": _wrk.run(port, filtered, connections=args.connections, once=True),
@@ -215,6 +236,7 @@ def main() -> None:
             server.terminate()
             server.wait(30)
     report(args, rows, quality, (rss_loaded, rss_served, peak), (share_plain, share_genre), len(tail_ids))
+    print(f"shortlists ready {ready:.0f} s after the model loaded")
 
 
 def report(args: argparse.Namespace, rows: dict[str, dict[str, float]], quality: dict[str, float],

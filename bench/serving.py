@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from typing import Any
 import _wrk
 import numpy as np
 
-from _server import client, free_port, peak_rss_mib, poll, start_server
+from _server import client, free_port, peak_rss_mib, poll, start_server, wait_for_shortlists
 
 from openpersonalize.demo.generator import generate_vod, write_csv
 
@@ -121,20 +120,6 @@ def _wait_port(port: int) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing answers on port {port}")
-
-
-def wait_for_shortlists(port: int, users: int, timeout: float = 900.0) -> float:
-    """Seconds until the served model's shortlists cover every user (serving/shortlists.py, /metrics)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        listed = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                  if line.startswith('openpersonalize_cache_entries{cache="shortlists"}')]
-        if listed and listed[0] >= users:
-            return time.monotonic() - started
-        time.sleep(1.0)
-    raise RuntimeError("the shortlists did not cover every user in time")
 
 
 def _body(**fields: Any) -> bytes:
