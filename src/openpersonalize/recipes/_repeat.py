@@ -163,7 +163,7 @@ def _examples(
     starts, cuts, ends = lo[owner], cuts[valid], hi[owner]
     taken = _ranges(starts, cuts)
     found = features(items[taken], types[taken], None if times is None else times[taken],
-                     np.r_[0, np.cumsum(cuts - starts)], _propensity(repeated, seen, overall), n_types)
+                     np.concatenate([[0], np.cumsum(cuts - starts)]), _propensity(repeated, seen, overall), n_types)
     width = int(items.max()) + 1 if len(items) else 1
     # the item propensity without the example's own user: was the item repeated in the user's whole history?
     whole = _ranges(lo, hi)

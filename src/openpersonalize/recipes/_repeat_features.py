@@ -44,10 +44,12 @@ class _Events:
     """The concatenated events with their row, basket and distinct-item indices."""
 
     offsets: np.ndarray
+    lengths: np.ndarray  # per history: its events
     stamps: np.ndarray | None
     basket: np.ndarray  # per event: its basket within its history (0 = the oldest)
     numbered: np.ndarray  # per event: its basket over all histories
     starts: np.ndarray  # per basket (over all histories): its first event
+    sizes: np.ndarray  # per basket: its events
     baskets: np.ndarray  # per history: how many baskets
     inverse: np.ndarray  # per event: its distinct (history, item)
 
@@ -64,11 +66,12 @@ def features(
     if n == 0:
         empty = np.zeros(0, np.int64)
         return Features(empty, empty, np.zeros((0, COLUMNS)), (empty, empty, empty))
-    row = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    lengths = np.diff(offsets)
+    row = np.repeat(np.arange(len(offsets) - 1), lengths)
     width = int(items.max()) + 1
     keys, first, inverse, counts = np.unique(
         row * width + items, return_index=True, return_inverse=True, return_counts=True)
-    events = _events(row, inverse.ravel(), offsets, times)
+    events = _events(row, inverse.ravel(), offsets, lengths, times)
     drow, ditem = keys // width, keys % width
     last = np.empty(len(keys), dtype=np.int64)
     last[events.inverse] = np.arange(n)  # the newest occurrence wins the assignment
@@ -84,7 +87,9 @@ def features(
     return Features(drow, ditem, numeric, (kind, np.minimum(rank, MAX_RANK - 1), gap))
 
 
-def _events(row: np.ndarray, inverse: np.ndarray, offsets: np.ndarray, times: np.ndarray | None) -> _Events:
+def _events(
+    row: np.ndarray, inverse: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, times: np.ndarray | None,
+) -> _Events:
     n = len(row)
     opens = np.ones(n, dtype=bool)  # the event opens a basket
     stamps = None if times is None else np.asarray(times, dtype=np.float64)
@@ -95,8 +100,9 @@ def _events(row: np.ndarray, inverse: np.ndarray, offsets: np.ndarray, times: np
     starts = np.flatnonzero(opens)
     firsts = np.minimum(offsets[:-1], n - 1)  # an empty history's entry is never read
     basket = numbered - numbered[firsts][row]
-    baskets = np.where(np.diff(offsets) > 0, numbered[np.maximum(offsets[1:] - 1, 0)] - numbered[firsts] + 1, 0)
-    return _Events(offsets, stamps, basket, numbered, starts, baskets, inverse)
+    baskets = np.where(lengths > 0, numbered[np.maximum(offsets[1:] - 1, 0)] - numbered[firsts] + 1, 0)
+    sizes = np.diff(starts, append=n)
+    return _Events(offsets, lengths, stamps, basket, numbered, starts, sizes, baskets, inverse)
 
 
 def _rank(drow: np.ndarray, last: np.ndarray, n: int) -> np.ndarray:
@@ -114,7 +120,7 @@ def _numeric(
 ) -> np.ndarray:
     """See ``_repeat.py``'s docstring; every count is per history (``drow``)."""
     d, basket = len(drow), events.basket
-    lengths = np.diff(events.offsets)
+    lengths = events.lengths
     baskets = events.baskets[drow].astype(np.int64)
     span_of_keys = int(events.baskets.max()) + 1
     pairs = np.unique(events.inverse * span_of_keys + basket)
@@ -164,8 +170,7 @@ def _numeric(
 def _cart(events: _Events, counts: np.ndarray, d: int) -> np.ndarray:
     """Per distinct item: its mean position in its baskets (0 = first in the cart: staples go in first)."""
     n, numbered = len(events.basket), events.numbered
-    sizes = np.diff(np.r_[events.starts, n])
-    position = (np.arange(n) - events.starts[numbered]) / sizes[numbered]
+    position = (np.arange(n) - events.starts[numbered]) / events.sizes[numbered]
     return np.bincount(events.inverse, weights=position, minlength=d) / np.maximum(counts, 1)
 
 
@@ -212,9 +217,7 @@ def _open_basket(
     """How unfinished the newest basket looks, alone and with each item. The newest basket may still be filling
     (a cart being put together, the rest of a session): then what completes it is what the user usually takes
     and has not taken yet, and an item already in it does not come again in it."""
-    n, offsets, baskets = len(events.basket), events.offsets, events.baskets
-    sizes = np.diff(np.r_[events.starts, n])
-    lengths = np.diff(offsets)
+    offsets, baskets, sizes, lengths = events.offsets, events.baskets, events.sizes, events.lengths
     newest = sizes[events.numbered[np.maximum(offsets[1:] - 1, 0)]].astype(np.float64)  # each history's newest basket
     typical = np.where(baskets > 1, (lengths - newest) / np.maximum(baskets - 1, 1), newest)
     open_ = np.maximum(0.0, 1.0 - newest / np.maximum(typical, 1.0))[drow]
