@@ -23,6 +23,27 @@ def test_an_examples_item_propensity_leaves_its_own_user_out() -> None:
     assert np.isclose(own[2::3, PROPENSITY_COLUMN], prior).all()
 
 
+def test_an_examples_future_is_as_long_as_the_protocols() -> None:
+    """One user, 100 events each in its own second: item 0 first, then again at event 95. The 90 % cut's future
+    (events 90-99) holds it; the 70 % cut's (a ninth of 70 events: 70-77) does not, though the rest of the
+    history does. A cut inside a basket keeps the whole basket in its future (item 0 again, at event 79, in
+    the basket of events 69-79)."""
+    items = np.r_[0, np.arange(1, 95), 0, np.arange(95, 99)].astype(np.int64)
+    offsets = np.array([0, 100])
+    counts = _propensity_counts(items, offsets, 100)
+    apart = np.arange(100, dtype=np.float64)
+    _, _, reappears, _, _ = _examples(items, np.zeros(100, np.int64), apart, offsets, counts, 1, seed=0)
+    # one row per distinct input item, item 0 first: the 90 % cut's 90 rows, the 80 % cut's 80, the 70 % cut's 70
+    assert reappears[0] and not reappears[90] and not reappears[-70]
+    basket = apart.copy()
+    basket[69:80] = 69.0
+    items_in_basket = items.copy()
+    items_in_basket[[79, 95]] = [0, 95]
+    _, _, reappears, _, _ = _examples(items_in_basket, np.zeros(100, np.int64), basket, offsets,
+                                      _propensity_counts(items_in_basket, offsets, 100), 1, seed=0)
+    assert reappears[-70]
+
+
 def _histories(seed: int, stamped: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Random histories with baskets (shared timestamps), repeats, an old timestamp last, and an empty row."""
     rng = np.random.default_rng(seed)

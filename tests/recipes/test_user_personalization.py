@@ -39,14 +39,20 @@ def test_repeat_component_recovers_pending_watches() -> None:
 
 def test_timestamps_change_the_answer_for_a_live_user() -> None:
     model = UserPersonalization(l2=10.0).fit(_clicks_then_watches())
-    history, kinds = ["i1", "i2", "i3", "i4"], ["click"] * 4
-    candidates = ["i1", "i2", "i3", "i52", "i60"]
-    now = model.rank(history, candidates, history_event_types=kinds, history_timestamps=[5, 5, 5, 5])
-    stale = model.rank(history, candidates, history_event_types=kinds, history_timestamps=[0, 0, 0, 9e6])
+    # a live user like the training users: two earlier sessions (10 clicks, then watches of the first 5), then 4
+    # clicks; a history far outside the fitted ones (4 events in all) would test only how the regression extrapolates
+    earlier = [f"i{i}" for i in (*range(100, 110), *range(100, 105), *range(110, 120), *range(110, 115))]
+    history = [*earlier, "i1", "i2", "i3", "i4"]
+    kinds = (["click"] * 10 + ["watch"] * 5) * 2 + ["click"] * 4
+    candidates = ["i1", "i2", "i3", "i4", "i52", "i60"]
+    now = model.rank(history, candidates, history_event_types=kinds,
+                     history_timestamps=[0] * 15 + [86_400] * 15 + [172_800] * 4)
+    stale = model.rank(history, candidates, history_event_types=kinds, history_timestamps=[0] * 33 + [9e6])
     # Clicked in this very second, the watch usually follows; clicked months before the latest event, it
     # did not — the repeat probability drops, while the time-blind transition part stays the same.
-    assert set(now[0][:3]) == {"i1", "i2", "i3"}
-    assert now[1][:3].sum() > stale[1][:3].sum()
+    assert set(now[0][:4]) == {"i1", "i2", "i3", "i4"}
+    fresh, old = (dict(zip(*answer, strict=True)) for answer in (now, stale))
+    assert sum(fresh[item] for item in ("i1", "i2", "i3")) > 1.3 * sum(old[item] for item in ("i1", "i2", "i3"))
 
 
 def test_large_catalogues_keep_the_most_popular_items_in_the_matrices() -> None:
