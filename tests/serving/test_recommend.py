@@ -88,6 +88,33 @@ def test_exploration_draws_young_unpopular_items_into_the_answer() -> None:
     assert len(set(_ids(answer))) == 10
 
 
+def test_a_large_pool_is_sampled_once_per_answer_and_weighted_by_impressions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past EXPLORATION_CANDIDATES young items an answer draws from a uniform sample of them (sorted, its own
+    memory); another answer samples afresh. Impressions without a click still weigh the draw."""
+    monkeypatch.setattr(recommend, "EXPLORATION_CANDIDATES", 3)
+    model = _model(new_items=12)
+    query = recommend.Query("u1", num_results=10, exploration_weight=1.0)
+    everything = recommend._exploration_pool(model.catalog, model.history.latest_timestamp, 30.0)
+    young = set(model.catalog.item_ids[everything])
+    seen: set[str] = set()
+    for _ in range(20):
+        prepared = recommend.prepare(model, query, model.history.get("u1"))
+        assert len(prepared.pool) == 3 and not prepared.pool_shared and (np.diff(prepared.pool) > 0).all()
+        names = set(model.catalog.item_ids[prepared.pool])
+        assert names <= young
+        answer = recommend.explore(model, prepared)
+        explored = {e["itemId"] for e in answer if e.get("reason") == [recommend.REASON_EXPLORATION]}
+        assert explored <= names
+        seen |= names
+    assert len(seen) > 3
+    user = model.history.get("u1")
+    pool = prepared.pool
+    shown = UserHistory(user.item_ids, user.event_types, user.timestamps,
+                        {str(model.catalog.item_ids[pool[1]]): 4, "not-an-item": 2})
+    counts = recommend._shown_counts(model.catalog, shown, pool)
+    assert counts is not None and counts.tolist() == [0.0, 4.0, 0.0]
+
+
 def test_user_personalization_v1_scores_every_item_explored_ones_too() -> None:
     """AWS: User-Personalization scores every item in the catalogue; an item it cannot score shows 0."""
     model = _model(new_items=4)
