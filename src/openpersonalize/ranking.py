@@ -143,13 +143,14 @@ def top_k_ranked(ranking: Ranking, allowed: np.ndarray, k: int) -> np.ndarray:
 def softmax_normaliser(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row (2-D): the largest finite score and Σ exp(score − largest) over the finite scores (-inf adds 0).
 
-    Each row is summed alone, float32 exponentials into a float64 sum, so a row gives the same bits alone as in
-    a batch (serving/shortlists.py relies on it); a caller whose row is padded with -inf (a catalogue grown
-    since training) passes the model's part, since padding would change the sum's pairwise order. The float64
-    exponentials of the finite scores, gathered first, had cost 9 ms per request at 1M items."""
+    Each row is summed alone, exponentials in the row's precision (float32 for model scores) into a float64
+    sum, so a row gives the same bits alone as in a batch (serving/shortlists.py relies on it); a caller whose
+    row is padded with -inf (a catalogue grown since training) passes the model's part, since padding would
+    change the sum's pairwise order. Float64 exponentials of the finite scores, gathered first, had cost 9 ms
+    per request at 1M items."""
     peak = np.max(scores, axis=1, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0.0)  # a row without a finite score has a total of 0
-    total = [np.exp(row - np.float32(top)).sum(dtype=np.float64) for row, top in zip(scores, peak, strict=True)]
+    total = [np.exp(row - row.dtype.type(top)).sum(dtype=np.float64) for row, top in zip(scores, peak, strict=True)]
     return peak, np.asarray(total, dtype=np.float64).reshape(len(peak))
 
 
