@@ -383,8 +383,8 @@ def _display(model: ServedModel, query: Query, scores: np.ndarray, picked: list[
     return _unscored_as(query, ranking.display_scores(scores[None, :], chosen[None, :], _normaliser(model, scores))[0])
 
 
-def _normaliser(model: ServedModel, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The softmax normaliser from the cached ranking of a cached score vector (None: display_scores computes it)."""
+def _normaliser(model: ServedModel, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The softmax normaliser: from the cached ranking of a cached score vector, else computed."""
     ranked = _ranking(model, scores)
     peak, total = _model_normaliser(model, scores) if ranked is None else (ranked.peak, ranked.total)
     return np.array([peak]), np.array([total])
