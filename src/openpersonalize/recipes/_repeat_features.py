@@ -41,7 +41,7 @@ class Features:
 
 @dataclass(frozen=True)
 class _Events:
-    """The concatenated events with their row, basket and distinct-item indices."""
+    """The concatenated events with their basket and distinct-item indices."""
 
     offsets: np.ndarray
     lengths: np.ndarray  # per history: its events
@@ -90,6 +90,7 @@ def features(
 def _events(
     row: np.ndarray, inverse: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, times: np.ndarray | None,
 ) -> _Events:
+    """Baskets: a new one opens at each history's first event and wherever the timestamp changes."""
     n = len(row)
     opens = np.ones(n, dtype=bool)  # the event opens a basket
     stamps = None if times is None else np.asarray(times, dtype=np.float64)
