@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from openpersonalize.recipes._neighbours import PositionIndex, _largest, neighbour_events
+from openpersonalize.ranking import largest
+from openpersonalize.recipes._neighbours import PositionIndex, neighbour_events
 from openpersonalize.recipes.base import Recipe
 from openpersonalize.recipes.sequential import _decay, _lagged
 from openpersonalize.recipes.user_personalization import UserPersonalization
@@ -101,4 +102,4 @@ def test_the_largest_values_are_chosen_with_ties_to_the_first() -> None:
     for values in cases:
         for count in (1, 300, 699, 5000):
             expected = np.sort(np.lexsort((np.arange(len(values)), -values))[:count])
-            assert np.array_equal(_largest(values, count), expected)
+            assert np.array_equal(largest(values, count), expected)

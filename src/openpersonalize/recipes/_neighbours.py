@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .. import ranking
+
 SIMILARITY_POWER = 2.0  # sharpens the vote towards the closest positions (2 beat 1 and 3 on ml-1m)
 # Above this many training events the vote is off. A user's query touches every position that shares one of
 # their recent items, so its cost grows with the log: about 1 ms per user at 150k events, and a batch job over a
@@ -27,7 +29,6 @@ MAX_EVENTS = 1_000_000
 # so the work halves, and the older items weigh e^-2 and less. ml-1m per user 7.8 → 5.3 ms, NDCG@10 0.1768 both
 # (ml-latest-small 0.2403 → 0.2405); the newest 5 lost 0.001.
 QUERY_LAGS = 10
-SAMPLE_STRIDE = 16  # _largest reads its floor off every 16th value
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class PositionIndex:
 
         Bit for bit what a sparse product gives: float32 sums in the query's item order, positions ascending.
         Of positions tied at the count-th similarity (keys of a single item tie by the hundred) the lower ones
-        vote (``_largest``)."""
+        vote (``ranking.largest``)."""
         keys = self.keys_by_item
         sums = np.zeros(keys.shape[1], np.float32)
         runs = []
@@ -81,7 +82,7 @@ class PositionIndex:
         np.not_equal(positions[1:], positions[:-1], out=first[1:])
         positions = positions[first]
         similarity = np.take(sums, positions) * np.take(self.inverse_norms, positions)
-        keep = _largest(similarity, count)
+        keep = ranking.largest(similarity, count)
         return positions[keep], similarity[keep]
 
     def _vote(self, positions: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -89,26 +90,6 @@ class PositionIndex:
         from its arrays (no format conversion)."""
         nearest = sp.csr_matrix((weights, positions, [0, len(positions)]), shape=(1, self.values.shape[0]))
         return np.asarray((nearest @ self.values).toarray(), dtype=np.float32)[0]
-
-
-def _largest(values: np.ndarray, count: int) -> np.ndarray:
-    """Indices (ascending) of the ``count`` largest values; of values tied at the count-th, the first ones.
-
-    A fixed rule for ties: argpartition's choice among them depended on the whole array (and could change with
-    numpy), and half of ml-scale queries tie at the 300th position. The selection runs on the values at or above
-    a floor read off a sample (a few hundred of ~10⁵ values): a full partition cost more than the vote."""
-    if len(values) <= count:
-        return np.arange(len(values))
-    sample = values[::SAMPLE_STRIDE]
-    rank = min(len(sample), 2 * count // SAMPLE_STRIDE + 8)  # about twice count values lie above the floor
-    floor = np.partition(sample, len(sample) - rank)[len(sample) - rank]
-    above = np.flatnonzero(values >= floor)
-    if len(above) < count:  # the sample misjudged the spread: choose among everything
-        above = np.arange(len(values))
-    chosen = values[above]
-    kth = np.partition(chosen, len(chosen) - count)[len(chosen) - count]  # every value below it is out
-    better, tied = above[chosen > kth], above[chosen == kth]
-    return np.sort(np.concatenate([better, tied[: count - len(better)]]))
 
 
 def neighbour_events(timestamps: np.ndarray, limit: int = MAX_EVENTS) -> np.ndarray:
