@@ -28,6 +28,7 @@ from ._repeat_features import (
     PROPENSITY_COLUMN,
     UNKNOWN_GAP,
     Features,
+    basket_opens,
     features,
 )
 from .base import Histories
@@ -194,12 +195,10 @@ def _examples(
 def _basket_ends(times: np.ndarray | None, offsets: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     """Per cut (an index into the events, inside its user's history): the end of the basket its last input
     event belongs to (the events sharing that timestamp); without timestamps every event is its own basket."""
-    if times is None or not len(times):
+    if not len(cuts):
         return cuts
-    opens = np.ones(len(times), dtype=bool)
-    opens[1:] = times[1:] != times[:-1]
-    opens[offsets[:-1][offsets[:-1] < len(times)]] = True
-    following = np.r_[np.flatnonzero(opens), len(times)]  # per basket: its start, then the end of the last
+    opens = basket_opens(times, offsets, int(offsets[-1]))
+    following = np.r_[np.flatnonzero(opens), len(opens)]  # per basket: its start, then the end of the last
     return following[np.cumsum(opens)[cuts - 1]]
 
 

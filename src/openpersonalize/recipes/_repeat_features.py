@@ -90,13 +90,9 @@ def features(
 def _events(
     row: np.ndarray, inverse: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, times: np.ndarray | None,
 ) -> _Events:
-    """Baskets: a new one opens at each history's first event and wherever the timestamp changes."""
     n = len(row)
-    opens = np.ones(n, dtype=bool)  # the event opens a basket
     stamps = None if times is None else np.asarray(times, dtype=np.float64)
-    if stamps is not None:
-        opens[1:] = stamps[1:] != stamps[:-1]
-        opens[offsets[:-1][offsets[:-1] < n]] = True  # every history's first event
+    opens = basket_opens(stamps, offsets, n)
     numbered = np.cumsum(opens) - 1  # over all histories
     starts = np.flatnonzero(opens)
     firsts = np.minimum(offsets[:-1], n - 1)  # an empty history's entry is never read
@@ -104,6 +100,16 @@ def _events(
     baskets = np.where(lengths > 0, numbered[np.maximum(offsets[1:] - 1, 0)] - numbered[firsts] + 1, 0)
     sizes = np.diff(starts, append=n)
     return _Events(offsets, lengths, stamps, basket, numbered, starts, sizes, baskets, inverse)
+
+
+def basket_opens(stamps: np.ndarray | None, offsets: np.ndarray, n: int) -> np.ndarray:
+    """Per event of the concatenated histories: whether it opens a basket (each history's first event, and
+    wherever the timestamp changes; every event without timestamps)."""
+    opens = np.ones(n, dtype=bool)
+    if stamps is not None and n:
+        opens[1:] = stamps[1:] != stamps[:-1]
+        opens[offsets[:-1][offsets[:-1] < n]] = True
+    return opens
 
 
 def _rank(drow: np.ndarray, last: np.ndarray, n: int) -> np.ndarray:
