@@ -21,6 +21,7 @@ EXPLORATION_SHARE = 0.5  # at explorationWeight 1.0 half the list explores; the 
 EXPLORATION_FROM = 0.5  # explored items take positions in the answer's second half (``explore``; impl. choice)
 # Display scores carry 7 decimals, as AWS's batch output shows them ("scores":[0.0152238, …], spec §8.1).
 DISPLAY_DECIMALS = 7
+DISPLAY_SCALE = 10.0**DISPLAY_DECIMALS
 # Past this many items a cached ranking keeps only its best PARTIAL_RANKING items (sorting a 1M-item vector
 # took ~100 ms per user); a request that finds too few allowed items there falls back to ``top_k``.
 FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
@@ -196,8 +197,20 @@ def softmax_at(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndar
 def display_scores(scores: np.ndarray, picked: np.ndarray, normaliser: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> list[list[float | None]]:
     """``softmax_at`` as the wire shows it: ``DISPLAY_DECIMALS`` decimals, None where there is no score."""
-    values = np.round(softmax_at(scores, picked, normaliser), DISPLAY_DECIMALS)
-    return [[None if v != v else v for v in row] for row in values.tolist()]  # v != v: NaN
+    return [from_units(row) for row in display_units(softmax_at(scores, picked, normaliser))]
+
+
+def display_units(values: np.ndarray) -> np.ndarray:
+    """Softmax values in units of the wire's last decimal, rint(value × 10^DISPLAY_DECIMALS) (NaN stays NaN):
+    what numpy's ``round`` computes before its division, so a list can keep its scores as integers
+    (serving/shortlists.py) and show them with the same bits (``from_units``)."""
+    return np.rint(np.asarray(values, dtype=np.float64) * DISPLAY_SCALE)
+
+
+def from_units(units: np.ndarray) -> list[float | None]:
+    """One row of ``display_units`` as the wire's scores: ``DISPLAY_DECIMALS`` decimals, None for NaN."""
+    values = (np.asarray(units, dtype=np.float64) / DISPLAY_SCALE).tolist()
+    return [None if v != v else v for v in values]  # v != v: NaN
 
 
 # ---- personalized ranking ----------------------------------------------------------------------------------------
@@ -211,7 +224,7 @@ def rank_list(scores: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np
     values = np.where(known, scores[np.maximum(positions, 0)], -np.inf).astype(np.float64)
     order = np.argsort(-values, kind="stable")  # -inf (unknown, unscored) last, in input order
     shown = softmax_at(values[None, :], order[None, :])[0]
-    return order, np.round(shown, DISPLAY_DECIMALS)
+    return order, display_units(shown) / DISPLAY_SCALE
 
 
 # ---- exploration (spec §5.4) -------------------------------------------------------------------------------------

@@ -323,9 +323,7 @@ def _compiled(ctx: RequestContext, record: Record, model: ServedModel) -> Any:
 
 
 def _user_events(module: Any, history: UserHistory) -> Any:
-    return module.UserEvents(
-        item_ids=np.asarray(history.item_ids, dtype=str), event_types=np.asarray(history.event_types, dtype=str),
-    )
+    return module.UserEvents(item_ids=history.item_ids, event_types=history.event_types)  # the filter reads lists
 
 
 def _user_record(catalog: Catalog, user_id: str | None) -> dict[str, Any] | None:

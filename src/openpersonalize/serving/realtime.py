@@ -48,6 +48,7 @@ class UserHistory:
     event_types: list[str]
     timestamps: list[float]
     shown: dict[str, int] = field(default_factory=dict)  # item → times shown (impressions)
+    version: int = 0  # the user's streamed-change counter when read (``GroupHistory.user_version``)
     _unclicked: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     def unclicked_impressions(self) -> dict[str, int]:
@@ -118,12 +119,13 @@ class GroupHistory:
             items, types, times = self._items[lo:hi].tolist(), self._types[lo:hi].tolist(), self._times[lo:hi].tolist()
         tail = self._tail(user_id)
         shown: dict[str, int] = {}
+        version = 0
         if tail is not None:
             with self._lock:
                 items, types, times = items + tail.items, types + tail.types, times + tail.times
-                shown = dict(tail.shown or {})
+                shown, version = dict(tail.shown or {}), tail.changes
         cut = -MAX_EVENTS_PER_USER
-        return UserHistory(items[cut:], types[cut:], times[cut:], shown)
+        return UserHistory(items[cut:], types[cut:], times[cut:], shown, version)
 
     def known_users(self) -> list[str]:
         """Users of the bulk snapshot, most events first (ties in snapshot order)."""

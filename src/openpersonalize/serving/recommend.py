@@ -27,6 +27,8 @@ REASON_PROMOTED, REASON_EXPLORATION, REASON_POPULAR = "Promoted item", "Explorat
 
 MaskFn = Callable[[Catalog], np.ndarray]  # the caller's filter, evaluated against a catalogue
 UNSORTED = np.zeros(0, np.int32)  # the order of a ranking not sorted yet (``_ranking``)
+NO_POOL = np.zeros(0, np.int64)  # a finished answer's exploration pool (read-only, shared)
+NO_POOL.setflags(write=False)
 # An answer explores among at most this many candidates, drawn from a larger pool once per answer: a pool of most
 # of a 1M-item catalogue (every item young) had cost its display scores, 6 ms, on every exploring request.
 EXPLORATION_CANDIDATES = 4096
@@ -91,8 +93,7 @@ def user_scores(model: ServedModel, user_id: str | None, history: UserHistory, c
     size = len(catalog.item_ids)
     if history.item_ids:
         # The history object and the user's streamed-change counter identify this exact history.
-        version = model.history.user_version(user_id or "")
-        key: tuple[Any, ...] = (size, id(model.history), "u", user_id, version)
+        key: tuple[Any, ...] = (size, id(model.history), "u", user_id, history.version)
 
         def compute() -> np.ndarray:
             raw = model.recipe.score_history(
@@ -177,7 +178,7 @@ class Prepared:
     @classmethod
     def final(cls, entries: list[dict[str, Any]], query: Query) -> Prepared:
         """A finished answer, nothing left to draw."""
-        return cls(entries, [], 0, np.zeros(0, np.int64), True, None, None, query.num_results, query)
+        return cls(entries, [], 0, NO_POOL, True, None, None, query.num_results, query)
 
 
 def recommend(model: ServedModel, query: Query, history: UserHistory) -> list[dict[str, Any]]:
@@ -203,7 +204,7 @@ def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
         return shortlisted
     scores, allowed, filter_mask, picked, reasons = _pick(model, query, history)
     n_explore = _slots(model, query)
-    no_pool: tuple[np.ndarray, np.ndarray | None, bool] = (np.zeros(0, np.int64), None, True)
+    no_pool: tuple[np.ndarray, np.ndarray | None, bool] = (NO_POOL, None, True)
     pool, shown, shared = _pool(model, query, history, filter_mask) if n_explore else no_pool
     entries = _render(model, query, scores, allowed, picked, reasons)
     pool_scores = None
@@ -223,7 +224,7 @@ def _shortlisted(model: ServedModel, query: Query, history: UserHistory) -> Prep
             or model.recipe_type != "USER_PERSONALIZATION" or _slots(model, query)):
         return None
     found = model.shortlists.get(user)
-    if found is None or model.history.user_version(user) != 0:
+    if found is None or history.version != 0:
         return None
     kept = np.arange(len(found.items))
     if query.mask is not None:
@@ -235,7 +236,7 @@ def _shortlisted(model: ServedModel, query: Query, history: UserHistory) -> Prep
     kept = kept[: query.num_results]
     shown: list[float | None] = [None] * len(kept)
     if query.with_scores:
-        shown = _unscored_as(query, ranking.display_scores(found.scores[None, :], kept[None, :], found.normaliser)[0])
+        shown = _unscored_as(query, ranking.from_units(found.units[kept]))
     return Prepared.final(_entries(model, query, found.items[kept].tolist(), shown, {}), query)
 
 
@@ -415,6 +416,8 @@ def _entries(model: ServedModel, query: Query, picked: list[int], shown: list[fl
              ) -> list[dict[str, Any]]:
     catalog = model.catalog
     names = catalog.item_ids[np.asarray(picked, dtype=np.int64)].tolist()
+    if not reasons and not query.metadata_columns:  # the usual answer: a third of the time of ``_entry`` per item
+        return [{"itemId": name} if score is None else {"itemId": name, "score": score} for name, score in zip(names, shown, strict=True)]
     return [_entry(catalog, query, index, name, score, reasons.get(index)) for index, name, score in zip(picked, names, shown, strict=True)]
 
 

@@ -2,11 +2,12 @@
 
 Most runtime traffic is users whose answer is not cached yet: their first request since the model loaded.
 Scoring the catalogue for one user costs about a millisecond (the neighbour vote dominates); a request that
-finds the user's ``SHORTLIST_LENGTH`` best items, their raw scores and the softmax normaliser of the whole row
-here only masks that list with its filter. The lists are computed from the same histories, by the same batch
-scoring, as a request would score them (``final_scores`` gives each row what a one-row call gives), so the
-answer is the same; a user whose history changed since the snapshot (a streamed event, an impression) is
-scored afresh, as is a request the list cannot answer (a filter that leaves too few of its items).
+finds the user's ``SHORTLIST_LENGTH`` best items and the scores they show (the softmax over the whole row, in
+units of the wire's last decimal) here only masks that list with its filter. The lists are computed from the
+same histories, by the same batch scoring, as a request would score them (``final_scores`` gives each row what
+a one-row call gives), so the answer is the same; a user whose history changed since the snapshot (a streamed
+event, an impression) is scored afresh, as is a request the list cannot answer (a filter that leaves too few
+of its items).
 
 Memory is bounded by ``OPENPERSONALIZE_SHORTLIST_BYTES`` per served model: the users with the most events
 come first, the rest are scored on request as before. The build keeps one core busy for users × a batch row's
@@ -30,17 +31,17 @@ from .realtime import GroupHistory
 log = logging.getLogger("openpersonalize.serving")
 SHORTLIST_LENGTH = 256  # ten lists of 25 even when a filter removes most of a user's best items
 CHUNK_CELLS = 4 * 2**20  # scores computed at once (users × catalogue floats): 16 MB
-BYTES_PER_USER = SHORTLIST_LENGTH * 8 + 160  # positions and scores, plus the dictionary entry
+BYTES_PER_USER = SHORTLIST_LENGTH * 8 + 160  # positions and shown scores, plus the dictionary entry
 
 
 @dataclass(frozen=True, slots=True)
 class Shortlist:
     """One user's best items: catalogue positions best first (ties to the lower position, as ``ranking.top_k``),
-    their raw scores, and the softmax normaliser (peak, total) over every item the user's row scores."""
+    and the scores they show, ``ranking.display_units`` of the softmax over every item the user's row scores
+    (kept rounded: a request then only divides, and a float32 holds 10^7 units exactly)."""
 
     items: np.ndarray
-    scores: np.ndarray
-    normaliser: tuple[np.ndarray, np.ndarray]
+    units: np.ndarray
     complete: bool  # the list holds every item the row scores: a filter can leave no better item outside
 
 
@@ -60,9 +61,7 @@ class Shortlists:
         self.budget_bytes = budget_bytes
         self._rows: dict[str, int] = {}
         self._items = np.zeros((0, SHORTLIST_LENGTH), np.int32)
-        self._scores = np.zeros((0, SHORTLIST_LENGTH), np.float32)
-        self._peaks = np.zeros(0)
-        self._totals = np.zeros(0)
+        self._units = np.zeros((0, SHORTLIST_LENGTH), np.float32)
         self._stopped = threading.Event()
         self.done = threading.Event()  # set when the build has finished (or stopped)
         self.hits = self.misses = 0  # answers read off a list / listed users scored anyway (recommend.py counts)
@@ -76,11 +75,10 @@ class Shortlists:
             return None
         items = self._items[row]
         found = items[items >= 0]
-        return Shortlist(found, self._scores[row, : len(found)], (self._peaks[row : row + 1], self._totals[row : row + 1]),
-                         len(found) < SHORTLIST_LENGTH)
+        return Shortlist(found, self._units[row, : len(found)], len(found) < SHORTLIST_LENGTH)
 
     def stats(self) -> CacheStats:
-        weight = self._items.nbytes + self._scores.nbytes + self._peaks.nbytes + self._totals.nbytes
+        weight = self._items.nbytes + self._units.nbytes
         return CacheStats("shortlists", len(self._rows), weight, self.hits, self.misses, 0)
 
     def stop(self) -> None:
@@ -108,16 +106,15 @@ class Shortlists:
 
     def _allocate(self, count: int) -> None:
         self._items = np.full((count, SHORTLIST_LENGTH), -1, np.int32)
-        self._scores = np.zeros((count, SHORTLIST_LENGTH), np.float32)
-        self._peaks, self._totals = np.zeros(count), np.zeros(count)
+        self._units = np.zeros((count, SHORTLIST_LENGTH), np.float32)
 
     def _fill(self, start: int, users: list[str], recipe: Recipe, history: GroupHistory) -> None:
         scores = recipe.final_scores(_histories(recipe, history, users))
         top = ranking.top_k(scores, SHORTLIST_LENGTH)
         stop = start + len(users)
         self._items[start:stop, : top.shape[1]] = top
-        self._scores[start:stop, : top.shape[1]] = np.take_along_axis(scores, np.maximum(top, 0), axis=1)
-        self._peaks[start:stop], self._totals[start:stop] = ranking.softmax_normaliser(scores)
+        # the softmax over each whole row, as a scored request shows it (recommend._display)
+        self._units[start:stop, : top.shape[1]] = ranking.display_units(ranking.softmax_at(scores, top))
         for offset, user in enumerate(users):  # published last: a reader never sees a half-written row
             self._rows[user] = start + offset
 
