@@ -83,15 +83,19 @@ def poll(describe: Callable[[], dict[str, Any]], timeout: float = 600, interval:
         time.sleep(interval)
 
 
-def wait_for_shortlists(port: int, users: int, timeout: float = 900.0) -> float:
-    """Seconds until the served model's shortlists cover every user (serving/shortlists.py, /metrics)."""
+def wait_for_shortlists(port: int, users: int, timeout: float = 900.0, settle: int = 0) -> float:
+    """Seconds until the served model's shortlists cover ``users`` users (serving/shortlists.py, /metrics); with
+    ``settle``, also until that many polls in a row report the same count (several processes: each answers a
+    poll with its own count, so the builds of all of them have ended)."""
     started = time.monotonic()
+    seen: list[float] = []
     while time.monotonic() - started < timeout:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             text = response.read().decode()
         listed = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                   if line.startswith('openpersonalize_cache_entries{cache="shortlists"}')]
-        if listed and listed[0] >= users:
+        seen = (seen + listed[:1])[-max(settle, 1):]
+        if listed and listed[0] >= users and len(seen) >= settle and len(set(seen)) == 1:
             return time.monotonic() - started
         time.sleep(1.0)
     raise RuntimeError("the shortlists did not cover every user in time")

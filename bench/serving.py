@@ -13,8 +13,8 @@ same 2 cores. Rows:
 - cache hits: users drawn from 500, each already answered once;
 - first visits to a campaign with the default exploration (every answer draws new slots, no shortlist);
 - a bare Starlette no-op endpoint on the same uvicorn stack, in the same run: the framework's ceiling;
-- live sessions again on ``serve --workers 2`` (the same data; each process keeps its own shortlists and
-  follows the one event log), which puts the second core to work on the fresh scorings.
+- first visits and live sessions again on ``serve --workers 2`` (the same data; each process keeps its own
+  shortlists and follows the one event log), which puts the second core to work.
 
     .venv/bin/python bench/serving.py [--users 20000] [--items 10000] [--interactions 1000000] [--seconds 5]
 """
@@ -159,7 +159,7 @@ def main() -> None:
             server.terminate()
             server.wait(30)
             server = start_server(folder / "data", port, args=("--workers", "2"))
-            rows["live sessions, serve --workers 2"] = two_workers(port, deployed, users, items, args)
+            rows.update(two_workers(port, deployed, users, items, args))
         finally:
             server.terminate()
             noop.terminate()
@@ -195,9 +195,9 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
     def session(subset: list[str], results: int) -> list[tuple[str, bytes]]:
         return _sessions(deployed, items, subset, results, load if results == 25 else latency)
 
+    quiet, live = split_users(users)  # events are streamed for ``live`` only: ``quiet`` stay shortlisted
     kept = min(MIXED_USERS, len(users) // 5)  # a small --users run keeps most users for the other rows
     mixed_users, users = users[-kept:], users[:-kept]
-    half = len(users) // 2
     hot = users[:500]
     noop = [("/recommendations", _body(userId=u)) for u in users[:1000]]
     rows: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
@@ -209,9 +209,10 @@ def measure_rows(port: int, noop_port: int, deployed: Deployed, users: list[str]
     rows["mixed: 1 pair in 10 a live session, the rest first visits"] = (
         _wrk.run(port, mixed(deployed, mixed_users[:split], items, load), connections=load, once=True),
         _wrk.run(port, mixed(deployed, mixed_users[split:], items, latency), connections=latency, once=True))
+    split = len(live) * 3 // 4
     rows["live sessions: PutEvents + GetRecommendations, same user"] = (
-        _wrk.run(port, session(users[:half], 25), connections=load, once=True),
-        _wrk.run(port, session(users[half:], 23), connections=latency, once=True))
+        _wrk.run(port, session(live[:split], 25), connections=load, once=True),
+        _wrk.run(port, session(live[split:], 23), connections=latency, once=True))
     _wrk.run(port, recs(hot, 22), connections=load, once=True)  # every hot user answered once
     rows["cache hits (500 users, answered before)"] = (_wrk.run(port, recs(hot, 22), connections=load, seconds=args.seconds),
                                                       _wrk.run(port, recs(hot, 22), connections=latency, seconds=args.seconds))
@@ -234,22 +235,38 @@ def mixed(deployed: Deployed, users: list[str], items: list[str], connections: i
     return _by_connection(pairs, connections)
 
 
+def split_users(users: list[str]) -> tuple[list[str], list[str]]:
+    """The users left without streamed events (shortlisted, for the 2-process first visits) and the rest."""
+    kept = min(MIXED_USERS, len(users) // 5)  # the mixed row's users
+    users = users[:-kept]
+    return users[: len(users) // 2], users[len(users) // 2 :]
+
+
 def two_workers(port: int, deployed: Deployed, users: list[str], items: list[str], args: argparse.Namespace
-                ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Live sessions on the 2-process server: each process loads the campaign (model, histories, the event log's
-    rows since the snapshot) on its first request, which took over wrk's 10 s timeout on a loaded machine, so
-    warm-up passes run until one answers everything within a second; the users' histories changed in the earlier
-    rows, so every answer is scored afresh, as in a live session."""
-    warm = [("/recommendations", _body(campaignArn=deployed.campaign, userId=u, numResults=5)) for u in users[:64]]
+                ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """First visits and live sessions on the 2-process server. Each process loads the campaign (model,
+    histories, the event log's rows since the snapshot) on its first request, which took over wrk's 10 s timeout
+    on a loaded machine, so warm-up passes run until one answers everything within a second, and then builds its
+    own shortlists. First visits go to the users without streamed events; the live sessions' users had events
+    in the earlier rows, so every answer is scored afresh, as in a live session."""
+    quiet, live = split_users(users)
+    warm = [("/recommendations", _body(campaignArn=deployed.campaign, userId=u, numResults=5)) for u in live[:64]]
     for _ in range(10):  # new connections each pass, spread over both processes, until both have loaded the model
         passed = _wrk.run(port, warm, connections=args.connections, once=True)
         if not passed["errors"] and passed["p99"] < 1000:
             break
-    half = len(users) // 2
-    shifted = items[len(items) // 2 :] + items[: len(items) // 2]  # other items than the earlier sessions sent
+    wait_for_shortlists(port, len(quiet), settle=8)  # /metrics answers from either process: both must be done
     load, latency = args.connections, args.latency_connections
-    return (_wrk.run(port, _sessions(deployed, shifted, users[:half], 25, load), connections=load, once=True),
-            _wrk.run(port, _sessions(deployed, shifted, users[half:], 23, latency), connections=latency, once=True))
+    rows = {}
+    rows["random users, EXCLUDE filter, first visits, serve --workers 2"] = (
+        _wrk.run(port, [_recommendation(deployed, u, 21) for u in quiet], connections=load, once=True),
+        _wrk.run(port, [_recommendation(deployed, u, 20) for u in quiet], connections=latency, once=True))
+    shifted = items[len(items) // 2 :] + items[: len(items) // 2]  # other items than the earlier sessions sent
+    split = len(live) * 3 // 4
+    rows["live sessions, serve --workers 2"] = (
+        _wrk.run(port, _sessions(deployed, shifted, live[:split], 25, load), connections=load, once=True),
+        _wrk.run(port, _sessions(deployed, shifted, live[split:], 23, latency), connections=latency, once=True))
+    return rows
 
 
 def _sessions(deployed: Deployed, items: list[str], users: list[str], results: int, connections: int
