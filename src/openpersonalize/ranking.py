@@ -118,13 +118,18 @@ def _narrowed(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nd
 def _settle_ties(scores: np.ndarray, part: np.ndarray) -> np.ndarray:
     """``argpartition`` keeps an arbitrary few of the items tied with the k-th best; keep the lowest positions
     instead, so every path agrees (a popularity fallback ties often). Rows are sorted by position."""
-    kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
-    kept = (np.take_along_axis(scores, part, axis=1) == kth[:, None]).sum(axis=1)
+    picked = np.take_along_axis(scores, part, axis=1)
+    kth = picked.min(axis=1)
+    kept = (picked == kth[:, None]).sum(axis=1)
     tied = (scores == kth[:, None]).sum(axis=1)
-    for row in np.flatnonzero((kept < tied) & np.isfinite(kth)):  # -inf ties become -1 padding anyway
-        above = np.flatnonzero(scores[row] > kth[row])
-        level = np.flatnonzero(scores[row] == kth[row])[: part.shape[1] - len(above)]
-        part[row] = np.sort(np.concatenate([above, level]))
+    rows = np.flatnonzero((kept < tied) & np.isfinite(kth))  # -inf ties become -1 padding anyway
+    if len(rows):  # all at once: a loop over rows was half of a batch's top-k (a blend ties many items at 0)
+        unsettled, level = scores[rows], kth[rows, None]
+        above = unsettled > level
+        tie = unsettled == level
+        wanted = part.shape[1] - above.sum(axis=1, keepdims=True)  # < the ties: kth is among the k best
+        keep = above | (tie & (np.cumsum(tie, axis=1) <= wanted))
+        part[rows] = np.nonzero(keep)[1].reshape(len(rows), part.shape[1])  # k per row, by position
     return part
 
 

@@ -40,8 +40,8 @@ def test_recommendation_ids_are_remembered_and_logged(serving: ServingState, tmp
     rid = serving.remember(CAMPAIGN, ["i1", "i2"], durable=True)
     transient = serving.remember(CAMPAIGN, ["i3"], durable=False)  # a group without a metric attribution
     assert rid.startswith("RID-") and len(rid) <= 40  # the events API's recommendationId limit (spec §3.1)
-    assert serving.recalled(rid) == (CAMPAIGN, ["i1", "i2"]) and serving.recalled("RID-other") is None
-    assert serving.recalled(transient) == (CAMPAIGN, ["i3"])  # implicit impressions still see it
+    assert serving.recalled(rid) == (CAMPAIGN, ("i1", "i2")) and serving.recalled("RID-other") is None
+    assert serving.recalled(transient) == (CAMPAIGN, ("i3",))  # implicit impressions still see it
     serving.close()
     assert DataStore(tmp_path / "data").recommendations.sources([rid, transient]) == {rid: CAMPAIGN}
 

@@ -8,6 +8,7 @@ second, and the model it switches to is already loaded by then (campaigns.finish
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -51,17 +52,17 @@ def get_recommendations(ctx: RequestContext, params: dict[str, Any]) -> dict[str
     key = _answer_key(ctx, campaign, model, params)
     found = state.answers.get(key) if key is not None else None
     if found is None:
-        found = answers.Answer.of(_prepare(ctx, params, campaign, model))
+        found = answers.of(_prepare(ctx, params, campaign, model))
         if key is not None:
             state.answers.put(key, found)
-    if found.encoded is not None:
-        return {"itemList": found.encoded, "recommendationId": _remember(ctx, campaign, model, found.item_ids)}
-    assert found.prepared is not None  # an answer without its encoded list draws slots per request
+    if not isinstance(found, answers.Drawn):
+        encoded, item_ids, _ = found
+        return {"itemList": encoded, "recommendationId": _remember(ctx, campaign, model, item_ids)}
     items = recommend.explore(model, found.prepared)  # this request's exploration slots
     return {"itemList": items, "recommendationId": _remember(ctx, campaign, model, [i["itemId"] for i in items])}
 
 
-def _remember(ctx: RequestContext, source: Record, model: ServedModel, item_ids: list[str]) -> str:
+def _remember(ctx: RequestContext, source: Record, model: ServedModel, item_ids: Sequence[str]) -> str:
     """The answer's recommendationId. It reaches the recommendation log only where the dataset group has a metric
     attribution, whose reports are the log's only reader: writing every answer costs about 12 µs of a cached
     request's 100 (bench/serving.py)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import orjson
@@ -46,7 +46,7 @@ class RecommendationLog:
         self._stop = threading.Event()
         self._hour = -1
 
-    def append(self, recommendation_id: str, source_arn: str, item_ids: list[str]) -> None:
+    def append(self, recommendation_id: str, source_arn: str, item_ids: Sequence[str]) -> None:
         """Record one answer (written within ``flush_seconds``)."""
         entry = (recommendation_id, source_arn, item_ids, time.time())  # encoded by the writer, off the request
         with self._lock:

@@ -22,24 +22,35 @@ CACHE_BYTES = 64 * 2**20  # about 25k answers of 25 items (~2.6 kB each)
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """One cached answer: the prepared part, and its encoded item list when nothing is drawn per request."""
+class Drawn:
+    """An answer whose every request draws exploration slots from its prepared part."""
 
-    prepared: Prepared | None  # kept only when each request draws exploration slots from it
-    encoded: orjson.Fragment | None  # the itemList as JSON, when nothing is drawn per request
-    item_ids: list[str]  # for the recommendationId's implicit impressions
+    prepared: Prepared
     size: int
 
-    @classmethod
-    def of(cls, prepared: Prepared) -> Answer:
-        if prepared.n_explore:
-            own = (0 if prepared.pool_shared else prepared.pool.nbytes) + (0 if prepared.shown is None else prepared.shown.nbytes)
-            own += 0 if prepared.pool_scores is None else prepared.pool_scores.nbytes
-            return cls(prepared, None, [], 512 * len(prepared.entries) + own)
-        encoded = orjson.dumps(prepared.entries)
-        ids = [item["itemId"] for item in prepared.entries]
-        # the entries' dicts are not kept: they weighed several times the encoded list (bench/soak.py)
-        return cls(None, orjson.Fragment(encoded), ids, len(encoded) + 64 * len(ids))
+
+# An answer with nothing to draw: (the itemList as JSON, its item ids for the recommendationId's implicit
+# impressions, its weight). A plain tuple of bytes and strings, which the garbage collector stops tracking: 20k
+# cached answers held as objects with lists were 100k tracked objects, and every full collection walked them
+# for 35–90 ms while requests waited (bench/serving.py's p99).
+Encoded = tuple[orjson.Fragment, tuple[str, ...], int]
+Answer = Drawn | Encoded
+
+
+def of(prepared: Prepared) -> Answer:
+    """The answer to keep for a prepared one."""
+    if prepared.n_explore:
+        own = (0 if prepared.pool_shared else prepared.pool.nbytes) + (0 if prepared.shown is None else prepared.shown.nbytes)
+        own += 0 if prepared.pool_scores is None else prepared.pool_scores.nbytes
+        return Drawn(prepared, 512 * len(prepared.entries) + own)
+    encoded = orjson.dumps(prepared.entries)
+    ids = tuple(item["itemId"] for item in prepared.entries)
+    # the entries' dicts are not kept: they weighed several times the encoded list (bench/soak.py)
+    return orjson.Fragment(encoded), ids, len(encoded) + 64 * len(ids)
+
+
+def weight(answer: Answer) -> int:
+    return answer.size if isinstance(answer, Drawn) else answer[2]
 
 
 def frozen(value: Any) -> bytes | None:

@@ -293,7 +293,7 @@ def _context_popularity(frame: pl.DataFrame) -> dict[tuple[str, str], dict[str, 
 
 # ---- the PutEvents hook (called by control/events.py) ---------------------------------------------------------
 
-Recalled = Callable[[str], "tuple[str, list[str]] | None"]  # recommendationId → (source ARN, item ids shown)
+Recalled = Callable[[str], "tuple[str, tuple[str, ...]] | None"]  # recommendationId → (source ARN, item ids shown)
 
 
 def annotate_events(events: list[dict[str, Any]], rows: list[dict[str, Any]], columns: set[str], recalled: Recalled) -> None:

@@ -10,14 +10,14 @@ reads control's state.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from ..data.metadata import Record, Store
 from ..data.store import DataStore
 from ..ids import new_uuid
 from .actions import ActionServing
-from .answers import CACHE_BYTES, Answer
+from .answers import CACHE_BYTES, Answer, weight
 from .cache import BoundedCache, CacheStats
 from .models import ModelCache
 from .realtime import MAX_USERS
@@ -47,8 +47,8 @@ class ServingState:
         self.records: BoundedCache[str, tuple[float, Record | None]] = BoundedCache("records", MAX_RECORDS)
         self.facts: BoundedCache[Hashable, tuple[float, bool]] = BoundedCache("facts", MAX_RECORDS)
         self.filters: BoundedCache[tuple[str, str], Any] = BoundedCache("filters", MAX_FILTERS)
-        self.answers: BoundedCache[AnswerKey, Answer] = BoundedCache("answers", CACHE_BYTES, weigh=lambda a: a.size)
-        self.recent: BoundedCache[str, tuple[str, list[str]]] = BoundedCache("recommendations", MAX_RECENT_RECOMMENDATIONS)
+        self.answers: BoundedCache[AnswerKey, Answer] = BoundedCache("answers", CACHE_BYTES, weigh=weight)
+        self.recent: BoundedCache[str, tuple[str, tuple[str, ...]]] = BoundedCache("recommendations", MAX_RECENT_RECOMMENDATIONS)
         self.log = data.recommendations
         self.trackers: BoundedCache[str, str] = BoundedCache("trackers", MAX_TRACKERS)
         self.action_trackers: BoundedCache[str, str] = BoundedCache("action_trackers", MAX_TRACKERS)
@@ -72,10 +72,12 @@ class ServingState:
 
     # ---- recommendation ids ----------------------------------------------------------------------------------
 
-    def remember(self, source_arn: str, item_ids: list[str], *, durable: bool) -> str:
-        """A new ``recommendationId`` ("RID-" + UUID, spec §3.1), kept with its source and items; ``durable``
-        also writes it to the recommendation log (for metric attribution, which outlives this process)."""
+    def remember(self, source_arn: str, item_ids: Sequence[str], *, durable: bool) -> str:
+        """A new ``recommendationId`` ("RID-" + UUID, spec §3.1), kept with its source and items (a tuple of
+        strings: the garbage collector does not track it, see serving/answers.py); ``durable`` also writes it to
+        the recommendation log (for metric attribution, which outlives this process)."""
         rid = f"RID-{new_uuid()}"
+        item_ids = tuple(item_ids)
         self.recent.put(rid, (source_arn, item_ids))
         if durable:
             self.log.append(rid, source_arn, item_ids)
@@ -91,7 +93,7 @@ class ServingState:
         self.facts.put(key, (now, value))
         return value
 
-    def recalled(self, recommendation_id: str) -> tuple[str, list[str]] | None:
+    def recalled(self, recommendation_id: str) -> tuple[str, tuple[str, ...]] | None:
         """(source ARN, item ids) of a recommendation this process made recently."""
         return self.recent.get(recommendation_id)
 
