@@ -292,6 +292,8 @@ class SequentialLinear(Recipe):
 
     def _score(self, histories: Histories) -> np.ndarray:
         columns, scores, fill = self._compact(histories)
+        if len(columns) == int(self.n_items_):  # sorted and distinct: every item, in order (a batch's usual case)
+            return np.asarray(scores, dtype=np.float32)
         full = np.empty((len(histories), int(self.n_items_)), np.float32)
         full[:] = fill
         full[:, columns] = scores
@@ -473,5 +475,7 @@ def _merged(vocabulary: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _unit_rows(scores: np.ndarray) -> np.ndarray:
-    """Scale every row to mean absolute value 1, so two models' scores can be added."""
-    return scores / np.maximum(np.abs(scores).mean(axis=1, keepdims=True), 1e-12)
+    """Scale every row to mean absolute value 1, so two models' scores can be added; in place (callers pass a
+    product just made: a batch's rows are its largest arrays)."""
+    scores /= np.maximum(np.abs(scores).mean(axis=1, keepdims=True), 1e-12)
+    return scores
