@@ -158,3 +158,14 @@ def test_promotions_take_the_best_eligible_items_even_unscored_ones() -> None:
     answer, promoted = ranking.promote([0, 1, 2, 4], scores, eligible, 2, 4, rng)
     assert promoted == [2, 3]  # the scored one first, then the unscored one
     assert sorted(answer) == [0, 1, 2, 3] and [x for x in answer if x in (0, 1)] == [0, 1]
+
+
+def test_a_top_k_under_a_mask_is_read_off_the_best_items_as_masking_first_gives_it() -> None:
+    rng = np.random.default_rng(4)
+    for size, k in ((50, 10), (5000, 25), (300_000, 25)):
+        scores = rng.integers(0, 40, size).astype(np.float32)  # ties everywhere, the cut included
+        scores[rng.random(size) < 0.3] = -INF
+        for share in (1.0, 0.9, 0.01, 0.0):
+            allowed = rng.random(size) < share
+            expected = ranking.top_k(np.where(allowed, scores, -INF), k)
+            np.testing.assert_array_equal(ranking.top_k_allowed(scores, allowed, k), expected[expected >= 0])

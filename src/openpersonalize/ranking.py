@@ -25,6 +25,7 @@ DISPLAY_SCALE = 10.0**DISPLAY_DECIMALS
 # Past this many items a cached ranking keeps only its best PARTIAL_RANKING items (sorting a 1M-item vector
 # took ~100 ms per user); a request that finds too few allowed items there falls back to ``top_k``.
 FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
+HEAD_EXTRA = 64  # a top-k under a mask reads the best 4k + 64 items first (``top_k_ranked``, ``top_k_allowed``)
 _SAMPLE_STRIDE = 16  # ``top_k`` on a long row reads a threshold off every 16th score first
 _NARROW_WIDTH = 64  # rows this many times longer than k are narrowed by such a threshold
 SECONDS_PER_DAY = 86400.0
@@ -159,13 +160,26 @@ def top_k_ranked(ranking: Ranking, allowed: np.ndarray, k: int) -> np.ndarray:
     """``top_k`` of the scores where ``allowed``, read off a cached ranking (most requests find their k allowed
     items near its top)."""
     order = ranking.order
-    head = 4 * k + 64
+    head = HEAD_EXTRA + 4 * k
     found = order[:head][allowed[order[:head]]]
     if len(found) < k:
         found = order[allowed[order]]
     if len(found) >= k or len(ranking.scores) <= FULL_RANKING_LIMIT:  # a full ranking holds every allowed item
         return found[:k].astype(np.int64)
     picked = top_k(np.where(allowed, ranking.scores, -np.inf), k)
+    return picked[picked >= 0]
+
+
+def top_k_allowed(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+    """``top_k`` of one row's scores where ``allowed``, without -1 padding, read off the row's best items first:
+    the allowed ones among them come in the same order, and most requests find their k there. Masking the whole
+    row first cost 3 ms at 1M items, where the items a model cannot score leave a scattered third of the mask
+    false (``np.where`` mispredicts its branch on every other item)."""
+    head = top_k(scores, HEAD_EXTRA + 4 * k)
+    found = head[head >= 0]
+    if len(found) < len(head) or np.count_nonzero(allowed[found]) >= k:  # short of finite scores: every one is here
+        return found[allowed[found]][:k]
+    picked = top_k(np.where(allowed, scores, -np.inf), k)
     return picked[picked >= 0]
 
 

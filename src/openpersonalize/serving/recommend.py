@@ -294,8 +294,7 @@ def _top(model: ServedModel, scores: np.ndarray, allowed: np.ndarray, k: int) ->
     ranked = _ranking(model, scores, sorted_order=True)
     if ranked is not None and ranked.order is not UNSORTED:
         return ranking.top_k_ranked(ranked, allowed, k).tolist()
-    picked = ranking.top_k(np.where(allowed, scores, -np.inf), k)
-    return picked[picked >= 0].tolist()
+    return ranking.top_k_allowed(scores, allowed, k).tolist()
 
 
 def _slots(model: ServedModel, query: Query) -> int:
