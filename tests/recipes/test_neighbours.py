@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from openpersonalize.ranking import largest
+from openpersonalize.recipes import _neighbours
 from openpersonalize.recipes._neighbours import PositionIndex, neighbour_events
 from openpersonalize.recipes.base import Recipe
 from openpersonalize.recipes.sequential import _decay, _lagged
@@ -79,7 +81,9 @@ def _sparse_product_votes(index: PositionIndex, queries: sp.csr_matrix, count: i
     return np.asarray((nearest @ index.values).todense(), dtype=np.float32)
 
 
-def test_the_vote_equals_the_sparse_products_bit_for_bit() -> None:
+@pytest.mark.parametrize("dense_share", [0, 10**9])  # rank the touched positions / every position
+def test_the_vote_equals_the_sparse_products_bit_for_bit(dense_share: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_neighbours, "DENSE_SHARE", dense_share)
     rng = np.random.default_rng(4)
     width = 60
     # short sequences over a skewed catalogue: many positions hold the same single-item key, so similarities tie

@@ -29,6 +29,9 @@ MAX_EVENTS = 1_000_000
 # so the work halves, and the older items weigh e^-2 and less. ml-1m per user 7.8 → 5.3 ms, NDCG@10 0.1768 both
 # (ml-latest-small 0.2403 → 0.2405); the newest 5 lost 0.001.
 QUERY_LAGS = 10
+# A query whose inverted lists hold at least 1/DENSE_SHARE as many entries as there are positions ranks every
+# position's similarity (``PositionIndex._nearest``); a smaller one ranks the positions it touched.
+DENSE_SHARE = 8
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,14 @@ class PositionIndex:
             found = keys.indices[lo:hi]
             np.add.at(sums, found, keys.data[lo:hi] * weight)  # unbuffered: a third of ``sums[found] += ...``
             runs.append(found)
+        if DENSE_SHARE * sum(len(run) for run in runs) >= len(sums):
+            # A query of popular items touches a large share of all positions (a quarter, on the serving bench):
+            # the similarity of every position then costs less than merging the runs and gathering the touched
+            # ones (0.59 against 1.14 ms per query). Untouched positions score 0, below every touched one; they
+            # are chosen only when fewer than ``count`` were touched, and vote with weight 0, which adds nothing.
+            sums *= self.inverse_norms
+            keep = ranking.largest(sums, count)
+            return keep, sums[keep]
         positions = np.sort(np.concatenate(runs), kind="stable")  # a merge of ≤ QUERY_LAGS sorted runs
         first = np.empty(len(positions), dtype=bool)
         first[:1] = True
