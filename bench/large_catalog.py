@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=300, help="users for recall@25 and the HTTP passes")
     parser.add_argument("--visits", type=int, default=3000, help="users per first-visit pass (two passes)")
     parser.add_argument("--shortlist-mib", type=int, default=512, help="the server's OPENPERSONALIZE_SHORTLIST_BYTES "
-                        "in MiB: 512 holds every user's shortlist at 200k users")
+                        "in MiB (the server's default): 512 holds every user's shortlist at 200k users")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it; a second run there serves and "
