@@ -128,7 +128,7 @@ def _settle_ties(scores: np.ndarray, part: np.ndarray) -> np.ndarray:
         unsettled, level = scores[rows], kth[rows, None]
         above = unsettled > level
         tie = unsettled == level
-        wanted = part.shape[1] - above.sum(axis=1, keepdims=True)  # < the ties: kth is among the k best
+        wanted = part.shape[1] - above.sum(axis=1, keepdims=True)  # ties kept per row (fewer than it has)
         keep = above | (tie & (np.cumsum(tie, axis=1) <= wanted))
         part[rows] = np.nonzero(keep)[1].reshape(len(rows), part.shape[1])  # k per row, by position
     return part

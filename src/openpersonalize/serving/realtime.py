@@ -265,8 +265,8 @@ def _impressions(row: dict[str, Any]) -> list[str]:
 
 def _shared_strings(values: pl.Series) -> np.ndarray:
     """The column as an object array holding one str per distinct value: a request's slice of it becomes a list
-    without making strings (a fixed-width unicode array made 3 per event, a tenth of a first visit's time), and
-    it weighs 8 bytes per event."""
+    without making a string per event (a fixed-width unicode array did: 1.3 → 0.3 µs for 50 events), and it
+    weighs 8 bytes per event."""
     distinct = values.unique(maintain_order=True)
     codes = values.cast(pl.Enum(distinct)).to_physical().to_numpy()
     return np.asarray(distinct.to_list(), dtype=object)[codes]
