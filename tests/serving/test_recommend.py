@@ -108,7 +108,7 @@ def test_a_large_pool_is_sampled_once_per_answer_and_weighted_by_impressions(mon
         seen |= names
     assert len(seen) > 3
     user = model.history.get("u1")
-    pool = prepared.pool
+    pool = np.sort([p for p in everything if model.catalog.item_ids[p] not in set(user.item_ids)][:3])  # never clicked
     shown = UserHistory(user.item_ids, user.event_types, user.timestamps,
                         {str(model.catalog.item_ids[pool[1]]): 4, "not-an-item": 2})
     counts = recommend._shown_counts(model.catalog, shown, pool)
