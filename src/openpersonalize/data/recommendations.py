@@ -39,7 +39,7 @@ class RecommendationLog:
         self.root = root
         self.retention_seconds = retention_seconds
         self.flush_seconds = flush_seconds
-        self._buffer: list[tuple[str, str, list[str], float]] = []
+        self._buffer: list[tuple[str, str, Sequence[str], float]] = []
         self._lock = threading.Lock()  # guards _buffer and _writer
         self._write_lock = threading.Lock()  # one flush at a time, so lines keep their order
         self._writer: threading.Thread | None = None
@@ -114,5 +114,5 @@ class RecommendationLog:
         self.flush()
 
 
-def _line(recommendation_id: str, source_arn: str, item_ids: list[str], at: float) -> bytes:
+def _line(recommendation_id: str, source_arn: str, item_ids: Sequence[str], at: float) -> bytes:
     return orjson.dumps({"id": recommendation_id, "source": source_arn, "items": item_ids, "at": at}) + b"\n"

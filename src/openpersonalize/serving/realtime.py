@@ -310,7 +310,7 @@ def annotate_events(events: list[dict[str, Any]], rows: list[dict[str, Any]], co
             found = recalled(rid)
             if found is not None:
                 source = found[0]
-                shown = shown or found[1]
+                shown = shown or list(found[1])
         if not shown:
             continue
         row["$impression"] = "|".join(shown)
