@@ -226,6 +226,11 @@ def display_units(values: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(values, dtype=np.float64) * DISPLAY_SCALE)
 
 
+def rounded(values: np.ndarray) -> np.ndarray:
+    """Softmax values as the wire shows them, ``DISPLAY_DECIMALS`` decimals (NaN stays NaN)."""
+    return display_units(values) / DISPLAY_SCALE
+
+
 def from_units(units: np.ndarray) -> list[float | None]:
     """One row of ``display_units`` as the wire's scores: ``DISPLAY_DECIMALS`` decimals, None for NaN."""
     values = (np.asarray(units, dtype=np.float64) / DISPLAY_SCALE).tolist()
@@ -243,7 +248,7 @@ def rank_list(scores: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np
     values = np.where(known, scores[np.maximum(positions, 0)], -np.inf).astype(np.float64)
     order = np.argsort(-values, kind="stable")  # -inf (unknown, unscored) last, in input order
     shown = softmax_at(values[None, :], order[None, :])[0]
-    return order, display_units(shown) / DISPLAY_SCALE
+    return order, rounded(shown)
 
 
 # ---- exploration (spec §5.4) -------------------------------------------------------------------------------------

@@ -209,8 +209,7 @@ def prepare(model: ServedModel, query: Query, history: UserHistory) -> Prepared:
     entries = _render(model, query, scores, allowed, picked, reasons)
     pool_scores = None
     if n_explore and query.with_scores:  # computed once per answer, so each request's draw only looks them up
-        pool_scores = np.round(ranking.softmax_at(scores[None, :], pool[None, :], _normaliser(model, scores))[0],
-                               ranking.DISPLAY_DECIMALS)
+        pool_scores = ranking.rounded(ranking.softmax_at(scores[None, :], pool[None, :], _normaliser(model, scores))[0])
     light = replace(query, mask=None, context={})  # kept with the answer: no filter closure, no user data
     return Prepared(entries, picked, n_explore, pool, shared, shown, pool_scores, query.num_results, light)
 
