@@ -86,6 +86,20 @@ def test_display_scores_are_a_softmax_over_the_finite_scores_rounded_for_the_wir
     assert ranking.display_scores(scores, np.array([[0, 1]]), (peak, total_cached))[0] == shown[:2]
 
 
+@pytest.mark.parametrize("width", [7, 5_000, 8_191, 8_193, 20_000])
+def test_a_rows_normaliser_has_the_same_bits_alone_as_in_a_batch(width: int) -> None:
+    """A shortlist is a batch row and a scored request a row alone: their shown scores must agree to the bit
+    (widths around numpy's 8,192-element buffer, -inf entries, a row without a finite score)."""
+    rng = np.random.default_rng(width)
+    scores = (rng.standard_normal((6, width)) * 7).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.1] = -INF
+    scores[3] = -INF
+    peak, total = ranking.softmax_normaliser(scores)
+    for row in range(len(scores)):
+        alone = ranking.softmax_normaliser(scores[row : row + 1].copy())
+        assert (alone[0][0], alone[1][0]) == (peak[row], total[row])
+    assert total[3] == 0.0
+
 def test_excluding_items_removes_them_from_the_list_not_from_the_softmax() -> None:
     """GetRecommendations normalises over every scored item (spec §5.4 v1): the caller masks the top-k input,
     not the scores it reads the softmax from."""
