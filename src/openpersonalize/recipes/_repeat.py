@@ -100,8 +100,8 @@ class RepeatModel:
         return 1.0 / (1.0 + np.exp(-np.clip(logit, -30.0, 30.0)))
 
     def blend(self, future: np.ndarray, histories: Histories, weight: float) -> np.ndarray:
-        """P(item in near future) = q + (1 − q)·f: the repeat probability q joins the model's estimate f."""
-        future = np.array(future, dtype=np.float32)
+        """P(item in near future) = q + (1 − q)·f: the repeat probability q joins the model's estimate f
+        (float32, updated in place and returned)."""
         found = features(histories.items, histories.event_types, histories.timestamps, histories.offsets,
                          self.items, self.table.shape[0])
         q = np.minimum(0.99, weight * self.probabilities(found)).astype(np.float32)

@@ -190,7 +190,9 @@ class UserPersonalization(SequentialLinear):
     def _blend(self, columns: np.ndarray, linear: np.ndarray, histories: Histories, scale: float) -> np.ndarray:
         """The blend over compact scores: ``columns`` holds every history item, so the repeat model works on
         column positions, with the items' propensities gathered alongside."""
-        future = -np.expm1(-scale * np.maximum(linear, 0.0))  # monotone map of scores into [0, 1)
+        future = np.maximum(linear, 0.0)  # a monotone map of scores into [0, 1), in one array: a batch's largest
+        future *= -scale
+        np.negative(np.expm1(future, out=future), out=future)
         repeat = RepeatModel(self.repeat_table_, float(self.repeat_rate_), self.repeat_items_[columns], self._regression())
         local = Histories(np.searchsorted(columns, histories.items), histories.offsets, histories.event_types, histories.timestamps)
         return repeat.blend(future, local, self.repeat_weight)
