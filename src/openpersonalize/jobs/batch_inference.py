@@ -179,6 +179,7 @@ class Inference:
         self.with_scores = recipe_type in SCORED_TYPES
         self.unscored = unscored  # what an item the model cannot score shows (serving/recommend.py: v1 0, v2 none)
         self.explore = explore
+        self.item_names = recipe.item_ids_.astype(object)  # str objects made once, not per line
         self.pool = ThreadPoolExecutor(SCORING_THREADS, thread_name_prefix="batch-score")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -239,7 +240,7 @@ class Inference:
         shown = ranking.display_scores(scores, _padded(lists, self.num_results)) if self.with_scores else None
         for row, line in enumerate(lines):
             if out[row] is None:
-                output: dict[str, Any] = {"recommendedItems": self.recipe.item_ids_[lists[row]].tolist()}
+                output: dict[str, Any] = {"recommendedItems": self.item_names[lists[row]].tolist()}
                 if shown is not None:  # as GetRecommendations: every item carries its score, explored ones too
                     output["scores"] = [self.unscored if v is None else v for v in shown[row][: len(lists[row])]]
                 out[row] = orjson.dumps({"input": line.parsed, "output": output, "error": None}) + b"\n"
