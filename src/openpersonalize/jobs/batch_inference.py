@@ -236,15 +236,26 @@ class Inference:
         if self.recipe_type == catalogue.PERSONALIZED_RANKING:
             return [o or self._ranked(line, scores[r], wanted[r]) for r, (line, o) in enumerate(zip(lines, out, strict=True))]
         picked = ranking.top_k(self._masked(lines, scores, wanted), self.num_results)
-        lists = self._explored(picked, wanted) if self.explore.slots else _rows(picked)
-        shown = ranking.display_scores(scores, _padded(lists, self.num_results)) if self.with_scores else None
-        for row, line in enumerate(lines):
+        if self.explore.slots:
+            picked = _padded(self._explored(picked, wanted), self.num_results)
+        for row, (line, output) in enumerate(zip(lines, self._outputs(picked, scores), strict=True)):
             if out[row] is None:
-                output: dict[str, Any] = {"recommendedItems": self.item_names[lists[row]].tolist()}
-                if shown is not None:  # as GetRecommendations: every item carries its score, explored ones too
-                    output["scores"] = [self.unscored if v is None else v for v in shown[row][: len(lists[row])]]
                 out[row] = orjson.dumps({"input": line.parsed, "output": output, "error": None}) + b"\n"
         return [o for o in out if o is not None]
+
+    def _outputs(self, picked: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+        """Each row's output from its picks (-1 pads the end of a row short of k): the item ids and, for scored
+        recipes, every item's display score as GetRecommendations shows it, explored ones too. Whole blocks are
+        converted at once: per-line conversions were most of the time a line holds the interpreter."""
+        counts = np.count_nonzero(picked >= 0, axis=1).tolist()
+        names = self.item_names[np.maximum(picked, 0)].tolist()
+        if not self.with_scores:
+            return [{"recommendedItems": row[:count]} for row, count in zip(names, counts, strict=True)]
+        shown = ranking.display_scores(scores, picked)
+        if any(None in row[:count] for row, count in zip(shown, counts, strict=True)):  # an item the model cannot score
+            shown = [[self.unscored if v is None else v for v in row] for row in shown]
+        return [{"recommendedItems": row[:count], "scores": values[:count]}
+                for row, values, count in zip(names, shown, counts, strict=True)]
 
     def _masked(self, lines: list[Line], scores: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         """The scores top-k reads: -inf where the filter excludes an item and at a related-items line's own
