@@ -258,8 +258,12 @@ def two_workers(port: int, deployed: Deployed, users: list[str], items: list[str
     wait_for_shortlists(port, len(quiet), settle=8)  # /metrics answers from either process: both must be done
     load, latency = args.connections, args.latency_connections
     rows = {}
+    # Each user twice, with two numResults: neither answer is cached, both are read off the user's shortlist as a
+    # first visit is. Once each was about 2 s of traffic, short enough for the start and the last connections'
+    # tails to weigh on the rate.
+    visits = [_recommendation(deployed, u, 21) for u in quiet] + [_recommendation(deployed, u, 19) for u in quiet]
     rows["random users, EXCLUDE filter, first visits, serve --workers 2"] = (
-        _wrk.run(port, [_recommendation(deployed, u, 21) for u in quiet], connections=load, once=True),
+        _wrk.run(port, visits, connections=load, once=True),
         _wrk.run(port, [_recommendation(deployed, u, 20) for u in quiet], connections=latency, once=True))
     shifted = items[len(items) // 2 :] + items[: len(items) // 2]  # other items than the earlier sessions sent
     split = len(live) * 3 // 4
