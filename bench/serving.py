@@ -174,7 +174,8 @@ def main() -> None:
         errors = load["errors"] + latency["errors"]
         print(f"{name:58} {load['rps']:8.0f} {load['rps'] / noop_rps:9.0%} {latency['p50']:7.2f} {latency['p99']:7.2f} {errors:7d}")
     print("(req/s at the load connections; p50/p99 from a separate pass at the latency connections. First-visit rows "
-          "send each user once per pass: nothing is cached; live sessions count both calls)")
+          "send each user once per pass, the two-process row twice with two numResults: nothing is cached; live "
+          "sessions count both calls)")
     print(f"first request of a user to the exploring campaign, sequential boto3 call: median {cold:.1f} ms")
     print(f"server RSS after the run: {rss:.0f} MiB (model, shortlists, caches, real-time tails)")
 
