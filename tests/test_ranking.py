@@ -87,9 +87,10 @@ def test_display_scores_are_a_softmax_over_the_finite_scores_rounded_for_the_wir
 
 
 @pytest.mark.parametrize("width", [7, 5_000, 8_191, 8_193, 20_000])
-def test_a_rows_normaliser_has_the_same_bits_alone_as_in_a_batch(width: int) -> None:
+def test_a_rows_normaliser_has_the_same_bits_alone_as_in_a_batch(width: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """A shortlist is a batch row and a scored request a row alone: their shown scores must agree to the bit
-    (widths around numpy's 8,192-element buffer, -inf entries, a row without a finite score)."""
+    (widths around numpy's 8,192-element buffer, -inf entries, a row without a finite score), whether a batch's
+    rows are exponentiated at once or a few at a time."""
     rng = np.random.default_rng(width)
     scores = (rng.standard_normal((6, width)) * 7).astype(np.float32)
     scores[rng.random(scores.shape) < 0.1] = -INF
@@ -99,6 +100,9 @@ def test_a_rows_normaliser_has_the_same_bits_alone_as_in_a_batch(width: int) -> 
         alone = ranking.softmax_normaliser(scores[row : row + 1].copy())
         assert (alone[0][0], alone[1][0]) == (peak[row], total[row])
     assert total[3] == 0.0
+    monkeypatch.setattr(ranking, "NORMALISER_CELLS", 4 * width)  # 4 rows, then 2
+    stepped = ranking.softmax_normaliser(scores)
+    assert np.array_equal(stepped[0], peak) and np.array_equal(stepped[1], total)
 
 def test_excluding_items_removes_them_from_the_list_not_from_the_softmax() -> None:
     """GetRecommendations normalises over every scored item (spec §5.4 v1): the caller masks the top-k input,

@@ -22,6 +22,9 @@ EXPLORATION_FROM = 0.5  # explored items take positions in the answer's second h
 # Display scores carry 7 decimals, as AWS's batch output shows them ("scores":[0.0152238, …], spec §8.1).
 DISPLAY_DECIMALS = 7
 DISPLAY_SCALE = 10.0**DISPLAY_DECIMALS
+# The softmax normaliser exponentiates this many scores at a time: a whole 256 × 5,000 batch block in one call,
+# a few rows of a 1M-item catalogue (a block's copy would double a batch thread's memory there).
+NORMALISER_CELLS = 2_000_000
 # Past this many items a cached ranking keeps only its best PARTIAL_RANKING items (sorting a 1M-item vector
 # took ~100 ms per user); a request that finds too few allowed items there falls back to ``top_k``.
 FULL_RANKING_LIMIT, PARTIAL_RANKING = 100_000, 2048
@@ -198,8 +201,11 @@ def softmax_normaliser(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     per row instead of one for the matrix, a tenth of a batch row's time."""
     peak = np.max(scores, axis=1, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0.0).astype(scores.dtype)  # a row without a finite score totals 0
-    shifted = np.subtract(scores, peak[:, None])
-    total = np.exp(shifted, out=shifted).sum(axis=1, dtype=np.float64)
+    total = np.empty(len(peak), dtype=np.float64)
+    step = max(1, NORMALISER_CELLS // max(scores.shape[1], 1))  # the exponentials' buffer stays bounded
+    for start in range(0, len(peak), step):
+        shifted = np.subtract(scores[start : start + step], peak[start : start + step, None])
+        total[start : start + step] = np.exp(shifted, out=shifted).sum(axis=1, dtype=np.float64)
     return peak, total
 
 
