@@ -73,15 +73,11 @@ class PositionIndex:
         Bit for bit what a sparse product gives: float32 sums in the query's item order, positions ascending.
         Of positions tied at the count-th similarity (keys of a single item tie by the hundred) the lower ones
         vote (``ranking.largest``)."""
-        keys = self.keys_by_item
-        sums = np.zeros(keys.shape[1], np.float32)
-        runs = []
-        for item, weight in zip(items.tolist(), weights, strict=True):  # an item's positions are distinct
-            lo, hi = keys.indptr[item], keys.indptr[item + 1]
-            found = keys.indices[lo:hi]
-            np.add.at(sums, found, keys.data[lo:hi] * weight)  # unbuffered: a third of ``sums[found] += ...``
-            runs.append(found)
-        if DENSE_SHARE * sum(len(run) for run in runs) >= len(sums):
+        lists = self.keys_by_item[items]  # the query items' inverted lists, in the query's order
+        # Σ weight × list: the transposed (CSC) product adds each position's terms in the query's item order, in
+        # float32, the bits of one np.add.at per list (which was a third of ``sums[found] += ...``) in 4/5 of its time
+        sums = np.asarray(lists.T @ weights.astype(np.float32), dtype=np.float32)
+        if DENSE_SHARE * lists.nnz >= len(sums):
             # A query of popular items touches a large share of all positions (a quarter on average, on the
             # serving bench): the similarity of every position then costs less than merging the runs and
             # gathering the touched ones (DENSE_SHARE). Untouched positions score 0, below every touched one; they
@@ -89,7 +85,7 @@ class PositionIndex:
             sums *= self.inverse_norms
             keep = ranking.largest(sums, count)
             return keep, sums[keep]
-        positions = np.sort(np.concatenate(runs), kind="stable")  # a merge of ≤ QUERY_LAGS sorted runs
+        positions = np.sort(lists.indices, kind="stable")  # a merge of ≤ QUERY_LAGS sorted runs
         first = np.empty(len(positions), dtype=bool)
         first[:1] = True
         np.not_equal(positions[1:], positions[:-1], out=first[1:])
