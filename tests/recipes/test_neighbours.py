@@ -107,3 +107,15 @@ def test_the_largest_values_are_chosen_with_ties_to_the_first() -> None:
         for count in (1, 300, 699, 5000):
             expected = np.sort(np.lexsort((np.arange(len(values)), -values))[:count])
             assert np.array_equal(largest(values, count), expected)
+
+
+def test_mostly_zero_values_give_the_same_choice_from_their_positive_sample() -> None:
+    """The vote's similarities of every position: most are 0; some samples hold fewer positive values than the
+    floor's rank (the floor is then 0), some ties among the positive ones."""
+    rng = np.random.default_rng(8)
+    for share in (0.002, 0.02, 0.25, 0.9):
+        values = np.where(rng.random(60_000) < share, rng.integers(1, 40, 60_000) / 8.0, 0.0).astype(np.float32)
+        for count in (1, 30, 300, 5000):
+            expected = np.sort(np.lexsort((np.arange(len(values)), -values))[:count])
+            assert np.array_equal(largest(values, count, mostly_zero=True), expected)
+            assert np.array_equal(largest(values, count), expected)

@@ -83,7 +83,7 @@ class PositionIndex:
             # gathering the touched ones (DENSE_SHARE). Untouched positions score 0, below every touched one; they
             # are chosen only when fewer than ``count`` were touched, and vote with weight 0, which adds nothing.
             sums *= self.inverse_norms
-            keep = ranking.largest(sums, count)
+            keep = ranking.largest(sums, count, mostly_zero=True)
             return keep, sums[keep]
         positions = np.sort(lists.indices, kind="stable")  # a merge of ≤ QUERY_LAGS sorted runs
         first = np.empty(len(positions), dtype=bool)
