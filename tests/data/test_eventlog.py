@@ -119,6 +119,32 @@ def test_a_failed_commit_fails_every_appender_of_the_batch(log: EventLog) -> Non
     assert [r["USER_ID"] for r in log.rows(ARN)] == ["u2"]
 
 
+def test_concurrent_appenders_after_a_failed_commit_go_on(log: EventLog) -> None:
+    """The appenders batched with a bad row fail with it; the turn to commit passes on, and every other appender
+    is stored (none is left waiting)."""
+    failed = []
+
+    def slow_commit(conn: Any) -> None:
+        time.sleep(0.01)
+
+    def append(n: int) -> None:
+        try:
+            log.append(ARN, [event(f"u{n}", object() if n == 5 else "i", n)])  # type: ignore[arg-type]
+        except TypeError:
+            failed.append(n)
+
+    sqlalchemy_event.listen(log.engine, "commit", slow_commit)
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    sqlalchemy_event.remove(log.engine, "commit", slow_commit)
+    assert not any(thread.is_alive() for thread in threads)
+    assert 5 in failed
+    assert sorted(int(r["USER_ID"][1:]) for r in log.rows(ARN)) == sorted(set(range(24)) - set(failed))
+
+
 def test_rows_after_a_sequence_number_and_per_user(log: EventLog) -> None:
     assert log.head() == 0
     log.append(ARN, [event("u1", "i1", 1), event("u2", "i2", 2)])

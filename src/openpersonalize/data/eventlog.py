@@ -124,14 +124,16 @@ def _engine(url: str) -> Engine:
 
 
 class _Pending:
-    """One ``append`` call waiting for a commit."""
+    """One ``append`` call waiting for a commit: ``wake`` is set when its rows are committed (``done``) or when it
+    is to commit the queue itself."""
 
-    __slots__ = ("dataset", "rows", "done", "error")
+    __slots__ = ("dataset", "rows", "done", "error", "wake")
 
     def __init__(self, dataset: int, rows: list[dict[str, Any]]) -> None:
         self.dataset, self.rows = dataset, rows
         self.done = False
         self.error: BaseException | None = None
+        self.wake = threading.Event()
 
 
 class _Head:
@@ -186,7 +188,7 @@ class EventLog:
         self._ids: dict[str, int] = {}
         self._ids_lock = threading.Lock()
         self._queue: list[_Pending] = []
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._writing = False
         self._writer: Connection | None = None  # the leader's connection, kept between commits
         self._head = _Head(self.engine)
@@ -195,19 +197,28 @@ class EventLog:
     # ---- appending -------------------------------------------------------------------------------------------
 
     def append(self, dataset_arn: str, rows: list[dict[str, Any]]) -> None:
-        """Append ``rows`` (one request's worth) durably: committed before this returns."""
+        """Append ``rows`` (one request's worth) durably: committed before this returns.
+
+        Group commit: callers arriving while a commit is under way queue up, and the next one in line commits the
+        whole queue. Each waits on its own event, woken once: when its rows are committed, or when its turn to
+        commit comes. (Waking every waiter on every commit cost PutEvents about four context switches a call.)"""
         if not rows:
             return
         pending = _Pending(self._dataset_id(dataset_arn, create=True), rows)
-        with self._cond:
+        with self._lock:
             self._queue.append(pending)
-            while not pending.done and self._writing:
-                self._cond.wait()
-            if not pending.done:  # no commit under way: this caller writes everything queued so far
-                self._writing = True
+            leading, self._writing = not self._writing, True
+        if not leading:
+            pending.wake.wait()
+        if not pending.done:  # this caller's turn: its rows are still queued, with every later caller's
+            with self._lock:
                 batch, self._queue = self._queue, []
-        if not pending.done:
             self._commit(batch)
+            with self._lock:  # hand the turn to the first caller queued meanwhile, or end it
+                if self._queue:
+                    self._queue[0].wake.set()
+                else:
+                    self._writing = False
         if pending.error is not None:
             raise pending.error
 
@@ -220,11 +231,9 @@ class EventLog:
         except BaseException as exc:  # every appender of the batch sees the failure (no 200 is sent)
             error = exc
         finally:
-            with self._cond:
-                for pending in batch:
-                    pending.error, pending.done = error, True
-                self._writing = False
-                self._cond.notify_all()
+            for pending in batch:
+                pending.error, pending.done = error, True
+                pending.wake.set()
 
     def _write(self, values: list[dict[str, Any]]) -> None:
         """One transaction on the writer's own connection (only the current leader writes: no pool round trip)."""
