@@ -104,6 +104,7 @@ def test_a_rows_normaliser_has_the_same_bits_alone_as_in_a_batch(width: int, mon
     stepped = ranking.softmax_normaliser(scores)
     assert np.array_equal(stepped[0], peak) and np.array_equal(stepped[1], total)
 
+
 def test_excluding_items_removes_them_from_the_list_not_from_the_softmax() -> None:
     """GetRecommendations normalises over every scored item (spec §5.4 v1): the caller masks the top-k input,
     not the scores it reads the softmax from."""
