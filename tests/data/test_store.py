@@ -165,18 +165,30 @@ def test_schema_evolution_new_nullable_column_reads_null(store: DataStore, tmp_p
     assert frame.columns == ["ITEM_ID", "PRICE", "GENRE"] and frame.rows() == [("i1", 1.0, None)]
 
 
-def test_delete_users_removes_bulk_rows_atomically(store: DataStore, tmp_path: Path) -> None:
+def test_delete_users_removes_bulk_and_put_rows_atomically(store: DataStore, tmp_path: Path) -> None:
     store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, interactions(tmp_path, ["a", "b", "a"]), "FULL", "j1")
     store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, interactions(tmp_path, ["c", "a"]), "INCREMENTAL", "j2")
-    store.events.append(INTERACTIONS_ARN, [{"USER_ID": "a", "ITEM_ID": "x", "TIMESTAMP": 1}])
-    assert store.delete_users(INTERACTIONS_ARN, {"a", "zz"}) == 3
+    store.events.append(INTERACTIONS_ARN, [{"USER_ID": "a", "ITEM_ID": "x", "TIMESTAMP": 1},
+                                           {"USER_ID": "b", "ITEM_ID": "x", "TIMESTAMP": 2}])
+    generation = store.generation(INTERACTIONS_ARN)
+    assert store.delete_users(INTERACTIONS_ARN, {"a", "zz"}) == 3 + 1
     assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS, "BULK")["USER_ID"].to_list() == ["b", "c"]
-    assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS, "PUT").height == 1  # PUT rows: the event log's job
+    assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS, "PUT")["USER_ID"].to_list() == ["b"]
     assert store.bulk_rows(INTERACTIONS_ARN) == 2
+    assert store.generation(INTERACTIONS_ARN) > generation
     assert store.delete_users(INTERACTIONS_ARN, {"a"}) == 0
     assert store.delete_users(INTERACTIONS_ARN, set()) == 0
     # a later INCREMENTAL re-run of an old job key is still recognised after the rewrite
     assert store.has_committed(INTERACTIONS_ARN, "j2")
+
+
+def test_deleting_only_put_rows_starts_a_new_generation(store: DataStore, tmp_path: Path) -> None:
+    store.import_bulk(INTERACTIONS_ARN, INTERACTIONS, interactions(tmp_path, ["b"]), "FULL", "j1")
+    store.events.append(INTERACTIONS_ARN, [{"USER_ID": "a", "ITEM_ID": "x", "TIMESTAMP": 1}])
+    generation = store.generation(INTERACTIONS_ARN)
+    assert store.delete_users(INTERACTIONS_ARN, {"a"}) == 1
+    assert store.generation(INTERACTIONS_ARN) > generation  # serving's histories must read the dataset again
+    assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS)["USER_ID"].to_list() == ["b"]
 
 
 def test_delete_users_on_a_dataset_without_user_ids(store: DataStore, tmp_path: Path) -> None:

@@ -209,8 +209,22 @@ class DataStore:
 
     # ---- deletions -------------------------------------------------------------------------------
 
+    def generation(self, dataset_arn: str) -> int:
+        """Changes whenever the dataset's rows are replaced or removed: an import commits, users are deleted (one
+        read of the manifest; serving compares it with the generation its histories were read from)."""
+        return int(self._manifest(self._bulk(dataset_arn))["generation"])
+
     def delete_users(self, dataset_arn: str, user_ids: set[str]) -> int:
-        """Remove the bulk rows of these users (USER_ID column), atomically; returns how many went."""
+        """Remove these users' rows (USER_ID column), bulk and individually imported; returns how many went.
+
+        Each kind goes atomically. Removing only individually imported rows still starts a new generation."""
+        bulk_removed = self._delete_bulk_users(dataset_arn, user_ids)
+        put_removed = self.events.delete_users(dataset_arn, user_ids)
+        if put_removed and not bulk_removed:
+            self._swap(self._bulk(dataset_arn), lambda now: (now["files"], now["jobs"]))
+        return bulk_removed + put_removed
+
+    def _delete_bulk_users(self, dataset_arn: str, user_ids: set[str]) -> int:
         bulk = self._bulk(dataset_arn)
         if not user_ids:
             return 0

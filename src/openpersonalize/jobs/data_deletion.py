@@ -2,9 +2,9 @@
 
 Input: CSV with a single ``USER_ID`` column, at one file or under a folder/prefix (recursively, every ``.csv``),
 at most 100 MB in total (spec §11), read through data/readers.py like an import (s3://, http(s)://, file://,
-absolute paths). Bulk rows go through ``DataStore.delete_users`` and individually imported rows through
-``DataStore.events.delete_users``, each an atomic rewrite; deleting users already gone removes nothing, so a
-job interrupted by a crash can safely run again (the runner is resumable).
+absolute paths). ``DataStore.delete_users`` removes bulk and individually imported rows, each an atomic rewrite;
+deleting users already gone removes nothing, so a job interrupted by a crash can safely run again (the runner is
+resumable).
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ def delete_from_group(services: Services, group_arn: str, users: set[str]) -> in
         if schema is None or parse_schema(schema.body["schema"]).field(USER_ID) is None:
             continue  # Items / Actions datasets hold no user rows
         deleted += services.data.delete_users(dataset.arn, users)
-        deleted += services.data.events.delete_users(dataset.arn, users)
     return deleted
 
 

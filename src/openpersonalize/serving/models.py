@@ -17,7 +17,10 @@ Jobs publish artifacts to the object store (data/artifacts.py); serving picks th
 (jobs/updates.py) republish a version's files in place. At most every ``REVISION_CHECK_SECONDS`` a request
 has the model's revision (its files' modification times or ETags) looked at in the background, off the
 request; when it changed, the new revision loads and replaces the old model in one assignment, so no request
-fails or waits — also on every other node serving the model from a shared object store.
+fails or waits — also on every other node serving the model from a shared object store. The same check
+compares the group's Interactions with the generation its history was read from: after an import, a data deletion
+job or a deleted dataset, the history is read again and the group's models reload with it, so filters and
+scores stop seeing deleted users' events as batch jobs do (spec §2.4).
 """
 
 from __future__ import annotations
@@ -164,9 +167,10 @@ class _ModelSlot:
 
 @dataclass
 class _HistorySlot:
-    """One dataset group's history load."""
+    """One dataset group's history load, and the generation of the group's Interactions it reads."""
 
     future: Future[GroupHistory]
+    generation: tuple[str, str, int] = ("", "", 0)
 
 
 class ModelCache:
@@ -246,7 +250,9 @@ class ModelCache:
     def _reload(self, slot: _ModelSlot, model: ServedModel) -> None:
         version_arn = model.version_arn
         try:
-            if artifact_revision(self.data, version_arn) == model.revision:
+            generation = interactions_generation(self.store, self.data, model.group_arn)
+            current = self._history_current(model.group_arn, model.history, generation)
+            if current and artifact_revision(self.data, version_arn) == model.revision:
                 return
             served = self._load(version_arn)
             # One assignment: requests see the old model or the new one, and the new one brings empty score
@@ -272,6 +278,18 @@ class ModelCache:
                 log.info("unloaded idle model %s", arn)
         in_use = {slot.model.group_arn for arn in self.models.keys() if (slot := self.models.peek(arn)) and slot.model}
         self.histories.discard_where(lambda group: group not in in_use and self._history_done(group))
+
+    def _history_current(self, group_arn: str, history: GroupHistory, generation: tuple[str, str, int]) -> bool:
+        """Whether ``history`` is the group's loaded history and was read from ``generation`` of its Interactions;
+        a loaded history read from an older one is dropped, so the next load reads the data again."""
+        with self._lock:
+            slot = self.histories.peek(group_arn)
+            if slot is None or not slot.future.done():
+                return False  # evicted, or a newer read under way: the model reloads onto the group's history
+            if slot.generation != generation:
+                self.histories.pop(group_arn)
+                return False
+            return slot.future.exception() is None and slot.future.result() is history
 
     def _history_done(self, group_arn: str) -> bool:
         slot = self.histories.peek(group_arn)
@@ -340,8 +358,10 @@ class ModelCache:
     def _load_history(self, group_arn: str, slot: _HistorySlot) -> None:
         try:
             # The snapshot holds the log up to ``since``; the history follows the rows after it (events
-            # acknowledged while the dataset is read included).
+            # acknowledged while the dataset is read included). The generation is read first: a change while the
+            # dataset is read then shows as a newer one at the next check.
             since = self.data.events.head()
+            slot.generation = interactions_generation(self.store, self.data, group_arn)
             frame, dataset_arn = _interactions_with_session_merges(self.store, self.data, group_arn, since)
             feed = EventFeed(self.data.events, dataset_arn, since) if dataset_arn is not None else None
             history = GroupHistory(frame if frame is not None else _empty_interactions(), feed, self.max_users)
@@ -405,6 +425,15 @@ def _interactions_with_session_merges(
 
 def _empty_interactions() -> pl.DataFrame:
     return pl.DataFrame(schema={"USER_ID": pl.String, "ITEM_ID": pl.String, "TIMESTAMP": pl.Int64})
+
+
+def interactions_generation(store: Store, data: DataStore, group_arn: str) -> tuple[str, str, int]:
+    """(ARN, creation time, data generation) of the group's Interactions dataset: any import, deletion job,
+    or the dataset deleted (and perhaps created again under the same ARN) changes it. Empty without one."""
+    for dataset in store.list("dataset", parent=group_arn):
+        if dataset.body["datasetType"] == "INTERACTIONS":
+            return dataset.arn, str(dataset.body.get("creationDateTime", "")), data.generation(dataset.arn)
+    return "", "", 0
 
 
 def group_schemas(store: Store, group_arn: str) -> dict[str, tuple[str, Schema]]:
