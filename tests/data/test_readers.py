@@ -182,6 +182,14 @@ def test_first_bad_row_wins(tmp_path: Path) -> None:
     assert reason.startswith("/in/data.csv: row 5001, column TIMESTAMP: the value 'bad1'")
 
 
+def test_blank_lines_are_skipped_and_rows_keep_their_numbers(tmp_path: Path) -> None:
+    frame = convert(tmp_path, "USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1\n\nu2,i2,2\n,,\n\n")
+    assert frame["USER_ID"].to_list() == ["u1", "u2"]
+    with pytest.raises(BadData, match="row 4, column TIMESTAMP"):  # the blank row 2 still counts
+        convert(tmp_path, "USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1\n\nu2,i2,2\nu3,i3,x\n")
+    assert convert(tmp_path, "USER_ID,ITEM_ID,TIMESTAMP\n\n\n").height == 0
+
+
 def test_ragged_row_is_reported_with_its_number(tmp_path: Path) -> None:
     reason = failure(tmp_path, "USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1\nu2,i2,2,extra\n")
     assert reason == "/in/data.csv: row 2 has 4 fields but the header has 3."

@@ -292,6 +292,9 @@ def _describe_problem(field: Field, value: str | None) -> str:
 
 
 def _scan(source: Source, header: list[str]) -> pl.LazyFrame:
+    """The file's rows as strings, numbered from 1 after the header. A blank line (an editor's or exporter's
+    trailing newline) is skipped, as Python's csv module and Spark skip it, and keeps its number: polars reads
+    it as a row of nulls, as it reads a line of bare commas, which holds nothing to import either."""
     return pl.scan_csv(
         source.path,
         has_header=True,
@@ -299,7 +302,7 @@ def _scan(source: Source, header: list[str]) -> pl.LazyFrame:
         row_index_name=ROW,
         row_index_offset=1,
         encoding="utf8",
-    )
+    ).filter(pl.any_horizontal(pl.col(header).is_not_null()))
 
 
 def _first_bad_row(source: Source, header: list[str], schema: Schema) -> str | None:
