@@ -4,6 +4,7 @@ filters, promotions and the request rules of spec §2.14."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,6 +22,9 @@ from test_campaigns import (
     train,
 )
 from test_datasets import error_of
+
+from openpersonalize.control.runtime import _metadata_columns
+from openpersonalize.errors import InvalidInputException
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +137,13 @@ def test_metadata_columns(runtime: Any, group: ServingGroup, campaigns: dict[str
     code, message = error_of(runtime.get_recommendations, campaignArn=campaigns["up"], userId="u1",
                              metadataColumns={"ITEMS": ["PRICE"]})
     assert code == "InvalidInputException" and "PRICE" in message
+
+
+def test_metadata_columns_without_an_items_dataset_say_so() -> None:
+    model = SimpleNamespace(catalog=SimpleNamespace(schemas={}), recipe_arn=UP)
+    with pytest.raises(InvalidInputException, match="the dataset group has no Items dataset"):
+        _metadata_columns({"metadataColumns": {"ITEMS": ["GENRES"]}}, {"enableMetadataWithRecommendations": True},
+                          model)  # type: ignore[arg-type]
 
 
 def _filter(personalize: Any, group: ServingGroup, expression: str) -> str:

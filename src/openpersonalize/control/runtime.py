@@ -244,7 +244,11 @@ def _metadata_columns(params: dict[str, Any], config: dict[str, Any], model: Ser
     if len(columns) > MAX_METADATA_COLUMNS:
         raise InvalidInputException(f"metadataColumns.ITEMS has {len(columns)} columns; at most {MAX_METADATA_COLUMNS} are allowed.")
     schema = model.catalog.schemas.get("ITEMS")
-    missing = [c for c in columns if schema is None or schema.field(c) is None or c == "ITEM_ID"]
+    if schema is None:
+        raise InvalidInputException(
+            f"metadataColumns.ITEMS names {', '.join(columns)}, but the dataset group has no Items dataset."
+        )
+    missing = [c for c in columns if schema.field(c) is None or c == "ITEM_ID"]
     if missing:
         raise InvalidInputException(
             f"metadataColumns.ITEMS names {', '.join(missing)}, not a metadata column of the dataset group's Items dataset."
