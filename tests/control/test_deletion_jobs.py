@@ -98,10 +98,10 @@ def test_bad_input_fails_the_job_with_a_reason(personalize: Any, empty_group: Gr
     assert job["failureReason"] == f"{wrong}: the input CSV must have exactly one column, USER_ID; found ['USER_ID', 'ITEM_ID']."
     assert "numDeleted" not in job
 
-    blank = tmp_path / "blank.csv"
-    blank.write_text("USER_ID\nu1\n\nu2\n")
-    job = delete_users(personalize, empty_group, str(blank))
-    assert job["status"] == "FAILED" and "row 2, column USER_ID" in job["failureReason"]
+    long = tmp_path / "long.csv"
+    long.write_text(f"USER_ID\nu1\n\n{'u' * 257}\n")  # the blank line is skipped and still counts as row 2
+    job = delete_users(personalize, empty_group, str(long))
+    assert job["status"] == "FAILED" and "row 3, column USER_ID" in job["failureReason"]
 
     job = delete_users(personalize, empty_group, str(tmp_path / "missing.csv"))
     assert job["status"] == "FAILED" and "does not exist" in job["failureReason"]
