@@ -86,6 +86,8 @@ def test_automatic_training_is_on_by_default(personalize: Any, group: str) -> No
         ({"recipeArn": UP, "solutionConfig": {"eventValueThreshold": "high"}}, "InvalidInputException", "eventValueThreshold"),
         ({"recipeArn": UP, "solutionConfig": {"trainingDataConfig": {"excludedDatasetColumns": {"ITEMS": ["COLOUR"]}}}},
          "InvalidInputException", "COLOUR"),
+        ({"recipeArn": UP, "solutionConfig": {"trainingDataConfig": {"excludedDatasetColumns": {
+            "INTERACTIONS": ["EVENT_TYPE", "USER_ID"]}}}}, "InvalidInputException", "EVENT_TYPE, USER_ID; ids"),
         ({"recipeArn": UP, "performHPO": True, "solutionConfig": {"hpoConfig": {"algorithmHyperParameterRanges": {
             "integerHyperParameterRanges": [{"name": "hidden_dimension", "minValue": 8, "maxValue": 64}]}}}},
          "InvalidInputException", "hidden_dimension"),

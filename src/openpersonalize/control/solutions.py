@@ -30,6 +30,7 @@ from .context import RequestContext, Services
 from .dataset_groups import require_active_group
 from .filters import group_schemas
 from ..data.metadata import Job, Record
+from ..data.schema import TRAINING_COLUMNS
 
 KIND = "solution"
 VERSION_KIND = "solution-version"
@@ -177,6 +178,12 @@ def _check_columns(ctx: RequestContext, group_arn: str, config: dict[str, Any]) 
             if unknown:
                 raise InvalidInputException(
                     f"trainingDataConfig.{key}.{dataset_type} names columns not in its schema: {', '.join(unknown)}."
+                )
+            needed = sorted(set(columns) & TRAINING_COLUMNS) if key == "excludedDatasetColumns" else []
+            if needed:
+                raise InvalidInputException(
+                    f"trainingDataConfig.excludedDatasetColumns.{dataset_type} names {', '.join(needed)}; ids, "
+                    "TIMESTAMP, EVENT_TYPE and EVENT_VALUE are always used in training and cannot be excluded."
                 )
 
 

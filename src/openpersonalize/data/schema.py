@@ -100,6 +100,9 @@ NUMERIC = ("int", "long", "float", "double")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_FIELD_NAME = 150
 ATTRIBUTES = ("categorical", "textual", "itemName")
+# Columns every recipe reads: trainingDataConfig never drops them, and excluding one is refused (AWS: "You can't
+# exclude EVENT_TYPE columns"; the ids and the timestamp are what an interaction is).
+TRAINING_COLUMNS = frozenset({"USER_ID", "ITEM_ID", "ACTION_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"})
 # Reserved timestamps describe the row, they are not the "≥1 metadata field" Users/Items/Actions need.
 _NOT_METADATA = frozenset({"CREATION_TIMESTAMP", "EXPIRATION_TIMESTAMP", "ACTION_EXPIRATION_TIMESTAMP"})
 

@@ -20,7 +20,7 @@ import polars as pl
 from ..statuses import CREATE_STOPPED, CREATE_STOPPING
 from ..services import Services
 from ..data.metadata import Record
-from ..data.schema import Schema, parse_schema
+from ..data.schema import TRAINING_COLUMNS, Schema, parse_schema
 from ..evaluation.actions import evaluate_actions
 from ..evaluation.protocol import Evaluation, evaluate
 from ..evaluation.segments import attribute_items, evaluate_segments
@@ -248,10 +248,9 @@ def _load(services: Services, group_arn: str, columns: dict[str, Any], *, need_i
 
 def _columns(frame: pl.DataFrame, dataset_type: str, config: dict[str, Any]) -> pl.DataFrame:
     """trainingDataConfig: drop excluded columns, or keep only included ones (ids and reserved stay)."""
-    keep_always = {"USER_ID", "ITEM_ID", "ACTION_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"}
     excluded = {c for k, cols in config.get("excludedDatasetColumns", {}).items() if k.upper() == dataset_type for c in cols}
     included = {c for k, cols in config.get("includedDatasetColumns", {}).items() if k.upper() == dataset_type for c in cols}
-    names = [c for c in frame.columns if c in keep_always or (c not in excluded and (not included or c in included))]
+    names = [c for c in frame.columns if c in TRAINING_COLUMNS or (c not in excluded and (not included or c in included))]
     return frame.select(names)
 
 
