@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import PersonalizeError
-from .app import back, console_of, field_of, link, posted
+from .app import Console, back, console_of, field_of, link, posted
 
 DOMAINS = (("", "Custom (choose your own recipes)"), ("VIDEO_ON_DEMAND", "Video on demand (domain recommenders)"),
            ("ECOMMERCE", "E-commerce (domain recommenders)"))
@@ -47,6 +47,7 @@ async def group_contents(request: Request, arn: str) -> dict[str, Any]:
         console.run_each("ListFilters", by_group, "Filters"),
         console.run_each("ListEventTrackers", by_group, "eventTrackers"),
     )
+    filters = list(await asyncio.gather(*(_described_filter(console, summary) for summary in filters)))
     campaigns = []
     for solution in solutions:
         campaigns += await console.run_each("ListCampaigns", {"solutionArn": solution["solutionArn"]}, "campaigns")
@@ -56,6 +57,14 @@ async def group_contents(request: Request, arn: str) -> dict[str, Any]:
     return {"group": group["datasetGroup"], "datasets": datasets, "solutions": solutions, "recommenders": recommenders,
             "filters": filters, "trackers": trackers, "campaigns": campaigns, "use_cases": use_cases,
             "schemas": [s for s in schemas if s.get("domain") == domain]}
+
+
+async def _described_filter(console: Console, summary: dict[str, Any]) -> dict[str, Any]:
+    """A filter with its expression (ListFilters' summaries have none); the summary if it went meanwhile."""
+    try:
+        return dict((await console.run("DescribeFilter", {"filterArn": summary["filterArn"]}))["filter"])
+    except PersonalizeError:
+        return summary
 
 
 async def group(request: Request) -> Response:
