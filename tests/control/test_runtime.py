@@ -146,6 +146,17 @@ def test_metadata_columns_without_an_items_dataset_say_so() -> None:
                           model)  # type: ignore[arg-type]
 
 
+def test_metadata_columns_name_the_setting_of_a_recommender_or_a_campaign() -> None:
+    model = SimpleNamespace(catalog=SimpleNamespace(schemas={}), recipe_arn=UP)
+    asked = {"metadataColumns": {"ITEMS": ["GENRES"]}}
+    with pytest.raises(InvalidInputException, match="recommenderConfig.enableMetadataWithRecommendations=true on the"):
+        _metadata_columns({**asked, "recommenderArn": "arn:aws:personalize:us-east-1:1:recommender/r"}, {},
+                          model)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputException, match="campaignConfig.enableMetadataWithRecommendations=true on the"):
+        _metadata_columns({**asked, "campaignArn": "arn:aws:personalize:us-east-1:1:campaign/c"}, {},
+                          model)  # type: ignore[arg-type]
+
+
 def _filter(personalize: Any, group: ServingGroup, expression: str) -> str:
     arn = personalize.create_filter(name=unique("f"), datasetGroupArn=group.arn, filterExpression=expression)["filterArn"]
     assert wait_for(lambda: personalize.describe_filter(filterArn=arn)["filter"])["status"] == "ACTIVE"

@@ -234,8 +234,9 @@ def _metadata_columns(params: dict[str, Any], config: dict[str, Any], model: Ser
         return []
     enabled = config.get("enableMetadataWithRecommendations") or catalogue.recipe(model.recipe_arn).capabilities.reasons
     if not enabled:
+        owner = ("recommenderConfig", "recommender") if params.get("recommenderArn") else ("campaignConfig", "campaign")
         raise InvalidInputException(
-            "metadataColumns needs campaignConfig.enableMetadataWithRecommendations=true on the campaign."
+            f"metadataColumns needs {owner[0]}.enableMetadataWithRecommendations=true on the {owner[1]}."
         )
     unknown_types = [k for k in wanted if k != "ITEMS"]
     if unknown_types:
