@@ -9,6 +9,8 @@ import markupsafe
 
 from conftest import LiveServer, unique
 
+from openpersonalize.console.app import Console, when
+
 
 def test_the_group_page_shows_each_filters_expression(console_server: LiveServer) -> None:
     personalize = console_server.client("personalize")
@@ -23,3 +25,12 @@ def test_the_group_page_shows_each_filters_expression(console_server: LiveServer
         page = client.get("/console/group", params={"arn": group})
     assert page.status_code == 200
     assert str(markupsafe.escape(expression)) in page.text
+
+
+def test_details_format_nested_records_and_their_times() -> None:
+    console = Console(services=None, call=None, gate=None, host_allowed=None,  # type: ignore[arg-type]
+                      requests_per_operation=None)  # type: ignore[arg-type]
+    macros = console.env.get_template("_macros.html").module
+    shown = str(macros.details({"name": "r", "latestRecommenderUpdate": {"status": "ACTIVE", "creationDateTime": 0.0}}))
+    assert when(0.0) in shown and "creationDateTime" in shown
+    assert "{" not in shown  # the update is a table of its own, not a dict's repr
