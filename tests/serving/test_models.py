@@ -28,7 +28,7 @@ class CountingLoads(ModelCache):
         super().__init__(store, DataStore(tmp_path / "data"), idle_seconds=900, **bounds)
         self.loads: list[str] = []
 
-    def _load(self, version_arn: str) -> ServedModel:
+    def _load(self, version_arn: str, same_files: ServedModel | None = None) -> ServedModel:
         self.loads.append(version_arn)
         ids = np.array(["i1", "i2"])
         catalog = Catalog(ids, 2, np.ones(2, np.int64), np.full(2, np.nan), None, {})

@@ -252,9 +252,10 @@ class ModelCache:
         try:
             generation = interactions_generation(self.store, self.data, model.group_arn)
             current = self._history_current(model.group_arn, model.history, generation)
-            if current and artifact_revision(self.data, version_arn) == model.revision:
+            same_files = artifact_revision(self.data, version_arn) == model.revision
+            if current and same_files:
                 return
-            served = self._load(version_arn)
+            served = self._load(version_arn, model if same_files else None)
             # One assignment: requests see the old model or the new one, and the new one brings empty score
             # and ranking memos (ServedModel.scores / .ranks), so nothing of the old revision is served again.
             old, slot.model = slot.model, served
@@ -295,11 +296,16 @@ class ModelCache:
         slot = self.histories.peek(group_arn)
         return slot is None or slot.future.done()
 
-    def _load(self, version_arn: str) -> ServedModel:
+    def _load(self, version_arn: str, same_files: ServedModel | None = None) -> ServedModel:
+        """The model with the group's current history and catalogue; ``same_files``: a served model whose files
+        have not changed (only the data did), whose recipe is shared rather than read and held twice."""
         started = time.perf_counter()
         recipe_arn, recipe_type, group_arn = _model_source(self.store, version_arn)
-        revision = artifact_revision(self.data, version_arn)
-        recipe = Recipe.load(self.data.artifacts.local(version_arn))
+        if same_files is not None:
+            revision, recipe = same_files.revision, same_files.recipe
+        else:
+            revision = artifact_revision(self.data, version_arn)
+            recipe = Recipe.load(self.data.artifacts.local(version_arn))
         history = self.history(group_arn)
         self._items_built(group_arn)
         served = ServedModel(
