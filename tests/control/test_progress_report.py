@@ -9,7 +9,8 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -18,9 +19,12 @@ from conftest import LiveServer, unique, wait_for
 from test_datasets import active_dataset, active_group, new_schema
 from test_filters_in_use import HeldInput
 
+from openpersonalize.control.progress import progress_of
+from openpersonalize.data.metadata import Store, new_record
 from openpersonalize.demo.generator import generate_vod, write_csv
 from openpersonalize.recipes.als import ImplicitALS
 from openpersonalize.recipes.base import TrainingData, fit_progress
+from openpersonalize.services import Services
 
 UP = "arn:aws:personalize:::recipe/aws-user-personalization"
 POPULARITY = "arn:aws:personalize:::recipe/aws-popularity-count"
@@ -185,3 +189,15 @@ def test_a_trained_version_keeps_its_last_epoch(server: LiveServer, personalize:
     assert report["phase"] == "saving the model" and report["epoch"] == report["epochs"] > 1
     assert report["validationScore"] is None  # ALS reports no validation score per sweep
     assert "_progress" not in version and "_training" not in version  # not wire members
+
+
+def test_a_recommenders_report_is_its_latest_update(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
+    arn = "arn:aws:personalize:us-east-1:123456789012:recommender/r"
+    update = {"status": "CREATE FAILED", "failureReason": "no data", "creationDateTime": 1000.0,
+              "lastUpdatedDateTime": 1002.5}
+    store.create(new_record("recommender", arn, "r", None, {"status": "ACTIVE", "latestRecommenderUpdate": update}, {}))
+    report = progress_of(cast(Services, SimpleNamespace(store=store)), arn)
+    assert report["status"] == "ACTIVE" and report["phase"] == "update"
+    assert report["detail"] == "latest update CREATE FAILED" and report["failureReason"] == "no data"
+    assert report["elapsedSeconds"] == 2.5  # the update's own time, not the record's age

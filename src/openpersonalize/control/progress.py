@@ -43,7 +43,20 @@ def progress_of(services: Services, arn: str) -> dict[str, Any]:
         report["phase"] = "answering input lines"
     if status == ACTIVE:
         report["percent"] = 100.0
+    update = body.get("latestRecommenderUpdate") or body.get("latestCampaignUpdate")
+    if isinstance(update, dict) and update.get("status"):
+        report.update(_update(update))
     return report
+
+
+def _update(update: dict[str, Any]) -> dict[str, Any]:
+    """A recommender's or campaign's latest update: the job the resource last ran, so its time and outcome are
+    the report's (the record's own times span from its creation to that update)."""
+    status = str(update["status"])
+    started = float(update.get("creationDateTime") or time.time())
+    until = float(update.get("lastUpdatedDateTime") or started) if status in FINAL else time.time()
+    return {"phase": "update", "detail": f"latest update {status}", "elapsedSeconds": round(max(0.0, until - started), 1),
+            **({"failureReason": update["failureReason"]} if update.get("failureReason") else {})}
 
 
 def _training(state: dict[str, Any]) -> dict[str, Any]:
