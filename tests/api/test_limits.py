@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -25,6 +26,16 @@ def test_json_depth_counts_brackets_outside_strings_only() -> None:
     assert not json_too_deep(b"[" * 64 + b"]" * 64)
     assert not json_too_deep(b'{"a": "' + b"[" * 500 + b'"}')
     assert not json_too_deep(b'{"a": "\\"[[[[", "b": [' + b"{}," * 500 + b"{}]}")
+
+
+def test_json_depth_check_is_linear_on_a_string_that_never_closes() -> None:
+    # Escaped quotes after an opening one that never closes: a string pattern that needs its closing quote
+    # rescans to the end from every quote (hours at the body cap). The bound is far above linear time.
+    body = b"[" * 64 + b'"' + b'\\"' * 2_000_000 + b"[" * 10
+    started = time.perf_counter()
+    assert not json_too_deep(body)  # the brackets after the opening quote are inside the string
+    assert time.perf_counter() - started < 5.0
+    assert json_too_deep(b"[" * 65 + b'"' + b'\\"' * 1000)
 
 
 def _scope(headers: dict[str, str], method: str = "POST", path: str = "/") -> dict[str, Any]:

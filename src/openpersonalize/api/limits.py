@@ -31,7 +31,9 @@ JSON_11 = "application/x-amz-json-1.1"
 # Exactly what the SDKs send: JSON 1.1 for the control plane, JSON for the REST-JSON runtime and events APIs.
 API_MEDIA = frozenset({"application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"})
 MAX_JSON_DEPTH = 64  # the deepest Personalize shape nests a handful of levels; recursion stays far away
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A string, or an unterminated one up to the end: without the optional closing quote a body of escaped quotes
+# that never closes is rescanned to its end from every quote (quadratic: 64 KiB held the event loop for 12 s).
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
 
