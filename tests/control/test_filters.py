@@ -102,3 +102,22 @@ def test_concurrent_deletes_of_a_filter_delete_it_once(personalize: Any, group: 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         outcomes = sorted(pool.map(lambda _: delete(), range(4)))
     assert outcomes.count("ok") == 1 and set(outcomes) == {"ok", "ResourceInUseException"}
+
+
+def test_concurrent_creates_cannot_overshoot_the_filter_quota(personalize: Any) -> None:
+    """Creates racing for the last places of the 30 filters a group may hold: exactly 30 get one."""
+    arn, _ = active_group(personalize)
+    active_dataset(personalize, arn, "Interactions", new_schema(personalize, INTERACTIONS))
+
+    def create(index: int) -> str:
+        try:
+            personalize.create_filter(name=unique(f"race{index}"), datasetGroupArn=arn,
+                                      filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("x")')
+            return "ok"
+        except ClientError as err:
+            return str(err.response["Error"]["Code"])
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(create, range(40)))
+    assert outcomes.count("ok") == 30 and outcomes.count("LimitExceededException") == 10
+    assert len(personalize.list_filters(datasetGroupArn=arn, maxResults=100)["Filters"]) == 30

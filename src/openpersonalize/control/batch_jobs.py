@@ -101,9 +101,9 @@ def _check_pending(ctx: RequestContext, kind: str, quota_name: str) -> None:
 
 
 def _record_and_queue(ctx: RequestContext, kind: str, job_kind: str, arn: str, params: dict[str, Any],
-                      body: dict[str, Any]) -> None:
+                      body: dict[str, Any], quota_name: str) -> None:
     record = new_record(kind, arn, params["jobName"], params["solutionVersionArn"], body, tags_from(params))
-    ctx.store.create_queued(record, job_kind)
+    ctx.store.create_queued(record, job_kind, lambda: _check_pending(ctx, kind, quota_name))
     ctx.services.nudge()
 
 
@@ -173,12 +173,11 @@ def create_batch_inference_job(ctx: RequestContext, params: dict[str, Any]) -> d
     config = params.get("batchInferenceJobConfig") or {}
     _check_job_config(config, recipe_arn)
     _check_locations(params)
-    _check_pending(ctx, INFERENCE_KIND, "pending_batch_inference_jobs")
     arn = arns.arn(ctx, INFERENCE_KIND, params["jobName"])
     body = {**_common_body(params, num_results), "batchInferenceJobArn": arn, "batchInferenceJobMode": mode}
     if config:
         body["batchInferenceJobConfig"] = config
-    _record_and_queue(ctx, INFERENCE_KIND, INFERENCE_JOB, arn, params, body)
+    _record_and_queue(ctx, INFERENCE_KIND, INFERENCE_JOB, arn, params, body, "pending_batch_inference_jobs")
     return {"batchInferenceJobArn": arn}
 
 
@@ -211,10 +210,9 @@ def create_batch_segment_job(ctx: RequestContext, params: dict[str, Any]) -> dic
     if "filterArn" in params:
         _check_filter(ctx, params["filterArn"], version, "UserID")
     _check_locations(params)
-    _check_pending(ctx, SEGMENT_KIND, "pending_batch_segment_jobs")
     arn = arns.arn(ctx, SEGMENT_KIND, params["jobName"])
     body = {**_common_body(params, num_results), "batchSegmentJobArn": arn}
-    _record_and_queue(ctx, SEGMENT_KIND, SEGMENT_JOB, arn, params, body)
+    _record_and_queue(ctx, SEGMENT_KIND, SEGMENT_JOB, arn, params, body, "pending_batch_segment_jobs")
     return {"batchSegmentJobArn": arn}
 
 

@@ -95,10 +95,6 @@ def create_campaign(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     config = params.get("campaignConfig", {})
     check_config(config, requested, version.body["recipeArn"])
     group_arn = version.body["datasetGroupArn"]
-    check_quota(
-        ctx, "active_campaigns_per_group", ctx.store.count(KIND, parent=group_arn, statuses=(*IN_FLIGHT, ACTIVE)),
-        "Cannot create a campaign. More than {limit} resources in ACTIVE state.",
-    )
     arn = arns.arn(ctx, KIND, params["name"])
     body = {
         "name": params["name"],
@@ -110,7 +106,11 @@ def create_campaign(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         "_requestedVersionArn": requested,
         "_solutionArn": version.body["solutionArn"],
     }
-    ctx.store.create_queued(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), "campaign-deploy")
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), "campaign-deploy",
+                            lambda: check_quota(
+                                ctx, "active_campaigns_per_group",
+                                ctx.store.count(KIND, parent=group_arn, statuses=(*IN_FLIGHT, ACTIVE)),
+                                "Cannot create a campaign. More than {limit} resources in ACTIVE state."))
     ctx.services.nudge()
     return {"campaignArn": arn}
 

@@ -33,11 +33,6 @@ def create_data_deletion_job(ctx: RequestContext, params: dict[str, Any]) -> dic
     group_arn = params["datasetGroupArn"]
     _active_group(ctx, group_arn)
     check_location("dataSource.dataLocation", params["dataSource"]["dataLocation"], writable=False)
-    # spec §11: 5 PENDING data deletion jobs per dataset group
-    check_quota(
-        ctx, "pending_deletion_jobs_per_group", ctx.store.count(KIND, parent=group_arn, statuses=(PENDING,)),
-        "Dataset group " + group_arn + " already has {limit} data deletion jobs with PENDING status.",
-    )
     arn = arns.arn(ctx, KIND, params["jobName"])
     body = {
         "jobName": params["jobName"],
@@ -48,7 +43,9 @@ def create_data_deletion_job(ctx: RequestContext, params: dict[str, Any]) -> dic
         "status": PENDING,
     }
     record = new_record(KIND, arn, params["jobName"], group_arn, body, tags_from(params))
-    ctx.store.create_queued(record, JOB_KIND)
+    ctx.store.create_queued(record, JOB_KIND, lambda: check_quota(  # spec §11: 5 PENDING jobs per dataset group
+        ctx, "pending_deletion_jobs_per_group", ctx.store.count(KIND, parent=group_arn, statuses=(PENDING,)),
+        "Dataset group " + group_arn + " already has {limit} data deletion jobs with PENDING status."))
     ctx.services.nudge()
     return {"dataDeletionJobArn": arn}
 

@@ -63,7 +63,6 @@ def create_dataset_export_job(ctx: RequestContext, params: dict[str, Any]) -> di
     dataset_arn = params["datasetArn"]
     _exportable_dataset(ctx, dataset_arn)
     check_location("jobOutput.s3DataDestination.path", params["jobOutput"]["s3DataDestination"]["path"], writable=True)
-    _check_pending_quota(ctx)
     arn = arns.arn(ctx, KIND, params["jobName"])
     body = {
         "jobName": params["jobName"],
@@ -75,7 +74,7 @@ def create_dataset_export_job(ctx: RequestContext, params: dict[str, Any]) -> di
         "jobOutput": params["jobOutput"],
     }
     record = new_record(KIND, arn, params["jobName"], dataset_arn, body, tags_from(params))
-    ctx.store.create_queued(record, JOB_KIND)
+    ctx.store.create_queued(record, JOB_KIND, lambda: _check_pending_quota(ctx))
     ctx.services.nudge()
     return {"datasetExportJobArn": arn}
 

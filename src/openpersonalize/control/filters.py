@@ -50,11 +50,6 @@ def create_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     require_active_group(ctx, group_arn)
     expression = parse_filter(params["filterExpression"])
     fields = check_filter(expression, group_schemas(ctx, group_arn))
-    _check_group_fields(ctx, group_arn, fields)
-    check_quota(
-        ctx, "filters_per_group", ctx.store.count(KIND, parent=group_arn),
-        "Cannot create a filter. The dataset group already has {limit} filters.",
-    )
     arn = arns.arn(ctx, KIND, params["name"])
     body = {
         "name": params["name"],
@@ -64,7 +59,14 @@ def create_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
         "status": CREATE_PENDING,
         "_fields": sorted(fields),  # not on the wire: the serializer only writes shape members
     }
-    ctx.store.create_queued(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), "activate")
+    with ctx.store.transaction() as conn:  # the counts and the insert under the write lock: concurrent creates
+        _check_group_fields(ctx, group_arn, fields)  # cannot all pass the quota, nor the group's field limit
+        check_quota(
+            ctx, "filters_per_group", ctx.store.count(KIND, parent=group_arn),
+            "Cannot create a filter. The dataset group already has {limit} filters.",
+        )
+        ctx.store.create(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), conn)
+        ctx.store.enqueue("activate", arn, conn=conn)
     ctx.services.nudge()
     return {"filterArn": arn}
 

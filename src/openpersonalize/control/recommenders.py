@@ -114,6 +114,12 @@ def _update_in_flight(record: Record) -> str | None:
 # ---- handlers --------------------------------------------------------------------------------------------------
 
 
+def _check_quota(ctx: RequestContext, group_arn: str) -> None:
+    in_group = [r for r in ctx.store.list(KIND, parent=group_arn) if r.status not in DELETING]
+    check_quota(ctx, "recommenders_per_group", len(in_group),
+                "Cannot create a recommender. Dataset group has {limit} recommenders, the maximum allowed.")
+
+
 def create_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     """CreateRecommender."""
     group = ctx.store.require(params["datasetGroupArn"], "dataset-group", "dataset group")
@@ -125,9 +131,6 @@ def create_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     arn = arns.arn(ctx, KIND, params["name"])
     if ctx.store.get(arn) is not None:  # the name is taken: say so before any quota (spec §3.1)
         raise ResourceAlreadyExistsException(f"A recommender named {params['name']} already exists: {arn}.")
-    in_group = [r for r in ctx.store.list(KIND, parent=group.arn) if r.status not in DELETING]
-    check_quota(ctx, "recommenders_per_group", len(in_group),
-                "Cannot create a recommender. Dataset group has {limit} recommenders, the maximum allowed.")
     body = {
         "name": params["name"],
         "recommenderArn": arn,
@@ -136,7 +139,8 @@ def create_recommender(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
         "recommenderConfig": config,
         "status": CREATE_PENDING,
     }
-    ctx.store.create_queued(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)), "recommender-create")
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)), "recommender-create",
+                            lambda: _check_quota(ctx, group.arn))
     ctx.services.nudge()
     return {"recommenderArn": arn}
 

@@ -7,6 +7,7 @@ protocol and writes the metrics back. A trainingMode UPDATE version refreshes th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInputException, ResourceInUseException
@@ -65,15 +66,16 @@ def create_solution_version(ctx: RequestContext, params: dict[str, Any]) -> dict
         raise ResourceInUseException(f"Solution {solution.arn} is {solution.status}; it must be ACTIVE.")
     mode = params.get("trainingMode", "FULL")
     _check_mode(ctx, solution, mode)
-    check_quota(
-        ctx, "pending_solution_versions", ctx.store.count(KIND, statuses=IN_FLIGHT),
-        "More than {limit} resources with PENDING or IN_PROGRESS status.",
-    )
-    return {"solutionVersionArn": start_version(ctx, solution, mode, "MANUAL", params)}
+    def quota() -> None:  # counted under the insert's write lock (Store.create_queued)
+        check_quota(ctx, "pending_solution_versions", ctx.store.count(KIND, statuses=IN_FLIGHT),
+                    "More than {limit} resources with PENDING or IN_PROGRESS status.")
+
+    return {"solutionVersionArn": start_version(ctx, solution, mode, "MANUAL", params, quota)}
 
 
-def start_version(ctx: RequestContext, solution: Record, mode: str, training_type: str, params: dict[str, Any]) -> str:
-    """Record a new version and enqueue its training (also used by automatic training)."""
+def start_version(ctx: RequestContext, solution: Record, mode: str, training_type: str, params: dict[str, Any],
+                  check: Callable[[], None] = lambda: None) -> str:
+    """Record a new version and enqueue its training (also used by automatic training); ``check``: a quota."""
     arn = arns.solution_version_arn(solution.arn)
     body = {
         **pick(solution.body, COPIED),
@@ -84,7 +86,7 @@ def start_version(ctx: RequestContext, solution: Record, mode: str, training_typ
         **pick(params, ("name",)),
     }
     record = new_record(KIND, arn, params.get("name", arns.name_of(arn)), solution.arn, body, tags_from(params))
-    ctx.store.create_queued(record, "train")
+    ctx.store.create_queued(record, "train", check)
     ctx.services.nudge()
     return arn
 

@@ -193,10 +193,6 @@ def create_solution(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     recipe_arn = _check_recipe(params)
     _check_flags(params, recipe_arn)
     _check_config(ctx, group.arn, recipe_arn, params)
-    check_quota(
-        ctx, "active_solutions_per_group", ctx.store.count(KIND, parent=group.arn, statuses=(*IN_FLIGHT, ACTIVE)),
-        "Cannot create a solution. More than {limit} resources in ACTIVE state.",
-    )
     arn = arns.arn(ctx, KIND, params["name"])
     body = {
         "name": params["name"],
@@ -212,7 +208,11 @@ def create_solution(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         "status": CREATE_PENDING,
         **pick(params, ("eventType",)),
     }
-    ctx.store.create_queued(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)), "activate")
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group.arn, body, tags_from(params)), "activate",
+                            lambda: check_quota(
+                                ctx, "active_solutions_per_group",
+                                ctx.store.count(KIND, parent=group.arn, statuses=(*IN_FLIGHT, ACTIVE)),
+                                "Cannot create a solution. More than {limit} resources in ACTIVE state."))
     ctx.services.nudge()
     return {"solutionArn": arn}
 

@@ -223,10 +223,12 @@ class Store:
             )
         return record
 
-    def create_queued(self, record: Record, job_kind: str) -> Record:
+    def create_queued(self, record: Record, job_kind: str, check: Callable[[], None] = lambda: None) -> Record:
         """Insert a resource and queue the job that brings it to life, in one transaction: a crash between the
-        two would leave a pending resource no job ever finishes."""
+        two would leave a pending resource no job ever finishes. ``check`` (a quota: it counts, then raises) runs
+        first under the same write lock, so concurrent creates cannot all pass it."""
         with self.transaction() as conn:
+            check()
             self.create(record, conn)
             self.enqueue(job_kind, record.arn, conn=conn)
         return record
