@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from openpersonalize.api.limits import Guard, host_name, json_too_deep
+from openpersonalize.api.limits import MAX_JSON_VALUES, Guard, host_name, json_shape_problem
 from openpersonalize.config import Settings
 from openpersonalize.errors import PersonalizeError
 
@@ -19,6 +19,11 @@ from openpersonalize.errors import PersonalizeError
 ])
 def test_host_name(header: str, name: str) -> None:
     assert host_name(header) == name
+
+
+def json_too_deep(body: bytes) -> bool:
+    problem = json_shape_problem(body)
+    return problem is not None and "deeper" in problem
 
 
 def test_json_depth_counts_brackets_outside_strings_only() -> None:
@@ -33,9 +38,16 @@ def test_json_depth_check_is_linear_on_a_string_that_never_closes() -> None:
     # rescans to the end from every quote (hours at the body cap). The bound is far above linear time.
     body = b"[" * 64 + b'"' + b'\\"' * 2_000_000 + b"[" * 10
     started = time.perf_counter()
-    assert not json_too_deep(body)  # the brackets after the opening quote are inside the string
+    assert json_shape_problem(body) is None  # the brackets after the opening quote are inside the string
     assert time.perf_counter() - started < 5.0
     assert json_too_deep(b"[" * 65 + b'"' + b'\\"' * 1000)
+
+
+def test_json_values_outside_strings_are_bounded() -> None:
+    many = b'{"x": [' + b"{}," * MAX_JSON_VALUES + b"{}]}"
+    assert json_shape_problem(many) == f"The request body holds more than {MAX_JSON_VALUES} JSON values."
+    assert json_shape_problem(b'{"x": [' + b"1," * (MAX_JSON_VALUES // 2) + b"1]}") is None
+    assert json_shape_problem(b'{"schema": "' + b"{}," * MAX_JSON_VALUES + b'"}') is None  # inside a string
 
 
 def _scope(headers: dict[str, str], method: str = "POST", path: str = "/") -> dict[str, Any]:

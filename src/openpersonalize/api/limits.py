@@ -4,7 +4,8 @@
 access keys are set (DNS rebinding: a web page's own host name), a POST whose content type is not one an AWS
 SDK sends (a browser's CORS "simple" request can only send text/plain, form types or none), a declared body
 over the cap, and — with keys set — an unsigned request or an unknown key id. Then it reads the body up to the
-cap, refuses JSON nested deeper than ``MAX_JSON_DEPTH``, and checks the signature of ``/metrics`` (which has
+cap, refuses JSON nested deeper than ``MAX_JSON_DEPTH`` or holding more than ``MAX_JSON_VALUES`` values,
+and checks the signature of ``/metrics`` (which has
 no dispatcher of its own to do it). ``GuardedHttpTools`` caps the request head and closes a connection whose
 head or body does not arrive within ``OPENPERSONALIZE_REQUEST_SECONDS``, which uvicorn does not.
 """
@@ -31,6 +32,7 @@ JSON_11 = "application/x-amz-json-1.1"
 # Exactly what the SDKs send: JSON 1.1 for the control plane, JSON for the REST-JSON runtime and events APIs.
 API_MEDIA = frozenset({"application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"})
 MAX_JSON_DEPTH = 64  # the deepest Personalize shape nests a handful of levels; recursion stays far away
+MAX_JSON_VALUES = 100_000  # the largest Personalize request holds a few thousand (500 ranking inputs, 200 tags)
 # A string, or an unterminated one up to the end: without the optional closing quote a body of escaped quotes
 # that never closes is rescanned to its end from every quote (quadratic: 64 KiB held the event loop for 12 s).
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
@@ -53,16 +55,23 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether brackets outside strings nest deeper than ``limit`` (linear; skipped for shallow bodies)."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
+def json_shape_problem(body: bytes) -> str | None:
+    """Why a JSON body's shape is refused, or None: brackets outside strings nested deeper than
+    ``MAX_JSON_DEPTH``, or more than ``MAX_JSON_VALUES`` values (4 MiB of ``{},`` is 1.4M dicts, 130 MB, and
+    half a second of parsing on the event loop). Linear; the string pass only runs for bodies with many
+    brackets or commas."""
+    brackets = body.count(b"[") + body.count(b"{")
+    if brackets <= MAX_JSON_DEPTH and brackets + body.count(b",") <= MAX_JSON_VALUES:
+        return None
+    bare = _STRING.sub(b'""', body)
+    if bare.count(b"[") + bare.count(b"{") + bare.count(b",") > MAX_JSON_VALUES:
+        return f"The request body holds more than {MAX_JSON_VALUES} JSON values."
     depth = 0
-    for bracket in _BRACKETS.findall(_STRING.sub(b'""', body)):
+    for bracket in _BRACKETS.findall(bare):
         depth += 1 if bracket in (b"[", b"{") else -1
-        if depth > limit:
-            return True
-    return False
+        if depth > MAX_JSON_DEPTH:
+            return f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels."
+    return None
 
 
 class Guard:
@@ -75,8 +84,9 @@ class Guard:
         """A receive that replays the checked body; Refused when the request must not go further."""
         self._check_head(scope)
         body = await self._read(receive) if scope["method"] == "POST" else b""
-        if json_too_deep(body):
-            raise Refused("SerializationException", 400, f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
+        problem = json_shape_problem(body)
+        if problem is not None:
+            raise Refused("SerializationException", 400, problem)
         if scope["path"] == "/metrics" and self.settings.access_keys:
             request = Request(scope)
             caller = auth.parse_authorization(request.headers.get("authorization"))
