@@ -97,6 +97,9 @@ def test_parse_location(text: str, scheme: str, bucket: str, key: str, path: str
         ("file://otherhost/x.csv", "must be local"),
         ("relative/path.csv", "is not supported"),
         ("ftp://host/x.csv", "is not supported"),
+        ("/data/in\x00.csv", "control character U\\+0000"),
+        ("file:///data/in%00.csv", "control character U\\+0000"),
+        ("s3://bucket/a\nb.csv", "control character U\\+000A"),
     ],
 )
 def test_parse_location_rejects(text: str, needle: str) -> None:

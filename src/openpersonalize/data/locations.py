@@ -23,9 +23,18 @@ class Location:
 
 
 
+def _printable(text: str, part: str) -> str:
+    """``part`` of the dataLocation ``text``, refused when it holds a control character: no path, key or URL
+    has one, and a NUL reached the file system as Python's "embedded null byte" (percent-encoded too)."""
+    found = next((c for c in part if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if found is not None:
+        raise ValueError(f"The dataLocation {text!r} holds the control character U+{ord(found):04X}.")
+    return part
+
+
 def parse_location(text: str) -> Location:
     """Parse a dataLocation; ValueError (with a message for the user) when it is not one we can read."""
-    parsed = urlparse(text)
+    parsed = urlparse(_printable(text, text))
     folder = text.endswith("/")
     if parsed.scheme == "s3":
         if not parsed.netloc:
@@ -39,7 +48,7 @@ def parse_location(text: str) -> Location:
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise ValueError(f"The dataLocation {text!r} names host {parsed.netloc!r}; file:// URLs must be local (file:///abs/path).")
-        return Location(text, "local", path=unquote(parsed.path), folder=folder)
+        return Location(text, "local", path=_printable(text, unquote(parsed.path)), folder=folder)
     if parsed.scheme == "" and text.startswith("/"):
         return Location(text, "local", path=text, folder=folder)
     raise ValueError(
