@@ -78,3 +78,6 @@ def test_the_guard_admits_what_an_sdk_sends_and_refuses_the_rest() -> None:
     assert admit(settings, _scope({**sdk, "Content-Length": "-1"})) == "RequestEntityTooLargeException"
     keyed = Settings(access_keys={"AKID": "secret"})
     assert admit(keyed, _scope({**sdk, "Host": "rebound.example"})) == "UnrecognizedClientException"
+    twice = _scope(sdk)
+    twice["headers"].insert(0, (b"host", b"rebound.example"))  # a proxy routing on the first would disagree
+    assert admit(settings, twice) == "InvalidRequestException"

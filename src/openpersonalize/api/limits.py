@@ -96,6 +96,9 @@ class Guard:
     def _check_head(self, scope: Any) -> None:
         # The head's size was capped by GuardedHttpTools before it was parsed; here it is only read.
         headers: dict[bytes, bytes] = dict(scope["headers"])  # one pass; the names are lower-case in ASGI
+        if len(headers) < len(scope["headers"]) and sum(name == b"host" for name, _ in scope["headers"]) > 1:
+            # the dict kept the last Host; a proxy routing on the first would disagree (RFC 9112: answer 400)
+            raise Refused("InvalidRequestException", 400, "The request has more than one Host header.")
         keys = self.settings.access_keys
         if not keys and host_name(headers.get(b"host", b"").decode("latin-1")) not in self.settings.allowed_hosts:
             raise Refused("AccessDeniedException", 403,
