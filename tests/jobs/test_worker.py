@@ -111,3 +111,27 @@ def test_a_worker_that_lost_its_lease_stops_without_writing(services: Services) 
     assert _state(services.store, job.id) == ("running", "fast:2:0")
     record = services.store.get(ARN)
     assert record is not None and record.status == "CREATE IN_PROGRESS"
+
+
+def test_the_job_loop_outlives_a_database_outage(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claims that raise (the metadata database restarting) are retried: the thread must not die while the
+    process lives on, or no job would ever run again."""
+    ran: list[str] = []
+    claim, failures = services.store.claim, [3]
+
+    def flaky_claim(worker_id: str) -> Job | None:
+        if failures[0]:
+            failures[0] -= 1
+            raise ConnectionError("the database is restarting")
+        return claim(worker_id)
+
+    monkeypatch.setattr(services.store, "claim", flaky_claim)
+    worker = _worker(services, lambda services, job, progress: ran.append(job.arn))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not ran and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert ran == [ARN] and failures == [0]

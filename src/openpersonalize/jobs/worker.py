@@ -32,6 +32,7 @@ from .progress import JobProgress
 log = logging.getLogger("openpersonalize.worker")
 HEARTBEAT_SECONDS = 2.0  # at most; a short lease beats more often (five beats per lease)
 TICK_SECONDS = 30.0  # how often an idle worker runs the scheduler's tick
+OUTAGE_BACKOFF, OUTAGE_BACKOFF_MAX = 0.5, 30.0  # seconds between retries of a failing job loop (doubling)
 MAX_ATTEMPTS = 3  # a job interrupted this many times fails instead of starting again
 # Worker ids are host:pid:incarnation:thread. The incarnation tells this process from an earlier one with the same
 # pid (a restarted container numbers its processes anew), whose jobs are not ours to keep.
@@ -117,6 +118,21 @@ class Worker:
             mark_failed(self.services, job, runner, "The job was interrupted by a restart of the service.")
 
     def _loop(self, worker_id: str) -> None:
+        """Claim and run jobs until stopped. An error outside a job (the metadata database restarting, a network
+        blip) must not end the thread while the process lives on looking healthy: it is logged, and the loop
+        waits, longer each time it repeats, then carries on."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._serve_jobs(worker_id)
+                return
+            except Exception:
+                failures += 1
+                if failures == 1 or failures % 10 == 0:
+                    log.exception("worker %s: the job loop failed (%d in a row); it retries", worker_id, failures)
+                self._stop.wait(min(OUTAGE_BACKOFF_MAX, OUTAGE_BACKOFF * 2 ** min(failures - 1, 8)))
+
+    def _serve_jobs(self, worker_id: str) -> None:
         last_recovery = last_tick = time.monotonic()
         while not self._stop.is_set():
             job = self.services.store.claim(worker_id)
@@ -173,5 +189,8 @@ class Worker:
     def _heartbeat(self, job: Job, done: threading.Event) -> None:
         """Beats between reports too: a fit or a file read can run long without one."""
         while not done.wait(self.beat_seconds):
-            if not self.services.store.heartbeat(job.id, job.claimed_by):
-                return  # taken over: the runner stops at its next progress report
+            try:
+                if not self.services.store.heartbeat(job.id, job.claimed_by):
+                    return  # taken over: the runner stops at its next progress report
+            except Exception:  # the database is away for a moment: beat again next time (the lease allows five)
+                log.warning("job %s: a heartbeat failed; retrying", job.id, exc_info=True)
