@@ -11,6 +11,8 @@ import polars as pl
 import pytest
 
 from openpersonalize.data.eventlog import EventLog
+from openpersonalize.data.schema import parse_schema
+from openpersonalize.data.store import DataStore
 from openpersonalize.serving import recommend
 from openpersonalize.serving.models import Catalog
 from openpersonalize.serving.realtime import EventFeed, GroupHistory, annotate_events, replayed_session_merges
@@ -171,3 +173,22 @@ def test_a_second_process_sees_the_first_ones_events(tmp_path: Path) -> None:
     assert history.get("u1").item_ids == ["i1"] and history.user_version("u1") == 1
     other.append(ARN, [{"USER_ID": "u1", "ITEM_ID": "i2", "TIMESTAMP": 2}])
     assert history.user_version("u1") == 2 and history.get("u1").item_ids == ["i1", "i2"]
+
+
+def test_a_snapshot_read_after_repeated_events_equals_following_them(tmp_path: Path) -> None:
+    """Events repeating one another but for their ids (the same item twice in one second) are all in a user's
+    tail; a node that reads its snapshot after them (a restart) must hold them too, or answer differently.
+    Training still stores them once (spec §10.1)."""
+    store = DataStore(tmp_path)
+    schema = parse_schema('{"type": "record", "name": "Interactions", "fields": [{"name": "USER_ID", "type": "string"}, '
+                          '{"name": "ITEM_ID", "type": "string"}, {"name": "EVENT_TYPE", "type": "string"}, '
+                          '{"name": "TIMESTAMP", "type": "long"}]}')
+    live = GroupHistory(EMPTY, EventFeed(store.events, ARN, store.events.head()))
+    live.get("u")
+    store.events.append(ARN, [{"USER_ID": "u", "ITEM_ID": item, "TIMESTAMP": 5, "EVENT_TYPE": "Click", "$eid": f"e{k}"}
+                              for k, item in enumerate(["i1", "i2", "i1"])])
+    live.sync()
+    restarted = GroupHistory(store.read_dataset(ARN, schema, duplicates=True))
+    assert restarted.get("u").item_ids == live.get("u").item_ids == ["i1", "i2", "i1"]
+    assert store.read_dataset(ARN, schema)["ITEM_ID"].to_list() == ["i2", "i1"]
+    store.events.close()

@@ -280,17 +280,21 @@ class EventLog:
         with self.engine.connect() as conn:
             return [(int(seq), orjson.loads(blob)) for seq, blob in conn.execute(USER_ROWS, bounds)]
 
-    def read(self, dataset_arn: str, schema: Schema, upto: int | None = None) -> pl.DataFrame | None:
+    def read(self, dataset_arn: str, schema: Schema, upto: int | None = None, *,
+             duplicates: bool = False) -> pl.DataFrame | None:
         """All PUT rows of the dataset in append order (numbered up to ``upto``), typed per the schema; None when
         there are none.
 
         Later rows reusing an event id are dropped and exact duplicates are stored once (spec §10.1);
         the last copy of a duplicate is the one kept, so "latest row per id" stays the newest upsert.
+        ``duplicates`` keeps exact duplicates with distinct event ids, as serving's per-user tails do (a node
+        that read its snapshot after the events must answer as one that followed them).
         """
         frame = self.columns(dataset_arn, {f.name: POLARS_TYPES[f.type] for f in schema.fields}, upto)
         if frame is None:
             return None
-        frame = frame.unique(keep="last", maintain_order=True)
+        if not duplicates:
+            frame = frame.unique(keep="last", maintain_order=True)
         return frame if frame.height else None
 
     def columns(self, dataset_arn: str, columns: dict[str, Any], upto: int | None = None) -> pl.DataFrame | None:

@@ -95,13 +95,15 @@ class DataStore:
 
     # ---- reading ---------------------------------------------------------------------------------
 
-    def read_dataset(self, dataset_arn: str, schema: Schema, origin: str = "ALL", events_upto: int | None = None) -> pl.DataFrame:
+    def read_dataset(self, dataset_arn: str, schema: Schema, origin: str = "ALL", events_upto: int | None = None,
+                     *, duplicates: bool = False) -> pl.DataFrame:
         """The dataset's rows with exactly the schema's columns.
 
         ``origin`` BULK = rows from import jobs, PUT = rows from the events/records APIs, ALL = both. For
         Items/Users/Actions, ALL keeps the newest record per id; PUT rows count as newer than bulk rows
         (impl. choice: an individually put record is the freshest knowledge of that entity). ``events_upto``:
-        only PUT rows numbered up to it (serving's snapshot, followed by the rows after it).
+        only PUT rows numbered up to it (serving's snapshot, followed by the rows after it). ``duplicates``: PUT
+        rows that repeat one another exactly but for their event ids are all kept (``EventLog.read``).
         """
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {ORIGINS}, not {origin!r}")
@@ -109,7 +111,7 @@ class DataStore:
         if origin in ("BULK", "ALL"):
             frames.append(self._read_bulk(dataset_arn, schema))
         if origin in ("PUT", "ALL"):
-            put = self.events.read(dataset_arn, schema, events_upto)
+            put = self.events.read(dataset_arn, schema, events_upto, duplicates=duplicates)
             if put is not None:
                 frames.append(conform(put.lazy(), schema).collect())
         if not frames:

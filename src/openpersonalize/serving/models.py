@@ -420,7 +420,7 @@ def _interactions_with_session_merges(
     found = group_schemas(store, group_arn).get("INTERACTIONS")
     if found is None:
         return None, None
-    frame = data.read_dataset(found[0], found[1], "ALL", events_upto=upto)
+    frame = data.read_dataset(found[0], found[1], "ALL", events_upto=upto, duplicates=True)  # as the tails keep them
     wanted = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"} & set(frame.columns)
     log = data.events.columns(found[0], {c: frame.schema[c] for c in wanted} | {"$sid": pl.String, "$anon": pl.Boolean}, upto)
     if log is None:
