@@ -1,5 +1,5 @@
 """Batch segment jobs through boto3 (spec §2.10, §8.2): Item-Affinity and Item-Attribute-Affinity segments from
-JSON Lines, ``recommendedUsers`` out, user filters, per-line errors, the per-file query limit, create rules."""
+JSON Lines, ``usersList`` out, user filters, per-line errors, the per-file query limit, create rules."""
 
 from __future__ import annotations
 
@@ -59,12 +59,12 @@ def test_item_affinity_segments(personalize: Any, group: ServingGroup, versions:
     assert job["status"] == "ACTIVE", job.get("failureReason")
     assert job["numResults"] == 30 and job["solutionVersionArn"] == versions["items"]
     first, unknown, third = _read(tmp_path / "out" / "items.json.out")
-    users = first["output"]["recommendedUsers"]
+    users = first["output"]["usersList"]
     assert first["input"] == {"itemId": popular[0]} and first["error"] is None
     assert len(users) == 30 == len(set(users))
     assert len(set(users) & _watchers(group, popular[0])) >= 10  # the item's own audience ranks high
     assert unknown["output"] is None and "never-seen" in unknown["error"]
-    assert len(third["output"]["recommendedUsers"]) == 30
+    assert len(third["output"]["usersList"]) == 30
     listed = personalize.list_batch_segment_jobs(solutionVersionArn=versions["items"])["batchSegmentJobs"]
     assert [j["batchSegmentJobArn"] for j in listed] == [job["batchSegmentJobArn"]]
 
@@ -76,8 +76,8 @@ def test_attribute_affinity_segments_echo_the_expression(personalize: Any, group
     job = _run(personalize, versions["attributes"], str(source), f"{tmp_path}/out/", numResults=15)
     assert job["status"] == "ACTIVE", job.get("failureReason")
     good, bad = _read(tmp_path / "out" / "attrs.json.out")
-    assert good["itemAttributes"] == 'ITEMS.GENRES = "Family"' and "input" not in good  # as AWS documents it
-    assert len(good["output"]["recommendedUsers"]) == 15
+    assert good["input"] == {"itemAttributes": 'ITEMS.GENRES = "Family"'}  # as the service writes it
+    assert len(good["output"]["usersList"]) == 15
     assert "expected '='" in bad["error"]
 
 
@@ -91,8 +91,8 @@ def test_user_filter_with_values(personalize: Any, group: ServingGroup, versions
     assert job["status"] == "ACTIVE", job.get("failureReason")
     filtered, unfiltered = _read(tmp_path / "out" / "in.json.out")
     watchers = _watchers(group, item)
-    assert not set(filtered["output"]["recommendedUsers"]) & watchers  # those who watched it are excluded
-    assert set(unfiltered["output"]["recommendedUsers"]) & watchers  # an EXCLUDE without its value is skipped
+    assert not set(filtered["output"]["usersList"]) & watchers  # those who watched it are excluded
+    assert set(unfiltered["output"]["usersList"]) & watchers  # an EXCLUDE without its value is skipped
 
 
 def test_query_limit_per_file_fails_the_job(personalize: Any, versions: dict[str, str], tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_s3_in_and_out(personalize: Any, group: ServingGroup, versions: dict[str
     job = _run(personalize, versions["items"], f"s3://{bucket}/q/items.json", f"s3://{bucket}/out")
     assert job["status"] == "ACTIVE", job.get("failureReason")
     line = json.loads(s3.get_object(Bucket=bucket, Key="out/items.json.out")["Body"].read())
-    assert len(line["output"]["recommendedUsers"]) == 25  # the default numResults
+    assert len(line["output"]["usersList"]) == 25  # the default numResults
 
 
 def test_create_rules(personalize: Any, group: ServingGroup, versions: dict[str, str]) -> None:

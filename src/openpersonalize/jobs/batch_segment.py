@@ -1,8 +1,11 @@
 """The ``batch-segment`` job: users for items or item attributes, from USER_SEGMENTATION versions (spec §8.2).
 
-Item-Affinity lines are ``{"itemId": "105"}`` and answer ``{"input": {...}, "output": {"recommendedUsers":
-[...]}, "error": null}``; Item-Attribute-Affinity lines are ``{"itemAttributes": "ITEMS.GENRES = \\"Comedy\\""}``
-and answer with the query echoed under ``itemAttributes`` instead of ``input``, as AWS documents it. Users
+Item-Affinity lines are ``{"itemId": "105"}``, Item-Attribute-Affinity lines
+``{"itemAttributes": "ITEMS.GENRES = \\"Comedy\\""}``; both answer ``{"input": {...}, "output": {"usersList":
+[...]}, "error": null}``. That is what the service writes (AWS's sample notebooks record it and read
+``x['input']['itemId']`` and ``x['output']['usersList']``); the developer guide's examples show
+``recommendedUsers`` and, for attributes, no ``input`` wrapper, which clients written against the service
+do not read. Users
 are sorted by descending affinity (recipes/affinity.py). A line may carry ``filterValues`` for the job's user
 filter (target UserID). A query the model cannot answer (an item not in the training data, a malformed
 expression) gets an ``error`` and the job goes on; a file with more queries than AWS allows per file (500 /
@@ -51,10 +54,7 @@ class Segments:
             users = self._users(parsed)
         except (LineError, QueryError) as error:
             return error_line(raw, parsed, str(error))
-        output = {"recommendedUsers": users}
-        if self.by_attributes:
-            return orjson.dumps({"itemAttributes": parsed["itemAttributes"], "output": output, "error": None}) + b"\n"
-        return orjson.dumps({"input": parsed, "output": output, "error": None}) + b"\n"
+        return orjson.dumps({"input": parsed, "output": {"usersList": users}, "error": None}) + b"\n"
 
     def _users(self, line: dict[str, Any]) -> list[str]:
         candidates = self._allowed(filter_values(line))
