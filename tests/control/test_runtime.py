@@ -127,7 +127,8 @@ def test_metadata_columns(runtime: Any, group: ServingGroup, campaigns: dict[str
                                         metadataColumns={"ITEMS": ["GENRES", "TITLE"]})["itemList"]
     truth = {row["ITEM_ID"]: row for row in group.data.items.iter_rows(named=True)}
     for item in items:
-        assert item["metadata"] == {"GENRES": truth[item["itemId"]]["GENRES"], "TITLE": truth[item["itemId"]]["TITLE"]}
+        # keyed in camel case, as the service answers (AWS's samples read item['metadata']['title'])
+        assert item["metadata"] == {"genres": truth[item["itemId"]]["GENRES"], "title": truth[item["itemId"]]["TITLE"]}
     code, message = error_of(runtime.get_recommendations, campaignArn=campaigns["up_plain"], userId="u1",
                              metadataColumns={"ITEMS": ["GENRES"]})
     assert code == "InvalidInputException" and "enableMetadataWithRecommendations" in message

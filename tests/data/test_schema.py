@@ -10,6 +10,7 @@ import pytest
 
 from openpersonalize.errors import InvalidInputException
 from openpersonalize.data.schema import (
+    camel_case,
     check_evolution,
     normalise_dataset_type,
     parse_schema,
@@ -188,3 +189,7 @@ def test_evolution_keeps_old_fields_identical(new_fields: list[dict[str, Any]], 
     with pytest.raises(InvalidInputException) as err:
         check_evolution(OLD, parse_schema(schema("Items", *new_fields)))
     assert fragment in err.value.message
+
+
+def test_columns_in_camel_case_as_the_service_spells_them_outside_a_schema() -> None:
+    assert [camel_case(c) for c in ("TITLE", "BRAND_NAME", "NUMBER_OF_RATINGS")] == ["title", "brandName", "numberOfRatings"]

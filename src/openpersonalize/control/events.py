@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
-from ..data.schema import Field, Schema, parse_schema
+from ..data.schema import Field, Schema, camel_case, parse_schema
 from ..serving import realtime
 from ..serving.cache import BoundedCache
 from .common import ACTIVE
@@ -460,11 +460,11 @@ def _check_complete(row: dict[str, Any], target: Target, where: str) -> None:
 def _source_hint(column: str) -> str:
     members = {"ITEM_ID": "itemId", "EVENT_VALUE": "eventValue", "IMPRESSION": "impression",
                "RECOMMENDATION_ID": "recommendationId", "USER_ID": "userId", "ACTION_ID": "actionId"}
-    return members.get(column) or f"properties key {_camel(column)!r}"
+    return members.get(column) or f"properties key {camel_case(column)!r}"
 
 
 def _allowed_keys(target: Target, forbidden: dict[str, str]) -> str:
-    keys = [_camel(f.name) for f in target.schema.fields if f.name not in ID_COLUMNS and _norm(f.name) not in forbidden]
+    keys = [camel_case(f.name) for f in target.schema.fields if f.name not in ID_COLUMNS and _norm(f.name) not in forbidden]
     return ", ".join(keys) if keys else "none (this schema has no property columns)"
 
 
@@ -472,8 +472,3 @@ def _norm(key: str) -> str:
     """``numberOfRatings``, ``NUMBER_OF_RATINGS`` and ``number-of-ratings`` all → ``numberofratings``."""
     return re.sub(r"[^0-9a-z]", "", key.lower())
 
-
-def _camel(column: str) -> str:
-    """``NUMBER_OF_RATINGS`` → ``numberOfRatings`` (the spelling the docs use for properties keys)."""
-    head, *rest = column.lower().split("_")
-    return head + "".join(part.capitalize() for part in rest)

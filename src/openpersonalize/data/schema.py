@@ -107,6 +107,13 @@ TRAINING_COLUMNS = frozenset({"USER_ID", "ITEM_ID", "ACTION_ID", "TIMESTAMP", "E
 _NOT_METADATA = frozenset({"CREATION_TIMESTAMP", "EXPIRATION_TIMESTAMP", "ACTION_EXPIRATION_TIMESTAMP"})
 
 
+def camel_case(column: str) -> str:
+    """``NUMBER_OF_RATINGS`` → ``numberOfRatings``: how the service spells a column outside a schema (PutEvents
+    properties keys; the keys of item metadata in recommendations, e.g. ``BRAND_NAME`` → ``brandName``)."""
+    head, *rest = column.lower().split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def dataset_type_name(dataset_type: str) -> str:
     """``ACTION_INTERACTIONS`` → ``Action_Interactions``: the spelling the docs use in messages."""
     return "_".join(part.capitalize() for part in dataset_type.split("_"))

@@ -39,7 +39,7 @@ import polars as pl
 from .. import ranking
 from ..blocking import ON_EVENT_LOOP, WouldBlock
 from ..data.metadata import Store
-from ..data.schema import Schema, parse_schema
+from ..data.schema import Schema, camel_case, parse_schema
 from ..data.store import DataStore
 from ..ids import new_token
 from ..recipes import catalogue
@@ -91,10 +91,12 @@ class Catalog:
         return found
 
     def metadata(self, position: int, columns: list[str]) -> dict[str, str]:
+        """The item's values of ``columns``, keyed as the service keys them: in camel case (``GENRES`` → ``genres``,
+        ``BRAND_NAME`` → ``brandName``; AWS's own samples read ``item['metadata']['title']``)."""
         if self.items is None:
             return {}
         row = self.items.row(position, named=True)
-        return {c: _text(row.get(c)) for c in columns if row.get(c) is not None}
+        return {camel_case(c): _text(row.get(c)) for c in columns if row.get(c) is not None}
 
 
 @dataclass
