@@ -142,6 +142,11 @@ def test_unknown_column(tmp_path: Path) -> None:
     assert "not in the dataset's schema: [COLOUR]" in reason and "/in/data.csv" in reason
 
 
+def test_unnamed_column_is_named_by_its_position(tmp_path: Path) -> None:
+    with pytest.raises(BadData, match="unnamed column at position 1 .*index=False"):
+        convert(tmp_path, ",USER_ID,ITEM_ID,TIMESTAMP\n0,u1,i1,1\n")
+
+
 def test_duplicate_column(tmp_path: Path) -> None:
     assert "more than once: [ITEM_ID]" in failure(tmp_path, "USER_ID,ITEM_ID,ITEM_ID,TIMESTAMP\nu,i,i,1\n")
 

@@ -236,6 +236,12 @@ def check_columns(source: Source, header: list[str], schema: Schema) -> None:
     missing = [f.name for f in schema.fields if not f.nullable and f.name not in present]
     if missing:
         raise BadData(f"Input CSV is missing the following columns: [{', '.join(missing)}] (file {source.label}).")
+    unnamed = [position for position, name in enumerate(header, start=1) if not name.strip()]
+    if unnamed:  # pandas' to_csv without index=False writes its index under an empty name first
+        raise BadData(
+            f"Input CSV has an unnamed column at position {unnamed[0]} (file {source.label}); every column needs a "
+            "schema field's name (a DataFrame's index: write it with index=False)."
+        )
     unknown = [name for name in header if schema.field(name) is None]
     if unknown:
         raise BadData(
