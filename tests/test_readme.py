@@ -133,8 +133,11 @@ def _answers(port: int) -> bool:
         return False
 
 
-def test_shell_blocks_run(namespace: dict[str, Any], readme_server: LiveServer, workdir: Path) -> None:
+def test_shell_blocks_run(namespace: dict[str, Any], readme_server: LiveServer, workdir: Path, s3_server: str,
+                          s3: Any) -> None:
     env = _env(readme_server)
+    if "personalize" not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="personalize")  # the README's "Data on S3" bucket, on the suite's own S3 server
     ran = []
     for code in blocks("sh"):
         for line in shell_lines(code):
@@ -143,7 +146,8 @@ def test_shell_blocks_run(namespace: dict[str, Any], readme_server: LiveServer, 
             line = _adapt(line, readme_server, namespace)
             if line.startswith("export "):
                 for name, value in (pair.split("=", 1) for pair in shlex.split(line)[1:]):
-                    env[name] = value.replace("http://127.0.0.1:8080", readme_server.url)
+                    env[name] = value.replace("http://127.0.0.1:8080", readme_server.url).replace(
+                        "http://127.0.0.1:8333", s3_server)
                 continue
             argv = shlex.split(line)
             if argv[1:2] in (["serve"], ["worker"]):

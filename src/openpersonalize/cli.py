@@ -35,6 +35,25 @@ def _settings(data_dir: str | None, metadata_url: str | None, object_store: str 
     return settings
 
 
+def _started(build: Callable[[], T]) -> T:
+    """What ``build`` opens (settings, stores, the app): a misconfiguration — a bad URL, a database that refuses
+    or does not answer, an object store that cannot be listed — ends the command with one line, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return build()
+    except (SQLAlchemyError, ValueError, OSError) as error:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise click.ClickException(f"cannot start: {lines[0]}") from None
+
+
+def _services(data_dir: str | None, metadata_url: str | None, object_store: str | None = None) -> Any:
+    """The stores of a one-off command (export, import, progress), opened as ``serve`` opens them."""
+    from .server import build_services
+
+    return _started(lambda: build_services(_settings(data_dir, metadata_url, object_store)))
+
+
 def _check_bind(host: str, settings: Settings, allowed: bool) -> None:
     """Without access keys, only loopback unless the operator opts in (then loudly, on every start)."""
     if settings.access_keys or _loopback(host):
@@ -95,13 +114,14 @@ def serve(host: str, port: int, data_dir: str | None, metadata_url: str | None, 
     from .server import build_app
 
     _logging(log_level)
-    settings = _settings(data_dir, metadata_url, object_store)
+    settings = _started(lambda: _settings(data_dir, metadata_url, object_store))
     settings.ray_address = ray_address or settings.ray_address
     _check_bind(host, settings, allow_unauthenticated_network)
     if workers > 1:
         _serve_processes(settings, host, port, workers, run_worker=not no_worker, demo=demo, log_level=log_level)
         return
-    app = build_app(settings, run_worker=not no_worker)
+    app = _started(lambda: build_app(settings, run_worker=not no_worker))
+    logging.getLogger("openpersonalize").info("listening on http://%s:%d", host, port)
     if demo:
         from .demo.seed import start_in_background
 
@@ -124,7 +144,7 @@ def _serve_processes(settings: Settings, host: str, port: int, workers: int, *, 
     from .demo.seed import start_in_background
     from .server import build_services
 
-    services = build_services(settings)
+    services = _started(lambda: build_services(settings))
     sock = uvicorn.Config("openpersonalize.server:build_app", host=host, port=port).bind_socket()
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or engines inherited
 
@@ -181,9 +201,9 @@ def worker(data_dir: str | None, metadata_url: str | None, object_store: str | N
     from .server import build_services, build_worker
 
     _logging(log_level)
-    settings = _settings(data_dir, metadata_url, object_store)
+    settings = _started(lambda: _settings(data_dir, metadata_url, object_store))
     settings.ray_address = ray_address or settings.ray_address
-    services = build_services(settings)
+    services = _started(lambda: build_services(settings))
     runner = build_worker(services, threads)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -215,12 +235,13 @@ def generate_data(domain: str, users: int, items: int, interactions: int, seed: 
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--data-dir", default=None)
 @click.option("--metadata-url", default=None)
-def export_model(solution_version_arn: str, directory: str, data_dir: str | None, metadata_url: str | None) -> None:
+@click.option("--object-store", default=None, help="s3://bucket/prefix holding the models (as given to serve).")
+def export_model(solution_version_arn: str, directory: str, data_dir: str | None, metadata_url: str | None,
+                 object_store: str | None) -> None:
     """Write a trained solution version as arrays + JSON (no pickles) into DIRECTORY."""
     from .control.model_transfer import export_model as export
-    from .server import build_services
 
-    services = build_services(_settings(data_dir, metadata_url))
+    services = _services(data_dir, metadata_url, object_store)
     click.echo(str(_or_exit(lambda: export(services, solution_version_arn, Path(directory)))))
 
 
@@ -229,12 +250,13 @@ def export_model(solution_version_arn: str, directory: str, data_dir: str | None
 @click.argument("solution_arn")
 @click.option("--data-dir", default=None)
 @click.option("--metadata-url", default=None)
-def import_model(directory: str, solution_arn: str, data_dir: str | None, metadata_url: str | None) -> None:
+@click.option("--object-store", default=None, help="s3://bucket/prefix the servers read models from (as given to serve).")
+def import_model(directory: str, solution_arn: str, data_dir: str | None, metadata_url: str | None,
+                 object_store: str | None) -> None:
     """Register an exported model as a new ACTIVE version of SOLUTION_ARN; prints the version ARN."""
     from .control.model_transfer import import_model as load
-    from .server import build_services
 
-    services = build_services(_settings(data_dir, metadata_url))
+    services = _services(data_dir, metadata_url, object_store)
     click.echo(_or_exit(lambda: load(services, Path(directory), solution_arn)))
 
 
@@ -251,9 +273,8 @@ def progress(arn: str, endpoint_url: str, data_dir: str | None, metadata_url: st
     """Show what the job ARN (a solution version, batch job...) is doing: phase, step, percent, elapsed time."""
     if data_dir or metadata_url:
         from .control.progress import progress_of
-        from .server import build_services
 
-        services = build_services(_settings(data_dir, metadata_url))
+        services = _services(data_dir, metadata_url)
         fetch: Callable[[], dict[str, Any]] = partial(_or_exit, partial(progress_of, services, arn))
     else:
         fetch = partial(_fetch_progress, endpoint_url, arn)

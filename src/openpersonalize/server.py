@@ -13,7 +13,7 @@ from .api.app import create_app
 from .config import Settings
 from .services import Services
 from .data.metadata import Store
-from .data.objects import open_object_store
+from .data.objects import S3Objects, open_object_store
 from .data.store import DataStore
 from .control import scheduling
 from .control.job_table import all_runners
@@ -25,6 +25,8 @@ log = logging.getLogger("openpersonalize")
 def build_services(settings: Settings) -> Services:
     settings.ensure_dirs()
     objects = open_object_store(settings.object_store, settings.data_dir)
+    if isinstance(objects, S3Objects):
+        objects.check_access()
     data = DataStore(settings.data_dir, objects, settings.events_url or None)
     return Services(settings=settings, store=Store(settings.metadata_database_url), data=data)
 

@@ -183,3 +183,9 @@ def test_export_and_import_round_trip(personalize: Any, server: LiveServer, vod_
     wrong = _solution(personalize, vod_group, POPULARITY)
     failed = subprocess.run([*cli, "import-model", str(out), wrong, *where], capture_output=True, text=True)
     assert failed.returncode == 1 and "InvalidInputException" in failed.stderr
+    # Pointed at another object store than the servers': said in one line, nothing written.
+    elsewhere = [*where, "--object-store", str(tmp_path / "another-store")]
+    lost = subprocess.run([*cli, "export-model", version["solutionVersionArn"], str(tmp_path / "again"), *elsewhere],
+                          capture_output=True, text=True)
+    assert lost.returncode == 1 and "is not in the object store" in lost.stderr and "Traceback" not in lost.stderr
+    assert not (tmp_path / "again").exists()

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInputException, ResourceInUseException
+from ..errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from . import arns
 from .common import ACTIVE, new_record, pick
 from .context import Services
@@ -30,7 +30,10 @@ def export_model(services: Services, version_arn: str, target: Path) -> Path:
         raise ResourceInUseException(f"Solution version {version_arn} is {version.status}; only ACTIVE versions can be exported.")
     if target.exists() and any(target.iterdir()):
         raise InvalidInputException(f"Export directory {target} is not empty.")
-    services.data.artifacts.copy_out(version_arn, target)
+    try:
+        services.data.artifacts.copy_out(version_arn, target)
+    except FileNotFoundError as missing:  # e.g. the command was not given the servers' --object-store
+        raise ResourceNotFoundException(str(missing)) from None
     manifest = {"format": "openpersonalize-model/1", "solutionVersionArn": version_arn, **pick(version.body, CARRIED)}
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return target

@@ -94,9 +94,13 @@ class Artifacts:
                 shutil.rmtree(older, ignore_errors=True)
 
     def copy_out(self, version_arn: str, target: Path) -> None:
-        """The model's files into the local folder ``target`` (an export)."""
+        """The model's files into the local folder ``target`` (an export); FileNotFoundError when the object store
+        holds none (a command pointed at another store than the servers')."""
         key = model_key(version_arn)
-        for info in self.objects.list(key):
+        found = self.objects.list(key)
+        if not found:
+            raise FileNotFoundError(f"The model of {version_arn} is not in the object store {self.objects.url}.")
+        for info in found:
             path = target / info.key.removeprefix(key)
             path.parent.mkdir(parents=True, exist_ok=True)
             self.objects.download(info.key, path)

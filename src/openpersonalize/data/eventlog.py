@@ -59,6 +59,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from .durable import complete_lines, fsync_dir
+from .metadata import CONNECT_SECONDS
 from .schema import Schema
 
 EVENT_ID = "$eid"  # the caller's event id; later rows reusing one are dropped by ``read`` (spec §10.1)
@@ -116,7 +117,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _engine(url: str) -> Engine:
     sqlite = url.startswith("sqlite")
-    engine = create_engine(url, connect_args={"check_same_thread": False} if sqlite else {})
+    engine = create_engine(url, connect_args={"check_same_thread": False} if sqlite else {"connect_timeout": CONNECT_SECONDS})
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     tables.create_all(engine)

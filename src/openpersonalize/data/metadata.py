@@ -50,6 +50,8 @@ from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
 from . import migrations
 
 log = logging.getLogger("openpersonalize.metadata")
+# A database address that accepts the connection and never answers must not hang a start or a request forever.
+CONNECT_SECONDS = 10
 JOBS_CHANNEL = "openpersonalize_jobs"  # PostgreSQL NOTIFY channel of newly queued jobs
 WRITE_LOCK_KEY = 0x6F70657772697465  # PostgreSQL advisory lock of Store.transaction (any constant of the deployment)
 
@@ -152,7 +154,7 @@ def make_engine(url: str) -> Engine:
         parsed,
         json_serializer=lambda v: orjson.dumps(v).decode(),
         json_deserializer=orjson.loads,
-        connect_args={"check_same_thread": False} if is_sqlite else {},
+        connect_args={"check_same_thread": False} if is_sqlite else {"connect_timeout": CONNECT_SECONDS},
         # A server-side restart or an idle timeout must not fail the next request on a stale pooled connection.
         pool_pre_ping=not is_sqlite,
     )

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .durable import fsync_dir
 
@@ -113,7 +113,7 @@ def open_object_store(url: str, data_dir: Path) -> ObjectStore:
         if not bucket:
             raise ValueError(f"object store {url!r} names no bucket: use s3://bucket/prefix")
         return S3Objects(bucket, prefix)
-    if "://" in url and not url.startswith("file://"):
+    if ("://" in url and not url.startswith("file://")) or url.startswith("s3:"):  # s3:/x is a typo, not a folder
         raise ValueError(f"object store {url!r} is neither s3://bucket/prefix nor a local directory")
     return LocalObjects(Path(url.removeprefix("file://")))
 
@@ -294,6 +294,14 @@ class S3Objects(ObjectStore):
                 return None
             raise
         return ObjectInfo(key, int(head["ContentLength"]), head["LastModified"].timestamp(), head["ETag"])
+
+    def check_access(self) -> None:
+        """One listing of the prefix, at start-up: wrong credentials, a missing bucket or an endpoint that does not
+        answer stop the process with one line (ValueError) instead of failing every job later."""
+        try:
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except (BotoCoreError, ClientError) as error:
+            raise ValueError(f"object store {self.url} cannot be listed: {error}") from None
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         found = []
