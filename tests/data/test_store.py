@@ -171,7 +171,10 @@ def test_delete_users_removes_bulk_and_put_rows_atomically(store: DataStore, tmp
     store.events.append(INTERACTIONS_ARN, [{"USER_ID": "a", "ITEM_ID": "x", "TIMESTAMP": 1},
                                            {"USER_ID": "b", "ITEM_ID": "x", "TIMESTAMP": 2}])
     generation = store.generation(INTERACTIONS_ARN)
+    parts = {info.key for info in store.objects.list(store.dataset_key(INTERACTIONS_ARN) + "bulk/parts/")}
     assert store.delete_users(INTERACTIONS_ARN, {"a", "zz"}) == 3 + 1
+    left = {info.key for info in store.objects.list(store.dataset_key(INTERACTIONS_ARN) + "bulk/parts/")}
+    assert not parts & left  # both old parts held "a": no copy of its rows stays behind
     assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS, "BULK")["USER_ID"].to_list() == ["b", "c"]
     assert store.read_dataset(INTERACTIONS_ARN, INTERACTIONS, "PUT")["USER_ID"].to_list() == ["b"]
     assert store.bulk_rows(INTERACTIONS_ARN) == 2

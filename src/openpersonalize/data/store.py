@@ -219,12 +219,14 @@ class DataStore:
     def delete_users(self, dataset_arn: str, user_ids: set[str]) -> int:
         """Remove these users' rows (USER_ID column), bulk and individually imported; returns how many went.
 
-        Each kind goes atomically. Removing only individually imported rows still starts a new generation."""
-        bulk_removed = self._delete_bulk_users(dataset_arn, user_ids)
-        put_removed = self.events.delete_users(dataset_arn, user_ids)
-        if put_removed and not bulk_removed:
+        Each kind goes atomically. Then one more generation with the same files: it starts a new generation when
+        only individually imported rows went, and collects the parts the rewrite retired at once — they hold the
+        deleted users' rows, and a swap otherwise keeps them until the dataset's next commit (a reader of the old
+        manifest that loses them reads the new one)."""
+        removed = self._delete_bulk_users(dataset_arn, user_ids) + self.events.delete_users(dataset_arn, user_ids)
+        if removed:
             self._swap(self._bulk(dataset_arn), lambda now: (now["files"], now["jobs"]))
-        return bulk_removed + put_removed
+        return removed
 
     def _delete_bulk_users(self, dataset_arn: str, user_ids: set[str]) -> int:
         bulk = self._bulk(dataset_arn)
