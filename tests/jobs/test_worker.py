@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -135,3 +136,21 @@ def test_the_job_loop_outlives_a_database_outage(services: Services, monkeypatch
     finally:
         worker.stop()
     assert ran == [ARN] and failures == [0]
+
+
+def test_a_stopping_worker_returns_its_running_job_to_the_queue(services: Services) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def long_job(services: Services, job: Job, progress: Progress) -> None:
+        started.set()
+        release.wait(30)
+
+    worker = _worker(services, long_job)
+    worker.start()
+    try:
+        assert started.wait(10)
+        worker.stop(timeout=0.1)
+        state, claimed_by = _state(services.store, 1)
+        assert state == "queued" and claimed_by is None  # another worker may start it now, not after the lease
+    finally:
+        release.set()

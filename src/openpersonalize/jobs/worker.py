@@ -87,10 +87,21 @@ class Worker:
             self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming; a job still running after ``timeout`` goes back to the queue, logged, so a worker on
+        another host starts it again at once instead of after the lease (a job that reports again here stops)."""
         self._stop.set()
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout)
+        try:
+            running = [job for job in self.services.store.stale_jobs(older_than=0.0)
+                       if (job.claimed_by or "").startswith(PROCESS)]
+        except Exception:  # the database is away: the lease hands the jobs over instead
+            log.warning("stopping: could not return running jobs to the queue", exc_info=True)
+            return
+        for job in running:
+            if self.services.store.take_over(job, "queued"):
+                log.warning("job %s (%s %s) returned to the queue: this worker is stopping", job.id, job.kind, job.arn)
 
     def recover(self) -> None:
         """Jobs left running by a dead worker are started again (or failed if they cannot be).
