@@ -59,14 +59,13 @@ def create_filter(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
         "status": CREATE_PENDING,
         "_fields": sorted(fields),  # not on the wire: the serializer only writes shape members
     }
-    with ctx.store.transaction() as conn:  # the counts and the insert under the write lock: concurrent creates
-        _check_group_fields(ctx, group_arn, fields)  # cannot all pass the quota, nor the group's field limit
-        check_quota(
-            ctx, "filters_per_group", ctx.store.count(KIND, parent=group_arn),
-            "Cannot create a filter. The dataset group already has {limit} filters.",
-        )
-        ctx.store.create(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), conn)
-        ctx.store.enqueue("activate", arn, conn=conn)
+
+    def limits() -> None:  # counted under the insert's write lock: concurrent creates cannot all pass
+        _check_group_fields(ctx, group_arn, fields)
+        check_quota(ctx, "filters_per_group", ctx.store.count(KIND, parent=group_arn),
+                    "Cannot create a filter. The dataset group already has {limit} filters.")
+
+    ctx.store.create_queued(new_record(KIND, arn, params["name"], group_arn, body, tags_from(params)), "activate", limits)
     ctx.services.nudge()
     return {"filterArn": arn}
 
