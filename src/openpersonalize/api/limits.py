@@ -4,10 +4,10 @@
 access keys are set (DNS rebinding: a web page's own host name), a POST whose content type is not one an AWS
 SDK sends (a browser's CORS "simple" request can only send text/plain, form types or none), a declared body
 over the cap, and — with keys set — an unsigned request or an unknown key id. Then it reads the body up to the
-cap, refuses JSON nested deeper than ``MAX_JSON_DEPTH`` or holding more than ``MAX_JSON_VALUES`` values,
-and checks the signature of ``/metrics`` (which has
-no dispatcher of its own to do it). ``GuardedHttpTools`` caps the request head and closes a connection whose
-head or body does not arrive within ``OPENPERSONALIZE_REQUEST_SECONDS``, which uvicorn does not.
+cap, refuses JSON nested deeper than ``MAX_JSON_DEPTH`` or holding more than ``MAX_JSON_VALUES`` values, and
+checks the signature of ``/metrics`` (which has no dispatcher of its own to do it). ``GuardedHttpTools`` caps the
+request head and closes a connection whose head or body does not arrive within ``OPENPERSONALIZE_REQUEST_SECONDS``,
+which uvicorn does not.
 """
 
 from __future__ import annotations
