@@ -132,13 +132,15 @@ class Worker:
         """Claim and run jobs until stopped. An error outside a job (the metadata database restarting, a network
         blip) must not end the thread while the process lives on looking healthy: it is logged, and the loop
         waits, longer each time it repeats, then carries on."""
-        failures = 0
+        failures, last_failure = 0, 0.0
         while not self._stop.is_set():
             try:
                 self._serve_jobs(worker_id)
                 return
             except Exception:
-                failures += 1
+                now = time.monotonic()  # an outage long after the last one starts the backoff afresh
+                failures = failures + 1 if now - last_failure < 2 * OUTAGE_BACKOFF_MAX else 1
+                last_failure = now
                 if failures == 1 or failures % 10 == 0:
                     log.exception("worker %s: the job loop failed (%d in a row); it retries", worker_id, failures)
                 self._stop.wait(min(OUTAGE_BACKOFF_MAX, OUTAGE_BACKOFF * 2 ** min(failures - 1, 8)))
