@@ -11,11 +11,14 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .services import Services
 
 T = TypeVar("T")
 IDLE_SECONDS = 5  # a keep-alive connection with no next request is closed after this (uvicorn's default, kept)
@@ -47,7 +50,7 @@ def _started(build: Callable[[], T]) -> T:
         raise click.ClickException(f"cannot start: {lines[0]}") from None
 
 
-def _services(data_dir: str | None, metadata_url: str | None, object_store: str | None = None) -> Any:
+def _services(data_dir: str | None, metadata_url: str | None, object_store: str | None = None) -> Services:
     """The stores of a one-off command (export, import, progress), opened as ``serve`` opens them."""
     from .server import build_services
 
