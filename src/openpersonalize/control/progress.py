@@ -53,9 +53,8 @@ def _update(update: dict[str, Any]) -> dict[str, Any]:
     """A recommender's or campaign's latest update: the job the resource last ran, so its time and outcome are
     the report's (the record's own times span from its creation to that update)."""
     status = str(update["status"])
-    started = float(update.get("creationDateTime") or time.time())
-    until = float(update.get("lastUpdatedDateTime") or started) if status in FINAL else time.time()
-    return {"phase": "update", "detail": f"latest update {status}", "elapsedSeconds": round(max(0.0, until - started), 1),
+    elapsed = _span(float(update.get("creationDateTime") or time.time()), update.get("lastUpdatedDateTime"), status)
+    return {"phase": "update", "detail": f"latest update {status}", "elapsedSeconds": elapsed,
             **({"failureReason": update["failureReason"]} if update.get("failureReason") else {})}
 
 
@@ -69,5 +68,10 @@ def _training(state: dict[str, Any]) -> dict[str, Any]:
 def _elapsed(record: Record, status: str) -> float:
     """Seconds since the job started (training: since its worker began), up to now or to its last update."""
     started = float((record.body.get("_training") or {}).get("started") or record.body.get("creationDateTime") or record.created)
-    until = float(record.body.get("lastUpdatedDateTime", started)) if status in FINAL else time.time()
+    return _span(started, record.body.get("lastUpdatedDateTime"), status)
+
+
+def _span(started: float, last_updated: Any, status: str) -> float:
+    """Seconds from ``started`` to the last update when ``status`` is final, else to now."""
+    until = float(last_updated or started) if status in FINAL else time.time()
     return round(max(0.0, until - started), 1)
